@@ -1,0 +1,66 @@
+# Build, boot and test the ATA port firmware (TamaGo unikernel, amd64).
+#
+#   make          the firmware ELF (build/firmware.elf)
+#   make qemu     build, create a scratch disk if absent, boot QEMU with the
+#                 serial console on this terminal (QEMU exits on `halt`)
+#   make qemu-gdb the same, stopped for gdb on localhost:1234
+#   make test     host unit tests and the QEMU integration tests
+#   make clean
+
+TAMAGO_VERSION := $(shell sed -n 's/^[[:space:]]*github.com\/usbarmory\/tamago v\([0-9.]*\).*/\1/p' go.mod)
+TAMAGO_GO      := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tamago-go/tamago-go$(TAMAGO_VERSION)/bin/go
+
+BUILD   := build
+ELF     := $(BUILD)/firmware.elf
+TAGS    := linkcpuinit,linkramsize,linkprintk
+LDFLAGS := -T 0x10010000 -R 0x1000 -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ACCEL ?= tcg
+CPU   ?= max
+MEM   ?= 2G
+SMP   ?= 2,sockets=1,cores=2
+DISK  ?= $(BUILD)/disk.img
+DISK_SIZE ?= 64M
+QEMU  ?= qemu-system-x86_64
+QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
+	-display none -monitor none -serial stdio -no-reboot \
+	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
+	-kernel $(ELF)
+
+.PHONY: all firmware qemu qemu-gdb test clean tamago-check FORCE
+
+all: firmware
+firmware: $(ELF)
+
+# The TamaGo compiler is resolved through `go tool tamago`, which installs it
+# on first use where GitHub is reachable. Where it is not, say so once.
+tamago-check:
+	@test -x "$(TAMAGO_GO)" || go tool tamago version >/dev/null 2>&1 || { \
+	  echo "error: the TamaGo compiler tamago-go$(TAMAGO_VERSION) is not installed at $(dir $(TAMAGO_GO))"; \
+	  echo "       and 'go tool tamago' could not install it (it clones github.com/usbarmory/tamago-go)."; \
+	  echo "       Get the tag tamago-go$(TAMAGO_VERSION) of github.com/usbarmory/tamago-go into"; \
+	  echo "       $(patsubst %/bin/go,%,$(TAMAGO_GO)) and run 'cd src && ./make.bash' there (see README)."; \
+	  exit 1; }
+
+$(ELF): tamago-check FORCE
+	@mkdir -p $(BUILD)
+	GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago \
+	  $$(go tool -n github.com/usbarmory/tamago/cmd/tamago) build -tags $(TAGS) \
+	  -ldflags "$(LDFLAGS)" -o $@ ./cmd/firmware
+
+$(DISK):
+	@mkdir -p $(dir $@)
+	truncate -s $(DISK_SIZE) $@
+
+qemu: $(ELF) $(DISK)
+	$(QEMU) $(QEMU_FLAGS)
+
+qemu-gdb: $(ELF) $(DISK)
+	$(QEMU) $(QEMU_FLAGS) -s -S
+
+test: $(ELF)
+	go vet ./...
+	FIRMWARE_ELF=$(abspath $(ELF)) go test -count=1 -timeout 40m ./...
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,72 @@
+//go:build tamago
+
+// Package pc is the board package for PC-compatible machines: QEMU's `pc`
+// machine (i440FX + PIIX3) first, physical PCs with a legacy BIOS next.
+// Everything machine-specific is discovered rather than assumed: the ACPI
+// tables give the PM timer, the local APIC, the IOAPICs and the ISA interrupt
+// overrides; PCI configuration space gives the controllers.
+//
+// References:
+//   - ACPI Specification 6.4: RSDP, RSDT/XSDT, FADT, MADT, \_S5.
+//   - PCI Local Bus Specification 3.0, 3.2.2.3.2 (configuration mechanism #1).
+//   - PC16550D UART datasheet (National Semiconductor, June 1995).
+//   - 8259A PIC datasheet (Intel, 1988), OCW1.
+//   - Intel SDM Vol. 3A (2023), "Initializing IA-32e Mode".
+package pc
+
+import (
+	"runtime/goos"
+	_ "unsafe"
+
+	"github.com/usbarmory/tamago/amd64"
+	"github.com/usbarmory/tamago/dma"
+	"github.com/usbarmory/tamago/soc/intel/uart"
+)
+
+// Memory layout. The Go runtime owns [ramStart, dmaStart); drivers take DMA
+// buffers from [dmaStart, dmaStart+dmaSize).
+const (
+	ramStart = 0x10000000
+	dmaStart = 0x50000000
+	dmaSize  = 0x10000000
+)
+
+// COM1 is the console UART's I/O base (PC/AT standard).
+const COM1 = 0x3f8
+
+var (
+	// AMD64 is the bootstrap processor.
+	AMD64 = &amd64.CPU{
+		// required before Init()
+		TimerMultiplier: 1,
+	}
+
+	// UART0 is the console.
+	UART0 = &uart.UART{
+		Index: 1,
+		Base:  COM1,
+		DTR:   true,
+		RTS:   true,
+	}
+)
+
+//go:linkname nanotime runtime/goos.Nanotime
+func nanotime() int64 {
+	return AMD64.GetTime()
+}
+
+// Init runs early in the runtime's start-up (goos.Hwinit1).
+//
+//go:linkname Init runtime/goos.Hwinit1
+func Init() {
+	AMD64.Init()
+	initUART()
+	calibrateTSC(0x608, 24)
+	goos.Exit = func(int32) { amd64.Fault() }
+}
+
+func init() {
+	AMD64.EnableExceptions()
+	AMD64.InitSMP(-1)
+	dma.Init(dmaStart, dmaSize)
+}

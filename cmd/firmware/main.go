@@ -1,0 +1,39 @@
+//go:build tamago
+
+// Command firmware is the ATA port firmware: a TamaGo unikernel for PC
+// machines that drives ATA disks through the ATA port / miniport model and
+// offers a debug shell on the serial console (COM1, 115200 8N1).
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ataport/firmware/board/pc"
+	"github.com/ataport/firmware/cmd/firmware/shell"
+)
+
+func main() {
+	fmt.Printf("\nataport firmware %s on %s, %d CPUs, TSC %d MHz\n",
+		commit, pc.BoardName(), pc.NumCPU(), pc.TSCFrequency()/1000000)
+	for _, w := range pc.Warnings() {
+		fmt.Printf("warning: %s\n", w)
+	}
+
+	sh := &shell.Shell{
+		In:     console{},
+		Out:    console{},
+		Poll:   pc.UART0.Rx,
+		Prompt: "ata> ",
+		OnPanic: func(v any, stack []byte) {
+			os.Stdout.Write(stack)
+		},
+	}
+	addSystemCommands(sh)
+
+	fmt.Printf("firmware entry to shell in %v; type help\n", pc.SinceEntry().Round(time.Millisecond))
+	err := sh.Run()
+	fmt.Printf("shell stopped: %v\n", err)
+	pc.PowerOff()
+}

@@ -1,0 +1,126 @@
+//go:build tamago
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/ataport/firmware/board/pc"
+	"github.com/ataport/firmware/board/pvh"
+	"github.com/ataport/firmware/cmd/firmware/shell"
+)
+
+// commit is set by the Makefile (-X main.commit).
+var commit = "unknown"
+
+func tamagoVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/usbarmory/tamago" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+func addSystemCommands(sh *shell.Shell) {
+	sh.Add(shell.Cmd{Name: "info", Help: "CPU, TSC, memory, versions, board and uptime", Handler: cmdInfo})
+	sh.Add(shell.Cmd{Name: "date", Help: "wall-clock time (from the CMOS RTC at boot)", Handler: cmdDate})
+	sh.Add(shell.Cmd{Name: "uptime", Help: "time since CPU reset", Handler: cmdUptime})
+	sh.Add(shell.Cmd{Name: "sleep", Args: "DURATION", Help: "sleep for a Go duration (e.g. 1s, 250ms)", MinArgs: 1, MaxArgs: 1, Handler: cmdSleep})
+	sh.Add(shell.Cmd{Name: "acpi", Help: "ACPI tables, PM timer, MADT entries, S5 and reset", Handler: cmdACPI})
+	sh.Add(shell.Cmd{Name: "pci", Help: "PCI functions with IDs, class and BARs", Handler: cmdPCI})
+	sh.Add(shell.Cmd{Name: "mem", Args: "ADDR [LEN]", Help: "hex dump of physical memory (RAM and known device windows)", MinArgs: 1, MaxArgs: 2, Handler: cmdMem})
+	sh.Add(shell.Cmd{Name: "disasm", Args: "SYMBOL|ADDR [N]", Help: "disassemble N (20) instructions of the firmware", MinArgs: 1, MaxArgs: 2, Handler: cmdDisasm})
+	sh.Add(shell.Cmd{Name: "halt", Help: "power off through ACPI S5", Handler: cmdHalt})
+	sh.Add(shell.Cmd{Name: "reboot", Help: "reset (ACPI reset register, then the 8042)", Handler: cmdReboot})
+}
+
+func cmdInfo(c *shell.Context, _ []string) error {
+	brand, family, model, stepping := pc.CPUModel()
+	fmt.Fprintf(c, "board:    %s\n", pc.BoardName())
+	fmt.Fprintf(c, "cpu:      %s %s (family %#x model %#x stepping %d)\n", pc.CPUVendor(), brand, family, model, stepping)
+	fmt.Fprintf(c, "cpus:     %d in use (GOMAXPROCS %d)\n", pc.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(c, "tsc:      %d Hz (calibrated against the ACPI PM timer)\n", pc.TSCFrequency())
+	rs, re := runtime.MemRegion()
+	ts, te := runtime.TextRegion()
+	fmt.Fprintf(c, "ram:      %#x-%#x Go runtime (text %#x-%#x)\n", rs, re, ts, te)
+	ds, de := pc.DMARegion()
+	fmt.Fprintf(c, "dma:      %#x-%#x driver buffers\n", ds, de)
+	for _, r := range pc.MemoryMap() {
+		fmt.Fprintf(c, "memmap:   %#012x-%#012x %s\n", r.Addr, r.End(), pvh.TypeName(r.Type))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(c, "heap:     %d KiB in use, %d KiB from system, %d GCs\n", ms.HeapAlloc>>10, ms.Sys>>10, ms.NumGC)
+	fmt.Fprintf(c, "versions: firmware %s, Go %s, TamaGo %s\n", commit, runtime.Version(), tamagoVersion())
+	fmt.Fprintf(c, "uptime:   %v\n", pc.Uptime().Round(time.Millisecond))
+	return nil
+}
+
+func cmdDate(c *shell.Context, _ []string) error {
+	fmt.Fprintln(c, time.Now().UTC().Format(time.RFC3339Nano))
+	return nil
+}
+
+func cmdUptime(c *shell.Context, _ []string) error {
+	fmt.Fprintln(c, pc.Uptime().Round(time.Millisecond))
+	return nil
+}
+
+func cmdSleep(c *shell.Context, args []string) error {
+	d, err := shell.ParseDuration("DURATION", args[0])
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for left := time.Until(deadline); left > 0; left = time.Until(deadline) {
+		if c.Interrupted() {
+			return shell.ErrInterrupted
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+	}
+	return nil
+}
+
+func cmdMem(c *shell.Context, args []string) error {
+	addr, err := shell.ParseAddr("ADDR", args[0], 1<<32-1)
+	if err != nil {
+		return err
+	}
+	n := uint64(256)
+	if len(args) > 1 {
+		if n, err = shell.ParseSize("LEN", args[1], 1<<20); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return errors.New("LEN must be at least 1")
+	}
+	w, err := pc.Window(addr, n)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, n)
+	if _, err := (pc.PhysMem{}).ReadAt(buf, int64(addr)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s\n", w)
+	shell.HexDump(c, addr, buf)
+	return nil
+}
+
+func cmdHalt(c *shell.Context, _ []string) error {
+	fmt.Fprintln(c, "powering off (ACPI S5)")
+	return pc.PowerOff()
+}
+
+func cmdReboot(c *shell.Context, _ []string) error {
+	fmt.Fprintln(c, "resetting")
+	return pc.Reset()
+}

@@ -1,0 +1,298 @@
+// Package qemu boots the firmware in QEMU for integration tests: it builds
+// the image (or takes FIRMWARE_ELF), starts qemu-system-x86_64 with the
+// serial console on a pipe, and lets a test type shell commands and wait
+// for their output. Every wait is on output, never on a sleep; a wait that
+// times out fails the test with the whole serial log attached.
+package qemu
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Prompt is the firmware shell's prompt.
+const Prompt = "ata> "
+
+// Drive is a disk attached to the machine.
+type Drive struct {
+	// File is the image path; Format defaults to raw.
+	File, Format string
+	// Media is "disk" (default) or "cdrom".
+	Media string
+	// Bus and Unit place the drive on the IDE controller (index = 2*Bus+Unit).
+	Bus, Unit int
+	// Extra is appended to the -drive option (e.g. "cache=none").
+	Extra string
+}
+
+// Options describe one machine.
+type Options struct {
+	Machine string // default "pc"
+	CPU     string // default "max"
+	Mem     string // default "2G"
+	SMP     string // default "2,sockets=1,cores=2"
+	Drives  []Drive
+	// Args are extra QEMU arguments.
+	Args []string
+	// NoKernel boots from the first drive instead of -kernel.
+	NoKernel bool
+}
+
+// Machine is a running QEMU.
+type Machine struct {
+	t     testing.TB
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	out    bytes.Buffer
+	mark   int
+	exited bool
+	err    error
+
+	// Started is when QEMU was started.
+	Started time.Time
+}
+
+var (
+	buildOnce sync.Once
+	buildELF  string
+	buildErr  error
+)
+
+// Root returns the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Firmware returns the firmware ELF, building it with make unless
+// FIRMWARE_ELF names one.
+func Firmware(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if elf := os.Getenv("FIRMWARE_ELF"); elf != "" {
+			buildELF = elf
+			return
+		}
+		cmd := exec.Command("make", "-C", Root(), "firmware")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("make firmware: %v\n%s", err, out)
+			return
+		}
+		buildELF = filepath.Join(Root(), "build", "firmware.elf")
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildELF
+}
+
+// Command returns the qemu-system-x86_64 arguments for opts.
+func Command(elf string, opts Options) []string {
+	def := func(s, d string) string {
+		if s == "" {
+			return d
+		}
+		return s
+	}
+	args := []string{
+		"-accel", "tcg",
+		"-cpu", def(opts.CPU, "max"),
+		"-machine", def(opts.Machine, "pc"),
+		"-m", def(opts.Mem, "2G"),
+		"-smp", def(opts.SMP, "2,sockets=1,cores=2"),
+		"-display", "none", "-monitor", "none", "-serial", "stdio",
+		"-no-reboot",
+	}
+	if !opts.NoKernel {
+		args = append(args, "-kernel", elf)
+	}
+	for _, d := range opts.Drives {
+		spec := "file=" + d.File + ",format=" + def(d.Format, "raw") +
+			",if=ide,media=" + def(d.Media, "disk") +
+			fmt.Sprintf(",index=%d", 2*d.Bus+d.Unit)
+		if d.Extra != "" {
+			spec += "," + d.Extra
+		}
+		args = append(args, "-drive", spec)
+	}
+	return append(args, opts.Args...)
+}
+
+// Boot starts QEMU and waits for the shell prompt.
+func Boot(t testing.TB, opts Options) *Machine {
+	t.Helper()
+	m := Start(t, opts)
+	m.Expect(regexp.QuoteMeta(Prompt), 60*time.Second)
+	return m
+}
+
+// Start starts QEMU without waiting for anything.
+func Start(t testing.TB, opts Options) *Machine {
+	t.Helper()
+	elf := Firmware(t)
+	m := &Machine{t: t}
+	m.cond = sync.NewCond(&m.mu)
+	m.cmd = exec.Command("qemu-system-x86_64", Command(elf, opts)...)
+	stdin, err := m.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.stdin = stdin
+	stdout, err := m.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cmd.Stderr = &lockedWriter{m: m}
+	m.Started = time.Now()
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("qemu: %v", err)
+	}
+	go func() {
+		io.Copy(&lockedWriter{m: m}, stdout)
+		err := m.cmd.Wait()
+		m.mu.Lock()
+		m.exited, m.err = true, err
+		m.cond.Broadcast()
+		m.mu.Unlock()
+	}()
+	t.Cleanup(func() {
+		m.Kill()
+		if t.Failed() {
+			t.Logf("serial log:\n%s", m.Log())
+		}
+	})
+	return m
+}
+
+type lockedWriter struct{ m *Machine }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	w.m.out.Write(p)
+	w.m.cond.Broadcast()
+	return len(p), nil
+}
+
+// Log returns everything QEMU printed so far.
+func (m *Machine) Log() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.out.String()
+}
+
+// Expect waits until the output after the last match contains re and
+// returns the text from the last match up to and including this one.
+func (m *Machine) Expect(re string, timeout time.Duration) string {
+	m.t.Helper()
+	out, err := m.ExpectErr(re, timeout)
+	if err != nil {
+		m.t.Fatalf("%v\nserial log:\n%s", err, m.Log())
+	}
+	return out
+}
+
+// ExpectErr is Expect returning an error instead of failing the test.
+func (m *Machine) ExpectErr(re string, timeout time.Duration) (string, error) {
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		m.mu.Lock()
+		m.cond.Broadcast()
+		m.mu.Unlock()
+	})
+	defer timer.Stop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		buf := m.out.Bytes()[m.mark:]
+		if loc := rx.FindIndex(buf); loc != nil {
+			out := string(buf[:loc[1]])
+			m.mark += loc[1]
+			return out, nil
+		}
+		if m.exited {
+			return "", fmt.Errorf("waiting for %q: QEMU exited (%v)", re, m.err)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("waiting for %q: timeout after %v", re, timeout)
+		}
+		m.cond.Wait()
+	}
+}
+
+// Send types s on the serial line.
+func (m *Machine) Send(s string) {
+	m.t.Helper()
+	if _, err := io.WriteString(m.stdin, s); err != nil {
+		m.t.Fatalf("serial write: %v", err)
+	}
+}
+
+// Run types a command, waits for the next prompt and returns what the
+// command printed (without the echoed command line and the prompt).
+func (m *Machine) Run(cmd string, timeout time.Duration) string {
+	m.t.Helper()
+	m.Send(cmd + "\r")
+	out := m.Expect(regexp.QuoteMeta(Prompt), timeout)
+	out = strings.TrimSuffix(out, Prompt)
+	out = strings.ReplaceAll(out, "\r\n", "\n")
+	if i := strings.Index(out, "\n"); i >= 0 && strings.Contains(out[:i], cmd) {
+		out = out[i+1:]
+	}
+	return out
+}
+
+// Wait waits for QEMU to exit and returns its exit code.
+func (m *Machine) Wait(timeout time.Duration) int {
+	m.t.Helper()
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		m.mu.Lock()
+		m.cond.Broadcast()
+		m.mu.Unlock()
+	})
+	defer timer.Stop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for !m.exited {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("QEMU still running after %v\nserial log:\n%s", timeout, m.out.String())
+		}
+		m.cond.Wait()
+	}
+	if m.err == nil {
+		return 0
+	}
+	if ee, ok := m.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	m.t.Fatalf("qemu: %v", m.err)
+	return -1
+}
+
+// Kill stops QEMU at once (SIGKILL), as a power cut would.
+func (m *Machine) Kill() {
+	if m.cmd.Process != nil {
+		m.cmd.Process.Kill()
+	}
+	m.mu.Lock()
+	for !m.exited {
+		m.cond.Wait()
+	}
+	m.mu.Unlock()
+}
