@@ -1,0 +1,161 @@
+package shell
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Cmd is one row of the command table.
+type Cmd struct {
+	// Name is one or more words; a line runs the row whose name matches
+	// the most leading words, so "ata read" and "ata rw on" are
+	// subcommands of "ata".
+	Name string
+
+	// Args is the usage of the arguments after the name, as in
+	// "DEV LBA [COUNT]".
+	Args string
+
+	// Help is a one-line description.
+	Help string
+
+	// MinArgs and MaxArgs bound the number of arguments; a negative
+	// MaxArgs means no upper bound. Outside them the shell prints the
+	// usage line and does not call Handler.
+	MinArgs, MaxArgs int
+
+	// Handler runs the command with the arguments after the name. Its
+	// error is printed as one line "error: ...".
+	Handler func(c *Context, args []string) error
+}
+
+// Context is what a handler gets besides its arguments.
+type Context struct {
+	// Writer is the console; "\n" is sent as "\r\n".
+	io.Writer
+
+	// Cmd is the row being run.
+	Cmd *Cmd
+
+	shell *Shell
+}
+
+// Interrupted reports whether Ctrl-C arrived since the command started (see
+// Shell.Interrupted).
+func (c *Context) Interrupted() bool {
+	return c.shell.Interrupted()
+}
+
+// entry is a registered row with its name split into words.
+type entry struct {
+	Cmd
+	words []string
+}
+
+func (e *entry) usage() string {
+	if e.Args == "" {
+		return e.Name
+	}
+	return e.Name + " " + e.Args
+}
+
+// Add registers a command. An invalid row (empty name, nil handler,
+// MinArgs < 0 or above a non-negative MaxArgs) or a name already taken,
+// "help" included, is a programming error and panics, at boot, like a
+// TamaGo driver's Init.
+func (s *Shell) Add(c Cmd) {
+	s.init()
+
+	words := strings.Fields(c.Name)
+	switch {
+	case len(words) == 0:
+		panic("shell: command with empty name")
+	case c.Handler == nil:
+		panic("shell: command " + c.Name + " has no handler")
+	case c.MinArgs < 0 || (c.MaxArgs >= 0 && c.MaxArgs < c.MinArgs):
+		panic("shell: command " + c.Name + " has invalid MinArgs/MaxArgs")
+	}
+
+	// One space between words, so help and messages print names alike.
+	c.Name = strings.Join(words, " ")
+	e := &entry{Cmd: c, words: words}
+
+	i, found := slices.BinarySearchFunc(s.cmds, e, func(a, b *entry) int {
+		return slices.Compare(a.words, b.words)
+	})
+	if found {
+		panic("shell: command " + c.Name + " added twice")
+	}
+
+	s.cmds = slices.Insert(s.cmds, i, e)
+}
+
+// lookup returns the row whose name is the longest match of leading words
+// of args, and how many words it took.
+func (s *Shell) lookup(args []string) (*entry, int) {
+	var best *entry
+
+	for _, e := range s.cmds {
+		if len(e.words) <= len(args) && slices.Equal(e.words, args[:len(e.words)]) &&
+			(best == nil || len(e.words) > len(best.words)) {
+			best = e
+		}
+	}
+
+	if best == nil {
+		return nil, 0
+	}
+	return best, len(best.words)
+}
+
+// unknown reports a line that matches no row. When its first words start
+// some rows' names, it points to the help for those.
+func (s *Shell) unknown(args []string) {
+	group := 0
+
+	for _, e := range s.cmds {
+		n := 0
+		for n < len(e.words) && n < len(args) && e.words[n] == args[n] {
+			n++
+		}
+		group = max(group, n)
+	}
+
+	if group == 0 {
+		s.printf("unknown command %q (try help)\n", args[0])
+		return
+	}
+
+	name := strings.Join(args[:min(group+1, len(args))], " ")
+	s.printf("unknown command %q (try help %s)\n", name, strings.Join(args[:group], " "))
+}
+
+// help is the built-in help command: the rows whose names start with args,
+// sorted, one per line, with usages aligned.
+func (s *Shell) help(c *Context, args []string) error {
+	var rows []*entry
+	width := 0
+
+	for _, e := range s.cmds {
+		if len(e.words) >= len(args) && slices.Equal(e.words[:len(args)], args) {
+			rows = append(rows, e)
+			width = max(width, len(e.usage()))
+		}
+	}
+
+	if len(rows) == 0 {
+		s.printf("unknown command %q (try help)\n", strings.Join(args, " "))
+		return nil
+	}
+
+	for _, e := range rows {
+		line := fmt.Sprintf("%-*s  %s", width, e.usage(), e.Help)
+		if _, err := fmt.Fprintln(c, strings.TrimRight(line, " ")); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
