@@ -13,10 +13,9 @@
 //
 // Steps (Intel SDM Vol. 3A, 10.8.5 / 9.8.5 "Initializing IA-32e Mode"):
 //  1. mask both 8259 PICs (8259A datasheet, OCW1);
-//  2. save the entry TSC (for the boot time), the PVH start_info pointer
-//     (EBX) and the EBDA segment (BDA word
-//     0x40E, for the ACPI RSDP search) before the zero page becomes
-//     inaccessible;
+//  2. save the entry TSC (for the boot time) and the PVH start_info
+//     pointer (EBX), and copy page zero (the BDA with the EBDA segment,
+//     QEMU's PVH memory map) before it becomes inaccessible;
 //  3. build identity page tables for 0-4 GiB: 2 MiB pages, the first 2 MiB
 //     in 4 KiB pages with page 0 not present (Go relies on faults there for
 //     nil checks), 3-4 GiB (MMIO: LAPIC, IOAPIC, PCI windows) uncached;
@@ -36,13 +35,15 @@
 #define TABLES_END 0x10000
 
 // GDT, its descriptor and the values saved for Go, in conventional memory
-// below the page tables; the boot stack grows down from BOOT_STACK.
+// below the page tables, above the copy of page zero; the boot stack grows
+// down from BOOT_STACK, below TamaGo's AP start-up area (0x4000-0x6fff),
+// which is only used later.
 #define GDT		0x8f00
 #define GDTR		0x8f20
 #define ENTRY_TSC	0x8fe8
 #define START_INFO_SAVE	0x8ff0
-#define EBDA_SAVE	0x8ff8
-#define BOOT_STACK	0x8000
+#define PAGE0_COPY	0x7000
+#define BOOT_STACK	0x7000
 
 #define MSR_EFER	0xc0000080
 
@@ -73,7 +74,7 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	BYTE	$0xe6; BYTE $0xa1	// out 0xa1, al
 	BYTE	$0xe6; BYTE $0x21	// out 0x21, al
 
-	// 2. entry TSC, start_info pointer and EBDA segment
+	// 2. entry TSC, start_info pointer, page zero
 	MOVL	BX, SI
 	RDTSC
 	MOVL	$ENTRY_TSC, DI
@@ -82,10 +83,11 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	MOVL	SI, BX
 	MOVL	$START_INFO_SAVE, DI
 	MOVL	BX, (DI)
-	MOVL	$0x40e, SI
-	MOVWLZX	(SI), AX
-	MOVL	$EBDA_SAVE, DI
-	MOVL	AX, (DI)
+	XORL	SI, SI
+	MOVL	$PAGE0_COPY, DI
+	MOVL	$(0x1000/4), CX
+	CLD
+	REP;	MOVSL
 
 	// 3. page tables: clear, then link PML4T -> PDPT -> 4 PDTs
 	MOVL	$PML4T, DI

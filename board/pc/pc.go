@@ -21,6 +21,8 @@ import (
 	"github.com/usbarmory/tamago/amd64"
 	"github.com/usbarmory/tamago/dma"
 	"github.com/usbarmory/tamago/soc/intel/uart"
+
+	"github.com/ataport/firmware/board/pci"
 )
 
 // Memory layout. The Go runtime owns [ramStart, dmaStart); drivers take DMA
@@ -61,12 +63,15 @@ func nanotime() int64 {
 func Init() {
 	AMD64.Init()
 	initUART()
-	calibrateTSC(0x608, 24)
 	goos.Exit = func(int32) { amd64.Fault() }
 }
 
 func init() {
 	AMD64.EnableExceptions()
+	// Discovery formats errors, which Hwinit1 cannot (it runs on the
+	// system stack, where defer is fatal); nothing needs time before it.
+	discover()
 	AMD64.InitSMP(-1)
 	dma.Init(dmaStart, dmaSize)
+	functions = pci.Enumerate(PCI)
 }

@@ -20,7 +20,7 @@ func hostTSC(t *testing.T) float64 {
 	if err != nil {
 		t.Skipf("host CPU frequency unknown: %v", err)
 	}
-	f := strings.TrimSpace(out[strings.IndexByte(string(out), ':')+1:])
+	f := strings.TrimSpace(string(out[strings.IndexByte(string(out), ':')+1:]))
 	mhz, err := strconv.ParseFloat(f, 64)
 	if err != nil {
 		t.Skipf("host CPU frequency %q: %v", f, err)

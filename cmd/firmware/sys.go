@@ -102,7 +102,7 @@ func cmdMem(c *shell.Context, args []string) error {
 	if n == 0 {
 		return errors.New("LEN must be at least 1")
 	}
-	w, err := pc.Window(addr, n)
+	w, err := pc.FindWindow(addr, n)
 	if err != nil {
 		return err
 	}
@@ -123,4 +123,22 @@ func cmdHalt(c *shell.Context, _ []string) error {
 func cmdReboot(c *shell.Context, _ []string) error {
 	fmt.Fprintln(c, "resetting")
 	return pc.Reset()
+}
+
+func cmdACPI(c *shell.Context, _ []string) error {
+	t := pc.ACPI()
+	for _, l := range t.Lines() {
+		fmt.Fprintln(c, l)
+	}
+	if port, err := t.FADT.PMTimerPort(); err == nil {
+		fmt.Fprintf(c, "PM timer: I/O port %#x, %d bits\n", port, t.FADT.PMTimerWidth())
+	}
+	return nil
+}
+
+func cmdPCI(c *shell.Context, _ []string) error {
+	for _, f := range pc.PCIFunctions() {
+		fmt.Fprintln(c, f)
+	}
+	return nil
 }

@@ -1,0 +1,107 @@
+//go:build tamago
+
+package pc
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/usbarmory/tamago/soc/intel/rtc"
+
+	"github.com/ataport/firmware/board/acpi"
+	"github.com/ataport/firmware/board/pci"
+	"github.com/ataport/firmware/board/pvh"
+)
+
+// Addresses where cpuinit saved boot values (cpuinit_amd64.s).
+const (
+	entryTSCSave  = 0x8fe8
+	startInfoSave = 0x8ff0
+)
+
+var (
+	startInfo *pvh.StartInfo
+	tables    *acpi.Tables
+	functions []*pci.Function
+	warnings  []string
+	entryTSC  uint64
+)
+
+func warnf(format string, a ...any) {
+	warnings = append(warnings, fmt.Sprintf(format, a...))
+}
+
+// Warnings returns what the board found but cannot use, one line each.
+func Warnings() []string { return warnings }
+
+// ACPI returns the tables found at boot.
+func ACPI() *acpi.Tables { return tables }
+
+// PCIFunctions returns the PCI functions enumerated at boot.
+func PCIFunctions() []*pci.Function { return functions }
+
+// MemoryMap returns the physical memory map the boot loader passed (PVH
+// start_info), empty when it passed none.
+func MemoryMap() []pvh.Region {
+	if startInfo == nil {
+		return nil
+	}
+	return startInfo.Memory
+}
+
+// DMARegion returns the physical range reserved for driver DMA buffers.
+func DMARegion() (start, end uint64) { return dmaStart, dmaStart + dmaSize }
+
+// NumCPU returns the number of CPUs the runtime uses.
+func NumCPU() int { return AMD64.NumCPU() }
+
+// Uptime returns the time since CPU reset, from the TSC.
+func Uptime() time.Duration {
+	return time.Duration(float64(AMD64.Counter()) * AMD64.TimerMultiplier)
+}
+
+// SinceEntry returns the time since the firmware's first instruction.
+func SinceEntry() time.Duration {
+	return time.Duration(float64(AMD64.Counter()-entryTSC) * AMD64.TimerMultiplier)
+}
+
+// discover reads what the boot loader and the BIOS left: the PVH start_info,
+// the ACPI tables, and calibrates the TSC against the ACPI PM timer. It runs
+// first in the board's package init, before SMP start-up needs time.
+func discover() {
+	mem := PhysMem{}
+	entryTSC = *(*uint64)(unsafe.Pointer(uintptr(entryTSCSave)))
+
+	var err error
+	rsdp := uint64(0)
+	if addr := uint64(*(*uint32)(unsafe.Pointer(uintptr(startInfoSave)))); addr != 0 {
+		if startInfo, err = pvh.Read(mem, addr); err != nil {
+			warnf("%v", err)
+		} else {
+			rsdp = startInfo.RSDP
+		}
+	}
+	if rsdp != 0 {
+		tables, err = acpi.FromRSDP(mem, rsdp)
+	} else {
+		tables, err = acpi.Find(mem)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("pc: ACPI: %v", err))
+	}
+	if tables.FADT == nil {
+		panic("pc: ACPI: no FADT, the PM timer and power control are unknown")
+	}
+	port, err := tables.FADT.PMTimerPort()
+	if err != nil {
+		panic(fmt.Sprintf("pc: cannot calibrate the TSC: %v", err))
+	}
+	calibrateTSC(port, tables.FADT.PMTimerWidth())
+
+	if t, err := (&rtc.RTC{}).Now(); err == nil {
+		AMD64.SetTime(t.UnixNano())
+	} else {
+		warnf("RTC: %v; wall clock starts at the epoch", err)
+	}
+}
