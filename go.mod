@@ -6,4 +6,4 @@ tool github.com/usbarmory/tamago/cmd/tamago
 
 require github.com/usbarmory/tamago v1.26.0
 
-require golang.org/x/arch v0.32.0 // indirect
+require golang.org/x/arch v0.32.0

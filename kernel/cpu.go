@@ -1,0 +1,222 @@
+package kernel
+
+import (
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxCPUs is the number of CPUs the per-CPU state can describe.
+const MaxCPUs = 64
+
+// perCPU is the state one CPU keeps: shadows of its CR8 and IF for States,
+// the record of the pinned section in progress and its DPC queue.
+type perCPU struct {
+	cr8   atomic.Uint32 // shadow of CR8, written by Raise and Lower
+	ifOff atomic.Bool   // shadow of RFLAGS.IF == 0 (HIGH)
+
+	// section is the CPU index + 1 recorded when this CPU left PASSIVE,
+	// 0 while it runs at PASSIVE.
+	section atomic.Int32
+
+	// DPC queue, FIFO, protected by qlock at HIGH.
+	qlock   SpinLock
+	head    *DPC
+	tail    *DPC
+	pending atomic.Int32
+
+	// kick wakes this CPU's DPC helper goroutine (see Init).
+	kick chan struct{}
+}
+
+var (
+	cpus [MaxCPUs]perCPU
+
+	// cpuOfAPIC maps a local APIC ID to a CPU index + 1 (0: unknown).
+	cpuOfAPIC [256]atomic.Int32
+	ncpu      atomic.Int32
+
+	// kicks has bit i set when a DPC was queued for CPU i by another CPU.
+	kicks atomic.Uint64
+
+	initMu  sync.Mutex
+	helpers [MaxCPUs]bool
+)
+
+func init() {
+	for i := range cpus {
+		cpus[i].qlock.Name = "dpc queue"
+		cpus[i].kick = make(chan struct{}, 1)
+		cpuOfAPIC[i].Store(int32(i + 1))
+	}
+	ncpu.Store(int32(min(bootCPUs(), MaxCPUs)))
+}
+
+// Init registers the CPUs: apicIDs[i] is the local APIC ID of CPU index i,
+// BSP first, as listed by the ACPI MADT for the processors TamaGo started.
+// It starts, for each CPU, the helper goroutine that runs DPCs targeted at
+// that CPU when it is otherwise idle. Until Init, APIC ID i is CPU i and
+// NumCPU is 1 (the host fake: the number of Ps).
+//
+// Context: PASSIVE, IF=1, after amd64.CPU.InitSMP and before any CPU leaves
+// PASSIVE (the per-CPU state is indexed by the mapping); may block and
+// allocate.
+// Returns an error for an empty list, more than MaxCPUs entries, an APIC ID
+// above 255 or a duplicate.
+func Init(apicIDs []uint32) error {
+	AssertMayBlock("kernel.Init")
+	if len(apicIDs) == 0 || len(apicIDs) > MaxCPUs {
+		return errors.New("kernel: Init: " + strconv.Itoa(len(apicIDs)) + " CPUs, want 1.." + strconv.Itoa(MaxCPUs))
+	}
+	var seen [256]bool
+	for _, id := range apicIDs {
+		if id > 255 {
+			return errors.New("kernel: Init: APIC ID " + strconv.FormatUint(uint64(id), 10) + " above 255 (x2APIC IDs are not supported)")
+		}
+		if seen[id] {
+			return errors.New("kernel: Init: duplicate APIC ID " + strconv.FormatUint(uint64(id), 10))
+		}
+		seen[id] = true
+	}
+
+	initMu.Lock()
+	defer initMu.Unlock()
+	for i, id := range apicIDs {
+		cpuOfAPIC[id].Store(int32(i + 1))
+	}
+	for id := range cpuOfAPIC {
+		if !seen[id] {
+			cpuOfAPIC[id].Store(0)
+		}
+	}
+	ncpu.Store(int32(len(apicIDs)))
+	for i := range apicIDs {
+		if !helpers[i] {
+			helpers[i] = true
+			go dpcHelper(i)
+		}
+	}
+	return nil
+}
+
+// CPU returns the index of the executing CPU (0 is the BSP), mapped from its
+// local APIC ID through the table filled by Init. The answer is stable only
+// while the caller is pinned, that is above PASSIVE.
+//
+// Context: any IRQL, any IF; does not block or allocate. Panics when the
+// APIC ID was not registered by Init.
+func CPU() int {
+	id := apicID()
+	if id < uint32(len(cpuOfAPIC)) {
+		if c := cpuOfAPIC[id].Load(); c != 0 {
+			return int(c - 1)
+		}
+	}
+	panic("kernel: CPU: local APIC ID " + strconv.FormatUint(uint64(id), 10) + " not registered by kernel.Init")
+}
+
+// NumCPU returns the number of CPUs registered by Init.
+//
+// Context: any IRQL; does not block or allocate.
+func NumCPU() int {
+	return int(ncpu.Load())
+}
+
+// CPUState is the IRQL state of one CPU as States reports it.
+type CPUState struct {
+	CPU         int  // CPU index
+	CR8         IRQL // current level
+	IF          bool // RFLAGS.IF
+	Pinned      bool // a goroutine is pinned on it (level above PASSIVE)
+	PendingDPCs int  // DPCs queued and not yet run
+}
+
+// States returns the state of every CPU from the per-CPU shadows that Raise
+// and Lower keep; the entry of the calling CPU is read from CR8 and RFLAGS
+// themselves.
+//
+// Context: PASSIVE; allocates the result.
+func States() []CPUState {
+	AssertLevel("kernel.States", PASSIVE, PASSIVE)
+	out := make([]CPUState, NumCPU())
+	for i := range out {
+		c := &cpus[i]
+		out[i] = CPUState{
+			CPU:         i,
+			CR8:         IRQL(c.cr8.Load()),
+			IF:          !c.ifOff.Load(),
+			Pinned:      c.section.Load() != 0,
+			PendingDPCs: int(c.pending.Load()),
+		}
+	}
+	procPin()
+	if me := CPU(); me < len(out) {
+		cur := Current()
+		out[me].CR8 = cur
+		out[me].IF = InterruptsEnabled()
+		out[me].Pinned = cur > PASSIVE
+	}
+	procUnpin()
+	return out
+}
+
+// RunOnCPU runs fn at DISPATCH on CPU cpu: it pins the calling goroutine,
+// and while it landed on another CPU unpins, yields and tries again (sleeping
+// 1 ms every 1000 tries so that a busy CPU is not starved). The self-IPI
+// tests of package irq use it to run on the BSP (CPU 0).
+//
+// Context: PASSIVE, IF=1; may block. fn runs at DISPATCH, IF=1, pinned on
+// cpu, and must return at DISPATCH. Queued DPCs of cpu run when fn returns.
+// Panics when cpu is not below NumCPU.
+func RunOnCPU(cpu int, fn func()) {
+	AssertLevel("kernel.RunOnCPU", PASSIVE, PASSIVE)
+	if cpu < 0 || cpu >= NumCPU() {
+		Bugcheck("kernel: RunOnCPU: CPU " + strconv.Itoa(cpu) + " out of range 0.." + strconv.Itoa(NumCPU()-1))
+	}
+	for try := 1; ; try++ {
+		old := Raise(DISPATCH)
+		if CPU() == cpu {
+			fn()
+			checkReturnLevel("RunOnCPU function", DISPATCH)
+			Lower(old)
+			return
+		}
+		Lower(old)
+		if try%1000 == 0 {
+			time.Sleep(time.Millisecond)
+		} else {
+			runtime.Gosched()
+		}
+	}
+}
+
+// dpcHelper runs the DPCs queued on CPU cpu by other CPUs when cpu would not
+// lower its level by itself (it is idle): woken by a kick, it moves onto cpu
+// and lowers from DISPATCH there, which drains the queue.
+//
+// Context: PASSIVE goroutine, one per CPU, started by Init; blocks.
+func dpcHelper(cpu int) {
+	for range cpus[cpu].kick {
+		RunOnCPU(cpu, func() {})
+	}
+}
+
+// sendKicks wakes the helpers of the CPUs that had DPCs queued for them by
+// another CPU.
+//
+// Context: below DISPATCH (called by Lower after draining); does not block.
+func sendKicks() {
+	m := kicks.Swap(0)
+	for i := 0; m != 0; i++ {
+		if m&1 != 0 {
+			select {
+			case cpus[i].kick <- struct{}{}:
+			default:
+			}
+		}
+		m >>= 1
+	}
+}

@@ -1,0 +1,70 @@
+//go:build !tamago
+
+package kernel
+
+import (
+	"runtime"
+	"sync/atomic"
+	_ "unsafe" // go:linkname
+)
+
+// The host fake: each Go scheduler P is a simulated CPU whose APIC ID is the
+// P's id. A goroutine pinned with procPin keeps its P, and no other
+// goroutine runs on that P meanwhile, exactly as on the firmware, so the
+// per-P CR8 and IF below are per-CPU state that only the pinned goroutine
+// changes.
+var (
+	fakeCR8   [MaxCPUs]atomic.Uint64
+	fakeIFOff [MaxCPUs]atomic.Bool
+)
+
+func init() {
+	if runtime.GOMAXPROCS(0) > MaxCPUs {
+		runtime.GOMAXPROCS(MaxCPUs)
+	}
+}
+
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
+// hostP returns the P the calling goroutine runs on.
+func hostP() int {
+	p := procPin()
+	procUnpin()
+	return p
+}
+
+func readCR8() uint64 {
+	return fakeCR8[hostP()].Load()
+}
+
+func writeCR8(v uint64) {
+	fakeCR8[hostP()].Store(v)
+}
+
+func readFlags() uint64 {
+	if fakeIFOff[hostP()].Load() {
+		return 0
+	}
+	return rflagsIF
+}
+
+func cli() {
+	fakeIFOff[hostP()].Store(true)
+}
+
+func sti() {
+	fakeIFOff[hostP()].Store(false)
+}
+
+func apicID() uint32 {
+	return uint32(hostP())
+}
+
+// bootCPUs is the number of simulated CPUs: the Ps.
+func bootCPUs() int {
+	return runtime.GOMAXPROCS(0)
+}

@@ -1,0 +1,219 @@
+package kernel
+
+import (
+	"strconv"
+	"time"
+)
+
+// rflagsIF is RFLAGS.IF, bit 9 (SDM Vol 1, 3.4.3 "EFLAGS Register").
+const rflagsIF = 1 << 9
+
+// Current returns the IRQL of the executing CPU, read from CR8 (the truth,
+// not a shadow). An unpinned goroutine always reads PASSIVE, because only a
+// pinned goroutine runs on a CPU whose level is raised.
+//
+// Context: any IRQL, any IF; does not block or allocate.
+func Current() IRQL {
+	return IRQL(readCR8() & 0xf)
+}
+
+// InterruptsEnabled reports RFLAGS.IF of the executing CPU.
+//
+// Context: any IRQL; does not block or allocate.
+func InterruptsEnabled() bool {
+	return readFlags()&rflagsIF != 0
+}
+
+// Raise raises the IRQL of the executing CPU to new and returns the previous
+// level, to be given back to Lower (KeRaiseIrql). Leaving PASSIVE pins the
+// calling goroutine to its CPU and records the section on that CPU; raising
+// to HIGH also clears RFLAGS.IF. Raising to the current level changes
+// nothing.
+//
+// Context: any IRQL at or below new, any IF; does not block or allocate.
+// Panics, naming both levels, when new is below the current level or above
+// HIGH, and when leaving PASSIVE on a CPU whose previous pinned section
+// never ended (CR8 was lowered behind the kernel's back).
+func Raise(new IRQL) (old IRQL) {
+	old = Current()
+	if new < old {
+		Bugcheck("kernel: Raise from " + old.String() + " to " + new.String() + ": new level below the current one")
+	}
+	if new > HIGH {
+		Bugcheck("kernel: Raise from " + old.String() + " to " + new.String() + ": no such level")
+	}
+	if new == old {
+		return old
+	}
+	if old == PASSIVE {
+		procPin()
+	}
+	me := CPU()
+	c := &cpus[me]
+	if old == PASSIVE {
+		if c.section.Load() != 0 {
+			c.section.Store(0)
+			procUnpin()
+			Bugcheck("kernel: Raise from PASSIVE to " + new.String() + " on CPU " + strconv.Itoa(me) +
+				": an earlier pinned section on this CPU never returned to PASSIVE")
+		}
+		c.section.Store(int32(me + 1))
+	}
+	if new == HIGH {
+		cli()
+		c.ifOff.Store(true)
+	}
+	writeCR8(uint64(new))
+	c.cr8.Store(uint32(new))
+	return old
+}
+
+// Lower lowers the IRQL of the executing CPU to new, the value an earlier
+// Raise returned (KeLowerIrql). Lowering from HIGH sets RFLAGS.IF again.
+// Going below DISPATCH first runs the DPCs queued on this CPU, at DISPATCH
+// with IF=1, then wakes the CPUs that were given targeted DPCs; reaching
+// PASSIVE checks that the pinned section started on this CPU and unpins the
+// goroutine. Lowering to the current level changes nothing.
+//
+// Context: any IRQL at or above new, any IF; does not block or allocate
+// itself (the DPCs it runs must not either). Panics, naming both levels, when
+// new is above the current level, and when a pinned section ends on a CPU
+// where it did not start.
+func Lower(new IRQL) {
+	cur := Current()
+	if new > cur {
+		Bugcheck("kernel: Lower from " + cur.String() + " to " + new.String() + ": new level above the current one")
+	}
+	if new == cur {
+		return
+	}
+	me := CPU()
+	c := &cpus[me]
+	if new >= DISPATCH {
+		setLevel(c, new, cur)
+		return
+	}
+	if cur > DISPATCH {
+		setLevel(c, DISPATCH, cur)
+	}
+	if cur >= DISPATCH {
+		drainDPCs(c)
+	}
+	if new == PASSIVE {
+		if got := c.section.Load(); got != int32(me+1) {
+			Bugcheck("kernel: Lower from " + cur.String() + " to PASSIVE on CPU " + strconv.Itoa(me) +
+				": the pinned section did not start on this CPU")
+		}
+		c.section.Store(0)
+	}
+	writeCR8(uint64(new))
+	c.cr8.Store(uint32(new))
+	if new == PASSIVE {
+		procUnpin()
+	}
+	sendKicks()
+}
+
+// setLevel writes level lv, coming down from cur >= lv, into CR8 and the
+// shadows, setting IF when leaving HIGH.
+//
+// Context: pinned, at cur; does not block or allocate.
+func setLevel(c *perCPU, lv, cur IRQL) {
+	writeCR8(uint64(lv))
+	c.cr8.Store(uint32(lv))
+	if cur == HIGH {
+		c.ifOff.Store(false)
+		sti()
+	}
+}
+
+// Bugcheck reports a broken contract (KeBugCheck) from any level: it first
+// returns the executing CPU to PASSIVE (CR8 0, IF set, pinned section closed,
+// goroutine unpinned), because the Go runtime refuses to unwind a panic
+// while the goroutine is pinned ("panic holding locks"), then panics with
+// msg. Every misuse check of this package and of package irq panics
+// through it. Spin locks the caller holds stay held.
+//
+// Context: any IRQL, any IF; does not return.
+func Bugcheck(msg string) {
+	if Current() > PASSIVE {
+		c := &cpus[CPU()]
+		c.section.Store(0)
+		writeCR8(uint64(PASSIVE))
+		c.cr8.Store(uint32(PASSIVE))
+		if !InterruptsEnabled() {
+			c.ifOff.Store(false)
+			sti()
+		}
+		procUnpin()
+	}
+	panic(msg)
+}
+
+// AssertLevel panics unless the current IRQL is within min..max, with a
+// message naming routine, the current level and the range:
+// "kernel: <routine> at DIRQL5, must be PASSIVE..DISPATCH". Routines call it
+// first thing to check their Context paragraph.
+//
+// Context: any IRQL; does not block or allocate unless it panics.
+func AssertLevel(routine string, min, max IRQL) {
+	if cur := Current(); cur < min || cur > max {
+		Bugcheck(levelMessage(routine, cur, min, max))
+	}
+}
+
+// AssertMayBlock panics, naming routine, unless the current IRQL is
+// PASSIVE; everything that may block (sleep, wait on a channel or a mutex,
+// wait for I/O) calls it at entry. Blocking is refused at DISPATCH and above
+// by the model, and at APC too because every level above PASSIVE pins the
+// goroutine, and the Go scheduler cannot park a pinned goroutine.
+//
+// Context: any IRQL; does not block or allocate unless it panics.
+func AssertMayBlock(routine string) {
+	if cur := Current(); cur != PASSIVE {
+		Bugcheck(levelMessage(routine, cur, PASSIVE, PASSIVE) + " (it may block)")
+	}
+}
+
+// Sleep blocks the calling goroutine for d (time.Sleep) after checking that
+// it may block.
+//
+// Context: PASSIVE, IF=1; blocks. Panics above PASSIVE.
+func Sleep(d time.Duration) {
+	AssertMayBlock("kernel.Sleep")
+	time.Sleep(d)
+}
+
+// Stall busy-waits for d on the monotonic clock (the TSC on TamaGo) without
+// yielding the CPU (KeStallExecutionProcessor). The wait is bounded by d.
+//
+// Context: any IRQL, any IF; does not block or allocate.
+func Stall(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	start := time.Now()
+	for time.Since(start) < d {
+	}
+}
+
+func levelMessage(routine string, cur, min, max IRQL) string {
+	want := min.String()
+	if max != min {
+		want += ".." + max.String()
+	}
+	return "kernel: " + routine + " at " + cur.String() + ", must be " + want
+}
+
+// checkReturnLevel panics, naming what, when a callback did not return at
+// level lv with IF=1.
+//
+// Context: lv; does not block or allocate unless it panics.
+func checkReturnLevel(what string, lv IRQL) {
+	if cur := Current(); cur != lv {
+		Bugcheck("kernel: " + what + " returned at " + cur.String() + ", must return at " + lv.String())
+	}
+	if !InterruptsEnabled() {
+		Bugcheck("kernel: " + what + " returned with IF=0")
+	}
+}

@@ -1,0 +1,103 @@
+package kernel
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// epoch is the origin of the monotonic deadlines kept by timers.
+var epoch = time.Now()
+
+// Timer is a one-shot timer whose function runs at DISPATCH with IF=1 when
+// it expires (KTIMER with a KDPC, as AtaPortRequestTimer uses it). It is
+// built on a time.Timer created once and re-armed with Reset, so Set and
+// Cancel do not allocate.
+type Timer struct {
+	name string
+	fn   func()
+	t    *time.Timer
+
+	// due is the deadline (monotonic nanoseconds since epoch) while the
+	// timer is armed, 0 when it is not.
+	due atomic.Int64
+}
+
+// NewTimer returns a stopped timer that calls fn on expiry
+// (KeInitializeTimer).
+//
+// Context: PASSIVE; allocates. fn runs at DISPATCH, IF=1, pinned on
+// whichever CPU the expiry goroutine runs, holding no lock; it must not
+// block or allocate and must return at DISPATCH.
+func NewTimer(name string, fn func()) *Timer {
+	AssertMayBlock("kernel.NewTimer")
+	if fn == nil {
+		Bugcheck("kernel: NewTimer(" + name + "): nil function")
+	}
+	t := &Timer{name: name, fn: fn}
+	t.t = time.AfterFunc(time.Duration(math.MaxInt64), t.expire)
+	t.t.Stop()
+	return t
+}
+
+// Name returns the timer's name.
+//
+// Context: any IRQL; does not block or allocate.
+func (t *Timer) Name() string {
+	return t.name
+}
+
+// Set arms the timer to expire once after d, replacing an earlier deadline
+// if it was armed (KeSetTimer).
+//
+// Context: PASSIVE..DIRQLMax, IF=1; does not block or allocate.
+func (t *Timer) Set(d time.Duration) {
+	AssertLevel("Timer.Set", PASSIVE, DIRQLMax)
+	if d < 0 {
+		d = 0
+	}
+	due := int64(time.Since(epoch)) + int64(d)
+	if due <= 0 {
+		due = math.MaxInt64
+	}
+	t.due.Store(due)
+	t.t.Reset(d)
+}
+
+// Cancel disarms the timer (KeCancelTimer) and reports whether it was armed
+// and had not expired yet. After Cancel returns true, fn does not run for
+// that Set.
+//
+// Context: PASSIVE..DIRQLMax, IF=1; does not block or allocate.
+func (t *Timer) Cancel() bool {
+	AssertLevel("Timer.Cancel", PASSIVE, DIRQLMax)
+	armed := t.due.Swap(0) != 0
+	t.t.Stop()
+	return armed
+}
+
+// Pending reports whether the timer is armed.
+//
+// Context: any IRQL; does not block or allocate.
+func (t *Timer) Pending() bool {
+	return t.due.Load() != 0
+}
+
+// expire runs fn at DISPATCH if the timer is still armed and its deadline
+// has passed. A stale expiry (of a deadline that Set replaced while the
+// time.Timer goroutine was starting) finds the new deadline in the future
+// and does nothing; the re-armed time.Timer expires again.
+//
+// Context: the time.Timer goroutine, PASSIVE, IF=1.
+func (t *Timer) expire() {
+	due := t.due.Load()
+	if due == 0 || int64(time.Since(epoch)) < due || !t.due.CompareAndSwap(due, 0) {
+		return
+	}
+	old := Raise(DISPATCH)
+	t.fn()
+	if Current() != DISPATCH || !InterruptsEnabled() {
+		checkReturnLevel("timer "+t.name, DISPATCH)
+	}
+	Lower(old)
+}
