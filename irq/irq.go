@@ -65,6 +65,13 @@ const (
 	Level
 )
 
+func (t Trigger) String() string {
+	if t == Level {
+		return "level"
+	}
+	return "edge"
+}
+
 // Polarity is the active level of a line.
 type Polarity uint8
 
@@ -74,6 +81,13 @@ const (
 	ActiveLow
 )
 
+func (p Polarity) String() string {
+	if p == ActiveLow {
+		return "active-low"
+	}
+	return "active-high"
+}
+
 // Line is an interrupt line: a global system interrupt with its trigger mode
 // and polarity, as the MADT (an Interrupt Source Override, or the ISA
 // default edge/high) gives them.
@@ -82,6 +96,12 @@ type Line struct {
 	Trigger  Trigger
 	Polarity Polarity
 }
+
+// HasLine reports whether the interrupt comes through an IOAPIC line
+// (Connect) rather than a bare vector (ConnectVector).
+//
+// Context: any IRQL; does not block or allocate.
+func (i *Interrupt) HasLine() bool { return i.io != nil }
 
 // ISR is an interrupt service routine (HwInterrupt). It returns true when
 // its device interrupted, false when not ("not mine").

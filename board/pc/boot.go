@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/usbarmory/tamago/amd64"
 	"github.com/usbarmory/tamago/soc/intel/rtc"
 
 	"github.com/ataport/firmware/board/acpi"
@@ -104,4 +105,49 @@ func discover() {
 	} else {
 		warnf("RTC: %v; wall clock starts at the epoch", err)
 	}
+}
+
+// APICIDs returns the local APIC IDs of the CPUs in use, BSP first, from the
+// MADT's enabled processors (TamaGo starts the APs in MADT order).
+func APICIDs() []uint32 {
+	ids := []uint32{uint32(AMD64.LAPIC.ID())}
+	if tables.MADT == nil {
+		return ids
+	}
+	for _, p := range tables.MADT.Processors() {
+		if len(ids) == NumCPU() {
+			break
+		}
+		if p.Enabled() && uint32(p.APICID) != ids[0] {
+			ids = append(ids, uint32(p.APICID))
+		}
+	}
+	return ids
+}
+
+// IOAPIC is one IOAPIC from the MADT.
+type IOAPIC struct {
+	ID            uint8
+	Base, GSIBase uint32
+}
+
+// IOAPICs returns the MADT's IOAPICs and the local APIC base address.
+func IOAPICs() (ioapics []IOAPIC, lapicBase uint32) {
+	if tables.MADT == nil {
+		return nil, uint32(amd64.LAPIC_BASE)
+	}
+	for _, io := range tables.MADT.IOAPICs() {
+		ioapics = append(ioapics, IOAPIC{io.ID, io.Address, io.GSIBase})
+	}
+	return ioapics, uint32(tables.MADT.LocalAPICAddress)
+}
+
+// ISAInterrupt resolves ISA IRQ irq to its GSI, trigger mode and polarity
+// through the MADT's interrupt source overrides (identity, edge, active
+// high when there is none).
+func ISAInterrupt(irq uint8) (acpi.ISAInterrupt, error) {
+	if tables.MADT == nil {
+		return acpi.ISAInterrupt{IRQ: irq, GSI: uint32(irq)}, nil
+	}
+	return tables.MADT.ISAInterrupt(irq)
 }

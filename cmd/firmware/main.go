@@ -20,6 +20,9 @@ func main() {
 	for _, w := range pc.Warnings() {
 		fmt.Printf("warning: %s\n", w)
 	}
+	if err := startInterrupts(); err != nil {
+		fmt.Printf("interrupts: %v\n", err)
+	}
 
 	sh := &shell.Shell{
 		In:     console{},
@@ -31,6 +34,7 @@ func main() {
 		},
 	}
 	addSystemCommands(sh)
+	addInterruptCommands(sh)
 
 	fmt.Printf("firmware entry to shell in %v; type help\n", pc.SinceEntry().Round(time.Millisecond))
 	err := sh.Run()

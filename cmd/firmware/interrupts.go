@@ -1,0 +1,94 @@
+//go:build tamago
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/ataport/firmware/board/pc"
+	"github.com/ataport/firmware/cmd/firmware/shell"
+	"github.com/ataport/firmware/irq"
+	"github.com/ataport/firmware/kernel"
+)
+
+// startInterrupts brings up the IRQL kernel and the interrupt controllers
+// from what the board found in the MADT, and starts interrupt dispatch.
+func startInterrupts() error {
+	if err := kernel.Init(pc.APICIDs()); err != nil {
+		return err
+	}
+	ios, lapicBase := pc.IOAPICs()
+	var cfgs []irq.IOAPICConfig
+	for _, io := range ios {
+		cfgs = append(cfgs, irq.IOAPICConfig{ID: io.ID, Base: io.Base, GSIBase: io.GSIBase})
+	}
+	if err := irq.Init(cfgs, lapicBase); err != nil {
+		return err
+	}
+	irq.Start(pc.AMD64)
+	return nil
+}
+
+// isaLine resolves an ISA IRQ through the MADT overrides.
+func isaLine(n uint8) (irq.Line, error) {
+	i, err := pc.ISAInterrupt(n)
+	if err != nil {
+		return irq.Line{}, err
+	}
+	l := irq.Line{GSI: i.GSI, Trigger: irq.Edge, Polarity: irq.ActiveHigh}
+	if i.Trigger == 1 {
+		l.Trigger = irq.Level
+	}
+	if i.Polarity == 1 {
+		l.Polarity = irq.ActiveLow
+	}
+	return l, nil
+}
+
+func addInterruptCommands(sh *shell.Shell) {
+	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs", Handler: cmdIRQL})
+	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock and cli/sti (medians)", Handler: cmdIRQLBench})
+	sh.Add(shell.Cmd{Name: "irq", Help: "connected lines: GSI, vector, DIRQL, trigger, mask read back, counts", Handler: cmdIRQ})
+	sh.Add(shell.Cmd{Name: "irqtest", Help: "prove the IRQL contract on this machine (PASS/FAIL per check)", Handler: cmdIRQTest})
+}
+
+func cmdIRQL(c *shell.Context, _ []string) error {
+	fmt.Fprintf(c, "this shell: CR8 %d (%v) IF %v\n", kernel.Current(), kernel.Current(), kernel.InterruptsEnabled())
+	for _, s := range kernel.States() {
+		fmt.Fprintf(c, "cpu%d: CR8 %2d %-9v IF %d pinned %-5v DPCs pending %d\n",
+			s.CPU, s.CR8, s.CR8, b2i(s.IF), s.Pinned, s.PendingDPCs)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cmdIRQ(c *shell.Context, _ []string) error {
+	fmt.Fprintf(c, "%-16s %4s %6s %-8s %-6s %-11s %-6s %10s %8s\n", "name", "GSI", "vector", "DIRQL", "trig", "polarity", "masked", "count", "not mine")
+	for _, i := range irq.Lines() {
+		l := i.Line()
+		gsi, trig, pol, masked := "-", "-", "-", "-"
+		if i.HasLine() {
+			gsi = fmt.Sprint(l.GSI)
+			trig, pol = l.Trigger.String(), l.Polarity.String()
+			masked = fmt.Sprint(i.Masked())
+		}
+		s := i.Stats()
+		fmt.Fprintf(c, "%-16s %4s %#6x %-8v %-6s %-11s %-6s %10d %8d\n", i.Name(), gsi, i.Vector(), i.Level(), trig, pol, masked, s.Count, s.NotMine)
+	}
+	t := irq.Totals()
+	fmt.Fprintf(c, "unexpected vectors %d, spurious %d\n", t.Unexpected, t.Spurious)
+	return nil
+}
+
+func cmdIRQLBench(c *shell.Context, _ []string) error {
+	for _, r := range kernel.Benchmark(10001, 5, pc.AMD64.Counter) {
+		fmt.Fprintln(c, r)
+	}
+	return nil
+}
