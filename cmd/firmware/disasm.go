@@ -58,6 +58,19 @@ func lookupSymbol(name string) (uintptr, error) {
 	return 0, fmt.Errorf("%q is ambiguous: %s", name, strings.Join(found, ", "))
 }
 
+// symbolName names the function holding addr: the outermost one where
+// code was inlined (FuncForPC alone names the innermost).
+func symbolName(addr uint64) (string, uint64) {
+	f := runtime.FuncForPC(uintptr(addr))
+	if f == nil {
+		return "", 0
+	}
+	if outer := runtime.FuncForPC(f.Entry()); outer != nil {
+		f = outer
+	}
+	return f.Name(), uint64(f.Entry())
+}
+
 func cmdDisasm(c *shell.Context, args []string) error {
 	start, end := runtime.TextRegion()
 	var pc uintptr
@@ -80,15 +93,15 @@ func cmdDisasm(c *shell.Context, args []string) error {
 		code := unsafe.Slice((*byte)(unsafe.Pointer(pc)), min(15, uintptr(end)-pc))
 		inst, err := x86asm.Decode(code, 64)
 		where := ""
-		if f := runtime.FuncForPC(pc); f != nil {
-			where = fmt.Sprintf("<%s+%#x>", f.Name(), pc-f.Entry())
+		if name, entry := symbolName(uint64(pc)); name != "" {
+			where = fmt.Sprintf("<%s+%#x>", name, uint64(pc)-entry)
 		}
 		if err != nil {
 			fmt.Fprintf(c, "%#x %s  %02x  (bad)\n", pc, where, code[0])
 			pc++
 			continue
 		}
-		fmt.Fprintf(c, "%#x %s  %-24x %s\n", pc, where, code[:inst.Len], x86asm.GoSyntax(inst, uint64(pc), nil))
+		fmt.Fprintf(c, "%#x %s  %-24x %s\n", pc, where, code[:inst.Len], x86asm.GoSyntax(inst, uint64(pc), symbolName))
 		pc += uintptr(inst.Len)
 	}
 	return nil
