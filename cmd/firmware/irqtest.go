@@ -230,7 +230,10 @@ func (t *irqTest) maskedLine() error {
 	return nil
 }
 
-func ioapicPin(gsi uint32) (io interface{ Mask(int); Unmask(int) }, pin int) {
+func ioapicPin(gsi uint32) (io interface {
+	Mask(int)
+	Unmask(int)
+}, pin int) {
 	for _, a := range irq.IOAPICs() {
 		if p, ok := a.Pin(gsi); ok {
 			return a, p
