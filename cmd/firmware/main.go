@@ -22,6 +22,8 @@ func main() {
 	}
 	if err := startInterrupts(); err != nil {
 		fmt.Printf("interrupts: %v\n", err)
+	} else {
+		startATA()
 	}
 
 	sh := &shell.Shell{
@@ -35,6 +37,7 @@ func main() {
 	}
 	addSystemCommands(sh)
 	addInterruptCommands(sh)
+	addATACommands(sh)
 
 	fmt.Printf("firmware entry to shell in %v; type help\n", pc.SinceEntry().Round(time.Millisecond))
 	err := sh.Run()

@@ -1,0 +1,295 @@
+package ata
+
+import (
+	"encoding/binary"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport"
+)
+
+// Mode is how a device moves its data.
+type Mode uint8
+
+// Data transfer modes.
+const (
+	ModePIO Mode = iota // through the DATA register, by the ISR
+	ModeDMA             // by the controller's bus master
+)
+
+// String returns "PIO" or "DMA".
+func (m Mode) String() string {
+	if m == ModeDMA {
+		return "DMA"
+	}
+	return "PIO"
+}
+
+// flushTimeout bounds FLUSH CACHE (EXT), which may write a whole cache.
+const flushTimeout = 30 * time.Second
+
+// Device is an ATA or ATAPI device found on a channel: the block device of
+// upper layers. It is safe for concurrent use; its methods block, at
+// PASSIVE, until the device has answered.
+type Device struct {
+	ch         *Channel
+	target     int
+	name       string // "ata0.1", in messages
+	id         string // "0:1", Name()
+	typ        miniport.DeviceType
+	ident      miniport.Identify
+	raw        [miniport.IdentifyLength]byte
+	sectors    uint64
+	sectorSize int
+	modes      miniport.TransferModes
+	dma        atomic.Bool
+	writable   atomic.Bool
+}
+
+// Name returns "channel:target": "0:0" for the primary master.
+//
+// Context: any IRQL; does not block or allocate.
+func (d *Device) Name() string { return d.id }
+
+// String returns the name used in messages: "ata0.0".
+func (d *Device) String() string { return d.name }
+
+// Channel returns the channel the device is on.
+func (d *Device) Channel() *Channel { return d.ch }
+
+// Target returns 0 for the master (device 0), 1 for the slave.
+func (d *Device) Target() int { return d.target }
+
+// Type returns ATA or ATAPI.
+func (d *Device) Type() miniport.DeviceType { return d.typ }
+
+// Identify returns the device's parsed IDENTIFY (PACKET) DEVICE data.
+func (d *Device) Identify() miniport.Identify { return d.ident }
+
+// IdentifyData returns the 512 bytes of IDENTIFY data as the device sent
+// them.
+func (d *Device) IdentifyData() []byte { return append([]byte(nil), d.raw[:]...) }
+
+// Size returns the capacity in bytes.
+func (d *Device) Size() int64 { return int64(d.sectors) * int64(d.sectorSize) }
+
+// Sectors returns the capacity in sectors.
+func (d *Device) Sectors() uint64 { return d.sectors }
+
+// SectorSize returns the logical sector size in bytes: 512 for most ATA
+// disks, 2048 for CD/DVD.
+func (d *Device) SectorSize() int { return d.sectorSize }
+
+// Modes returns the transfer modes set on the device: one PIO mode and at
+// most one DMA mode.
+func (d *Device) Modes() miniport.TransferModes { return d.modes }
+
+// Mode returns how the device moves data now.
+func (d *Device) Mode() Mode {
+	if d.dma.Load() {
+		return ModeDMA
+	}
+	return ModePIO
+}
+
+// SetMode chooses PIO or DMA for the device's reads and writes. DMA needs
+// a DMA mode set on the device and a channel with a bus master.
+//
+// Context: any IRQL below DISPATCH; does not block.
+func (d *Device) SetMode(m Mode) error {
+	if m == ModeDMA && (d.modes.DMA() == 0 || !d.ch.info.DMA) {
+		return &Error{Device: d.name, Command: "set mode DMA", Kind: ErrInvalid,
+			Detail: "no DMA mode set on the device or no bus master on the channel (modes " + d.modes.String() + ")"}
+	}
+	d.dma.Store(m == ModeDMA)
+	return nil
+}
+
+// Writable reports whether WriteAt is allowed.
+func (d *Device) Writable() bool { return d.writable.Load() }
+
+// SetWritable allows or refuses WriteAt. Devices start read-only; ATAPI
+// devices stay so.
+func (d *Device) SetWritable(on bool) error {
+	if on && d.typ == miniport.DeviceATAPI {
+		return &Error{Device: d.name, Command: "set writable", Kind: ErrReadOnly,
+			Detail: "ATAPI devices are read-only here"}
+	}
+	d.writable.Store(on)
+	return nil
+}
+
+// maxSectors returns the most sectors one command moves: what a request's
+// bounce buffer holds.
+func (d *Device) maxSectors() int {
+	return d.ch.maxXfer / d.sectorSize
+}
+
+// ReadAt reads len(p) bytes from byte offset off (io.ReaderAt). off and
+// len(p) must be whole sectors, and the range within the device; the
+// transfer is split into commands the device accepts.
+//
+// Context: PASSIVE, IF=1; blocks. Safe for concurrent callers.
+func (d *Device) ReadAt(p []byte, off int64) (int, error) {
+	kernel.AssertMayBlock("ata: Device.ReadAt")
+	return d.transfer(p, off, false)
+}
+
+// WriteAt writes len(p) bytes at byte offset off (io.WriterAt), once
+// SetWritable(true) allowed it; the same rules as ReadAt apply. Nothing
+// reaches the device when the request is refused.
+//
+// Context: PASSIVE, IF=1; blocks. Safe for concurrent callers.
+func (d *Device) WriteAt(p []byte, off int64) (int, error) {
+	kernel.AssertMayBlock("ata: Device.WriteAt")
+	return d.transfer(p, off, true)
+}
+
+// check refuses, before anything reaches the hardware, a transfer that is
+// not whole sectors, is out of the device's range, or writes a read-only
+// device. It returns the first LBA and the sector count.
+func (d *Device) check(p []byte, off int64, write bool) (uint64, int, error) {
+	op := "read"
+	if write {
+		op = "write"
+	}
+	ss := int64(d.sectorSize)
+	if off < 0 || off%ss != 0 || int64(len(p))%ss != 0 {
+		return 0, 0, &Error{Device: d.name, Command: op, Kind: ErrInvalid,
+			Detail: "offset " + strconv.FormatInt(off, 10) + " length " + strconv.Itoa(len(p)) +
+				": not whole " + strconv.Itoa(d.sectorSize) + "-byte sectors"}
+	}
+	lba, n := uint64(off/ss), len(p)/int(ss)
+	if write && !d.writable.Load() {
+		return lba, n, &Error{Device: d.name, Command: op, LBA: lba, Count: n, HasLBA: true, Kind: ErrReadOnly,
+			Detail: "not made writable with SetWritable(true)"}
+	}
+	if lba > d.sectors || uint64(n) > d.sectors-lba {
+		return lba, n, &Error{Device: d.name, Command: op, LBA: lba, Count: n, HasLBA: true, Kind: ErrRange,
+			Detail: "the device has " + strconv.FormatUint(d.sectors, 10) + " sectors"}
+	}
+	return lba, n, nil
+}
+
+// transfer moves p in as many commands as needed, with one request block.
+func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
+	lba, n, err := d.check(p, off, write)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	r := d.ch.get()
+	defer d.ch.put(r)
+	done := 0
+	for done < n {
+		buf := p[done*d.sectorSize:]
+		var moved int
+		if d.typ == miniport.DeviceATAPI {
+			moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
+		} else {
+			moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write)
+		}
+		if err != nil {
+			return done * d.sectorSize, err
+		}
+		done += moved
+	}
+	return len(p), nil
+}
+
+// readWrite runs one ATA read or write command for the first sectors of
+// n from lba, and returns how many it moved.
+func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool) (int, error) {
+	dma := d.dma.Load()
+	r.reset(miniport.FunctionATA, d.target, d.ch.timeout)
+	c, ok := nextCommand(lba, n, d.maxSectors(), d.ident.LBA48, write, dma)
+	if !ok || !c.taskFile(&r.irb.TaskFile) {
+		return 0, &Error{Device: d.name, Command: rwOpcode(write, dma, d.ident.LBA48).String(), LBA: lba, Count: n,
+			HasLBA: true, Kind: ErrRange, Detail: "no command addresses this range"}
+	}
+	flags := miniport.FlagDRDYRequired | miniport.FlagDataIn
+	if write {
+		flags = miniport.FlagDRDYRequired | miniport.FlagDataOut
+	}
+	if c.ext {
+		flags |= miniport.Flag48Bit
+	}
+	if dma {
+		flags |= miniport.FlagDMA
+	}
+	bytes := c.count * d.sectorSize
+	r.setData(bytes, flags)
+	if write {
+		copy(r.irb.Data, buf[:bytes])
+	}
+	d.ch.exec(r)
+	if err := completionError(d.name, &r.irb, c.cmd.String(), c.lba, c.count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
+		return 0, err
+	}
+	if !write {
+		copy(buf, r.irb.Data)
+	}
+	return c.count, nil
+}
+
+// MMC command packets used (SCSI Multimedia Commands, MMC-5; SBC for READ
+// CAPACITY (10)).
+const (
+	mmcReadCapacity10 = 0x25
+	mmcRead10         = 0x28
+	packetLength      = 12
+)
+
+// packetRead reads the first sectors of n from lba with PACKET READ (10),
+// and returns how many it moved.
+func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, error) {
+	count := n
+	if m := d.maxSectors(); count > m {
+		count = m
+	}
+	if count > 0xffff {
+		count = 0xffff
+	}
+	r.reset(miniport.FunctionATAPI, d.target, d.ch.timeout)
+	r.irb.Cdb[0] = mmcRead10
+	binary.BigEndian.PutUint32(r.irb.Cdb[2:], uint32(lba))
+	binary.BigEndian.PutUint16(r.irb.Cdb[7:], uint16(count))
+	r.irb.CdbLength = packetLength
+	flags := miniport.FlagDataIn
+	if d.dma.Load() {
+		flags |= miniport.FlagDMA
+	}
+	bytes := count * d.sectorSize
+	r.setData(bytes, flags)
+	d.ch.exec(r)
+	if err := completionError(d.name, &r.irb, "PACKET READ(10)", lba, count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
+		return 0, err
+	}
+	copy(buf, r.irb.Data)
+	return count, nil
+}
+
+// Flush writes the device's volatile cache to the media with FLUSH CACHE
+// EXT or FLUSH CACHE, whichever the device supports (the miniport picks,
+// IRB_FUNCTION_ADAPTER_FLUSH). An ATAPI device, read-only here, has
+// nothing to flush.
+//
+// Context: PASSIVE, IF=1; blocks.
+func (d *Device) Flush() error {
+	kernel.AssertMayBlock("ata: Device.Flush")
+	if d.typ == miniport.DeviceATAPI {
+		return nil
+	}
+	r := d.ch.get()
+	defer d.ch.put(r)
+	timeout := max(d.ch.timeout, flushTimeout)
+	r.reset(miniport.FunctionFlush, d.target, timeout)
+	r.irb.Flags = miniport.FlagDRDYRequired
+	d.ch.exec(r)
+	op := "FLUSH CACHE"
+	if r.irb.TaskFile.Current.Command != 0 {
+		op = miniport.Command(r.irb.TaskFile.Current.Command).String()
+	}
+	return completionError(d.name, &r.irb, op, 0, 0, false, timeout, d.ch.busyTimeout)
+}

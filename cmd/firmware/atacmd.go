@@ -1,0 +1,406 @@
+//go:build tamago
+
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ataport/firmware/ata"
+	"github.com/ataport/firmware/board/pc"
+	"github.com/ataport/firmware/board/pci"
+	"github.com/ataport/firmware/cmd/firmware/shell"
+	"github.com/ataport/firmware/internal/pattern"
+	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport/piix"
+)
+
+// ataDIRQL is the level of both IDE channels. One class for both keeps
+// their vectors from nesting: TamaGo services one vector at a time at the
+// BSP, and a second vector of the same class waits in the IRR for the EOI
+// of the first instead of preempting its handler.
+const ataDIRQL kernel.IRQL = 5
+
+// Legacy ISA interrupts of the compatibility-mode IDE channels.
+var ideIRQ = [2]uint8{14, 15}
+
+var (
+	controllers []*ata.Controller
+	// unsupported lists the storage controllers no miniport drives.
+	unsupported []string
+
+	lastMu      sync.Mutex
+	lastPattern = map[string]pattern.Pattern{}
+)
+
+// startATA attaches a miniport to every storage controller it knows,
+// found by PCI class code, and records the others.
+func startATA() {
+	next := 0
+	for _, f := range pc.PCIFunctions() {
+		if f.Class != 0x01 {
+			continue
+		}
+		if f.Subclass != 0x01 {
+			unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: no miniport drives it yet",
+				f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName()))
+			continue
+		}
+		c, err := attachIDE(f, next)
+		if err != nil {
+			fmt.Printf("ata: %02x:%02x.%d %04x:%04x: %v\n", f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, err)
+		}
+		if c != nil {
+			controllers = append(controllers, c)
+			next += len(c.Channels())
+		}
+	}
+}
+
+func attachIDE(f *pci.Function, first int) (*ata.Controller, error) {
+	cfg := func(off uint8) uint32 { return pc.PCI.Read32(f.Bus, f.Dev, f.Fn, off) }
+	sub := cfg(0x2c)
+	p := piix.PCI{
+		Bus: f.Bus, Device: f.Dev, Function: f.Fn,
+		Vendor: f.Vendor, DeviceID: f.Device,
+		SubVendor: uint16(sub), SubDevice: uint16(sub >> 16),
+		Class:   uint32(f.Class)<<16 | uint32(f.Subclass)<<8 | uint32(f.ProgIF),
+		BAR4:    cfg(0x20),
+		Read32:  cfg,
+		Write32: func(off uint8, v uint32) { pc.PCI.Write32(f.Bus, f.Dev, f.Fn, off, v) },
+	}
+	mp, err := piix.New(p)
+	if err != nil {
+		unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: %v", f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName(), err))
+		return nil, nil
+	}
+	var lines []ata.Line
+	for _, n := range ideIRQ {
+		l, err := isaLine(n)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, ata.Line{Line: l, DIRQL: ataDIRQL})
+	}
+	return ata.Attach(mp, ata.Config{
+		Lines:        lines,
+		FirstChannel: first,
+		Log:          func(s string) { fmt.Println(s) },
+	})
+}
+
+func addATACommands(sh *shell.Shell) {
+	for _, c := range []shell.Cmd{
+		{Name: "ata", Help: "devices: model, capacity, modes, read/write state; controllers not driven", Handler: cmdATA},
+		{Name: "ata identify", Args: "DEV", Help: "decoded IDENTIFY data and its 512 bytes", MinArgs: 1, MaxArgs: 1, Handler: cmdIdentify},
+		{Name: "ata read", Args: "DEV LBA [COUNT]", Help: "hex dump of COUNT (1) sectors", MinArgs: 2, MaxArgs: 3, Handler: cmdRead},
+		{Name: "ata sum", Args: "DEV [LBA COUNT]", Help: "SHA-256 of a range, the whole device by default", MinArgs: 1, MaxArgs: 3, Handler: cmdSum},
+		{Name: "ata write", Args: "DEV LBA COUNT PATTERN", Help: "write 0xNN, lba or random:SEED to COUNT sectors (needs ata rw on)", MinArgs: 4, MaxArgs: 4, Handler: cmdWrite},
+		{Name: "ata verify", Args: "DEV LBA COUNT", Help: "read back and compare with the last pattern written", MinArgs: 3, MaxArgs: 3, Handler: cmdVerify},
+		{Name: "ata flush", Args: "DEV", Help: "FLUSH CACHE: written data is on the medium when it returns", MinArgs: 1, MaxArgs: 1, Handler: cmdFlush},
+		{Name: "ata rw", Args: "on|off DEV", Help: "allow or refuse writes to DEV (refused at boot)", MinArgs: 2, MaxArgs: 2, Handler: cmdRW},
+		{Name: "ata mode", Args: "DEV pio|dma", Help: "transfer mode of DEV", MinArgs: 2, MaxArgs: 2, Handler: cmdMode},
+		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors", Handler: cmdStats},
+		{Name: "ata contexts", Help: "per routine: CR8, IF, line masked, lock held, as recorded at each call", Handler: cmdContexts},
+	} {
+		sh.Add(c)
+	}
+}
+
+func device(name string) (*ata.Device, error) {
+	for _, c := range controllers {
+		if d, ok := c.Device(name); ok {
+			return d, nil
+		}
+	}
+	var names []string
+	for _, c := range controllers {
+		for _, d := range c.Devices() {
+			names = append(names, d.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no device %q: no ATA device was found", name)
+	}
+	return nil, fmt.Errorf("no device %q (devices: %s)", name, strings.Join(names, " "))
+}
+
+// span parses LBA and COUNT against the device's capacity.
+func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count uint64, err error) {
+	sectors := d.Sectors()
+	if lba, err = shell.ParseUint("LBA", lbaArg, 1<<48-1); err != nil {
+		return
+	}
+	if count, err = shell.ParseUint("COUNT", countArg, maxCount); err != nil {
+		return
+	}
+	if count == 0 {
+		return 0, 0, errors.New("COUNT must be at least 1")
+	}
+	if lba >= sectors || count > sectors-lba {
+		return 0, 0, fmt.Errorf("%s: LBA %d COUNT %d is past the end of the device (%d sectors)", d, lba, count, sectors)
+	}
+	return lba, count, nil
+}
+
+func cmdATA(c *shell.Context, _ []string) error {
+	n := 0
+	for _, ctl := range controllers {
+		for _, d := range ctl.Devices() {
+			id := d.Identify()
+			rw := "read-only"
+			if d.Writable() {
+				rw = "writable"
+			}
+			fmt.Fprintf(c, "%s %-5v %q sectors %d (%d bytes, %d-byte sectors) modes %v mode %v %s\n",
+				d.Name(), d.Type(), id.Model, d.Sectors(), d.Size(), d.SectorSize(), d.Modes(), d.Mode(), rw)
+			n++
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(c, "no ATA devices")
+	}
+	for _, u := range unsupported {
+		fmt.Fprintln(c, u)
+	}
+	return nil
+}
+
+func cmdIdentify(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	id := d.Identify()
+	fmt.Fprintf(c, "model %q serial %q firmware %q\n", id.Model, id.Serial, id.Firmware)
+	fmt.Fprintf(c, "type %v, LBA %v, LBA48 %v, sectors %d (28-bit %d, 48-bit %d), %d-byte sectors\n",
+		id.Type, id.LBA, id.LBA48, id.Sectors, id.Sectors28, id.Sectors48, id.SectorSize)
+	fmt.Fprintf(c, "modes %v, DMA %v, IORDY %v, multiple %d, write cache %v (enabled %v), flush %v/%v, checksum %v\n",
+		id.Modes, id.DMA, id.IORDY, id.MultipleMax, id.WriteCache, id.WriteCacheEnabled, id.FlushCache, id.FlushCacheExt, id.Checksummed)
+	return shell.HexDump(c, 0, d.IdentifyData())
+}
+
+func cmdRead(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	countArg := "1"
+	if len(args) > 2 {
+		countArg = args[2]
+	}
+	lba, count, err := span(d, args[1], countArg, 64)
+	if err != nil {
+		return err
+	}
+	ss := uint64(d.SectorSize())
+	buf := make([]byte, count*ss)
+	if _, err := d.ReadAt(buf, int64(lba*ss)); err != nil {
+		return err
+	}
+	return shell.HexDump(c, lba*ss, buf)
+}
+
+// chunk is how much sum, write and verify move per call: large enough that
+// the port splits it into the biggest commands it issues.
+const chunk = 1 << 20
+
+func cmdSum(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	lba, count := uint64(0), d.Sectors()
+	if len(args) == 2 {
+		return shell.ErrUsage
+	}
+	if len(args) == 3 {
+		if lba, count, err = span(d, args[1], args[2], 1<<48); err != nil {
+			return err
+		}
+	}
+	ss := uint64(d.SectorSize())
+	h := sha256.New()
+	buf := make([]byte, chunk)
+	total := count * ss
+	start, lastReport := time.Now(), time.Now()
+	for done := uint64(0); done < total; {
+		if c.Interrupted() {
+			return shell.ErrInterrupted
+		}
+		n := min(uint64(len(buf)), total-done)
+		if _, err := d.ReadAt(buf[:n], int64(lba*ss+done)); err != nil {
+			return err
+		}
+		h.Write(buf[:n])
+		done += n
+		if time.Since(lastReport) > 2*time.Second && done < total {
+			fmt.Fprintf(c, "sum: %d of %d MiB\n", done>>20, total>>20)
+			lastReport = time.Now()
+		}
+	}
+	el := time.Since(start)
+	fmt.Fprintf(c, "%x  %s lba %d count %d (%d bytes, %v, %.1f MB/s)\n", h.Sum(nil), d.Name(), lba, count, total, el.Round(time.Millisecond), float64(total)/el.Seconds()/1e6)
+	return nil
+}
+
+func cmdWrite(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	lba, count, err := span(d, args[1], args[2], 1<<32)
+	if err != nil {
+		return err
+	}
+	p, err := pattern.Parse(args[3])
+	if err != nil {
+		return err
+	}
+	if !d.Writable() {
+		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	}
+	ss := uint64(d.SectorSize())
+	buf := make([]byte, chunk)
+	for done := uint64(0); done < count; {
+		if c.Interrupted() {
+			return shell.ErrInterrupted
+		}
+		n := min(uint64(len(buf))/ss, count-done)
+		p.Fill(buf[:n*ss], lba+done, int(ss))
+		if _, err := d.WriteAt(buf[:n*ss], int64((lba+done)*ss)); err != nil {
+			return err
+		}
+		done += n
+	}
+	lastMu.Lock()
+	lastPattern[d.Name()] = p
+	lastMu.Unlock()
+	fmt.Fprintf(c, "%s: wrote %d sectors at LBA %d with %v\n", d.Name(), count, lba, p)
+	return nil
+}
+
+func cmdVerify(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	lba, count, err := span(d, args[1], args[2], 1<<32)
+	if err != nil {
+		return err
+	}
+	lastMu.Lock()
+	p, ok := lastPattern[d.Name()]
+	lastMu.Unlock()
+	if !ok {
+		return fmt.Errorf("%s: nothing written since boot, no pattern to verify against", d.Name())
+	}
+	ss := uint64(d.SectorSize())
+	got, want := make([]byte, chunk), make([]byte, chunk)
+	bad, first := uint64(0), uint64(0)
+	for done := uint64(0); done < count; {
+		if c.Interrupted() {
+			return shell.ErrInterrupted
+		}
+		n := min(uint64(len(got))/ss, count-done)
+		if _, err := d.ReadAt(got[:n*ss], int64((lba+done)*ss)); err != nil {
+			return err
+		}
+		p.Fill(want[:n*ss], lba+done, int(ss))
+		for i := uint64(0); i < n; i++ {
+			if !bytes.Equal(got[i*ss:(i+1)*ss], want[i*ss:(i+1)*ss]) {
+				if bad == 0 {
+					first = lba + done + i
+				}
+				bad++
+			}
+		}
+		done += n
+	}
+	if bad != 0 {
+		return fmt.Errorf("%s: %d of %d sectors differ from %v, the first at LBA %d", d.Name(), bad, count, p, first)
+	}
+	fmt.Fprintf(c, "%s: %d sectors at LBA %d match %v\n", d.Name(), count, lba, p)
+	return nil
+}
+
+func cmdFlush(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	if err := d.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s: flushed\n", d.Name())
+	return nil
+}
+
+func cmdRW(c *shell.Context, args []string) error {
+	var on bool
+	switch args[0] {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return shell.ErrUsage
+	}
+	d, err := device(args[1])
+	if err != nil {
+		return err
+	}
+	if err := d.SetWritable(on); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s: writable %v\n", d.Name(), d.Writable())
+	return nil
+}
+
+func cmdMode(c *shell.Context, args []string) error {
+	d, err := device(args[0])
+	if err != nil {
+		return err
+	}
+	var m ata.Mode
+	switch args[1] {
+	case "pio":
+		m = ata.ModePIO
+	case "dma":
+		m = ata.ModeDMA
+	default:
+		return shell.ErrUsage
+	}
+	if err := d.SetMode(m); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s: mode %v\n", d.Name(), d.Mode())
+	return nil
+}
+
+func cmdStats(c *shell.Context, _ []string) error {
+	for _, ctl := range controllers {
+		for _, ch := range ctl.Channels() {
+			s := ch.Stats()
+			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d\n",
+				ch.Name(), s.Requests, s.Interrupts, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized)
+		}
+	}
+	return nil
+}
+
+func cmdContexts(c *shell.Context, _ []string) error {
+	fmt.Fprintf(c, "%-8s %-22s %8s %6s %6s %-5s %-6s %-5s %8s %8s\n", "channel", "routine", "count", "minCR8", "maxCR8", "IF", "masked", "lock", "overlap", "samecpu")
+	for _, ctl := range controllers {
+		for _, ch := range ctl.Channels() {
+			for _, r := range ch.Contexts() {
+				fmt.Fprintf(c, "%-8s %-22v %8d %6d %6d %-5v %-6v %-5v %8d %8d\n", ch.Name(), r.Routine, r.Count, r.MinCR8, r.MaxCR8, r.IF, r.Masked, r.LockHeld, r.Overlap, r.SameCPU)
+			}
+		}
+	}
+	return nil
+}

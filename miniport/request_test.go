@@ -1,0 +1,61 @@
+package miniport
+
+import "testing"
+
+// Known answers for the 28-bit and 48-bit task files (ATA8-ACS 4.x): the
+// edges at LBA 2^28 and at the largest sector counts.
+func TestSetLBA28(t *testing.T) {
+	for _, tc := range []struct {
+		lba   uint64
+		count int
+		ok    bool
+		want  Registers
+	}{
+		{0, 1, true, Registers{Count: 1, Device: 0x40}},
+		{0x12345678 & 0x0fffffff, 8, true, Registers{Count: 8, LBALow: 0x78, LBAMid: 0x56, LBAHigh: 0x34, Device: 0x42}},
+		{0x0ffffffe, 1, true, Registers{Count: 1, LBALow: 0xfe, LBAMid: 0xff, LBAHigh: 0xff, Device: 0x4f}},
+		{0x0fffffff, 1, true, Registers{Count: 1, LBALow: 0xff, LBAMid: 0xff, LBAHigh: 0xff, Device: 0x4f}},
+		{0x0fffff00, 256, true, Registers{Count: 0, LBALow: 0x00, LBAMid: 0xff, LBAHigh: 0xff, Device: 0x4f}},
+		{0x10000000, 1, false, Registers{}},
+		{0x0fffffff, 2, false, Registers{}},
+		{0, 257, false, Registers{}},
+		{0, 0, false, Registers{}},
+	} {
+		var tf TaskFile
+		ok := tf.SetLBA28(tc.lba, tc.count)
+		if ok != tc.ok || tf.Current != tc.want || tf.Previous != (Registers{}) {
+			t.Errorf("SetLBA28(%#x, %d) = %v %+v %+v, want %v %+v", tc.lba, tc.count, ok, tf.Current, tf.Previous, tc.ok, tc.want)
+		}
+	}
+}
+
+func TestSetLBA48(t *testing.T) {
+	for _, tc := range []struct {
+		lba       uint64
+		count     int
+		ok        bool
+		cur, prev Registers
+	}{
+		{0x10000000, 1, true,
+			Registers{Count: 1, LBALow: 0, LBAMid: 0, LBAHigh: 0, Device: 0x40},
+			Registers{Count: 0, LBALow: 0x10}},
+		{0x0fffffff, 256, true,
+			Registers{Count: 0, LBALow: 0xff, LBAMid: 0xff, LBAHigh: 0xff, Device: 0x40},
+			Registers{Count: 1, LBALow: 0x0f}},
+		{0x123456789abc, 65536, true,
+			Registers{Count: 0, LBALow: 0xbc, LBAMid: 0x9a, LBAHigh: 0x78, Device: 0x40},
+			Registers{Count: 0, LBALow: 0x56, LBAMid: 0x34, LBAHigh: 0x12}},
+		{0x1e240, 8, true,
+			Registers{Count: 8, LBALow: 0x40, LBAMid: 0xe2, LBAHigh: 0x01, Device: 0x40},
+			Registers{}},
+		{0, 65537, false, Registers{}, Registers{}},
+		{1<<48 - 1, 2, false, Registers{}, Registers{}},
+		{1 << 48, 1, false, Registers{}, Registers{}},
+	} {
+		var tf TaskFile
+		ok := tf.SetLBA48(tc.lba, tc.count)
+		if ok != tc.ok || tf.Current != tc.cur || tf.Previous != tc.prev {
+			t.Errorf("SetLBA48(%#x, %d) = %v %+v %+v, want %v %+v %+v", tc.lba, tc.count, ok, tf.Current, tf.Previous, tc.ok, tc.cur, tc.prev)
+		}
+	}
+}
