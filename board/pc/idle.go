@@ -5,6 +5,10 @@ package pc
 import (
 	"math"
 	"runtime/goos"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64"
 )
 
 // maxIdle bounds a halt: TamaGo wakes a halted CPU only through an
@@ -14,14 +18,52 @@ import (
 // idle CPU steal such work.
 const maxIdle = 1_000_000 // ns
 
-// CPUID.01H:ECX.TSC-Deadline (SDM Vol. 2A, CPUID, Table 3-10).
-const cpuidTSCDeadline = 1 << 24
+// Local APIC timer registers (Intel SDM Vol. 3A, "APIC Timer", 10.5.4 /
+// 11.5.4 depending on edition). Each CPU reaches its own local APIC at the
+// same address.
+const (
+	LAPIC_LVT_TIMER = 0x320
+	LAPIC_TMRINITCNT = 0x380
+	LAPIC_TMRCURRCNT = 0x390
+	LAPIC_TMRDIV     = 0x3e0
+	// TMRDIV_1 divides the bus clock by 1.
+	TMRDIV_1 = 0b1011
+	// LVT_MASKED masks the timer; one-shot mode is LVT bits 18:17 = 00.
+	LVT_MASKED = 1 << 16
+)
+
+// lapicTimerHz is the calibrated local APIC timer rate; 0 when unusable.
+var lapicTimerHz uint64
+
+func lapicReg(off uint32) *uint32 {
+	a := uintptr(amd64.LAPIC_BASE + off)
+	return *(**uint32)(unsafe.Pointer(&a))
+}
+
+// calibrateLAPICTimer measures the local APIC timer against the TSC (the
+// timer's input clock is the bus or core crystal clock, which no table
+// gives). QEMU TCG has no TSC-deadline mode, so this timer is what lets an
+// idle CPU halt.
+func calibrateLAPICTimer() {
+	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), LVT_MASKED|amd64.IRQ_WAKEUP)
+	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), math.MaxUint32)
+	t0 := AMD64.Counter()
+	for AMD64.Counter()-t0 < tscHz/100 {
+	}
+	left := atomic.LoadUint32(lapicReg(LAPIC_TMRCURRCNT))
+	t1 := AMD64.Counter()
+	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
+	if ticks := uint64(math.MaxUint32 - left); ticks > 0 {
+		lapicTimerHz = ticks * tscHz / (t1 - t0)
+	}
+}
 
 // idle is the runtime's idle hook (goos.Idle): it halts the CPU until an
-// interrupt or the earlier of the next runtime timer and maxIdle, armed
-// through the local APIC's TSC-deadline timer (TamaGo's CPU.SetAlarm,
-// vector IRQ_WAKEUP). Halting instead of spinning also leaves the host's
-// CPUs to the other vCPU under QEMU TCG.
+// interrupt or the earlier of the next runtime timer and maxIdle, armed on
+// this CPU's local APIC timer in one-shot mode with TamaGo's IRQ_WAKEUP
+// vector (whose handler only sends the EOI). Halting instead of spinning
+// also leaves the host's CPUs to QEMU's I/O thread under TCG.
 func idle(pollUntil int64) {
 	now := nanotime()
 	if pollUntil == math.MaxInt64 || pollUntil-now > maxIdle {
@@ -30,18 +72,34 @@ func idle(pollUntil int64) {
 	if pollUntil <= now {
 		return
 	}
-	AMD64.SetAlarm(pollUntil)
-	AMD64.WaitInterrupt()
+	count := uint64(pollUntil-now) * lapicTimerHz / 1e9
+	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), amd64.IRQ_WAKEUP)
+	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+	haltUnlessExpired(lapicReg(LAPIC_TMRCURRCNT))
 }
 
-// initIdle installs idle where the CPU has the TSC-deadline timer, and
+// defined in idle_amd64.s
+
+// haltUnlessExpired halts (sti; hlt) unless *count, the local APIC timer's
+// current count, already reached 0; the check runs with interrupts off so
+// that a timer expiring before the HLT cannot leave the CPU halted for good.
+func haltUnlessExpired(count *uint32)
+
+// StartIdle installs idle once the local APIC timer is calibrated, and
 // otherwise a governor that never halts (a halt could then only end with a
-// device interrupt).
-func initIdle() {
-	if _, _, ecx, _ := cpuid(1, 0); ecx&cpuidTSCDeadline != 0 {
-		goos.Idle = idle
+// device interrupt). The caller must have installed the IDT entries of
+// vectors 32-255 (TamaGo's CPU.ServiceInterrupts) first: the wake vector
+// arrives through them.
+func StartIdle() {
+	if lapicTimerHz == 0 {
+		goos.Idle = func(int64) {}
+		warnf("local APIC timer does not count: idle CPUs spin instead of halting")
 		return
 	}
-	goos.Idle = func(int64) {}
-	warnf("no TSC-deadline timer: idle CPUs spin instead of halting")
+	goos.Idle = idle
 }
+
+// LAPICTimerFrequency returns the calibrated local APIC timer rate, 0 when
+// the timer does not count.
+func LAPICTimerFrequency() uint64 { return lapicTimerHz }

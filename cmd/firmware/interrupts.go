@@ -26,6 +26,7 @@ func startInterrupts() error {
 		return err
 	}
 	irq.Start(pc.AMD64)
+	pc.StartIdle()
 	return nil
 }
 

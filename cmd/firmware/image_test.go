@@ -1,0 +1,238 @@
+//go:build !tamago
+
+package main
+
+// Tests of the boot disk image (make image; layout and boot protocol in
+// boot/README.md): QEMU's SeaBIOS boots it from a disk, with no -kernel, as
+// a physical PC's BIOS would, and the loader refuses damaged images with
+// its own messages.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ataport/firmware/internal/qemu"
+)
+
+// The image layout, from boot/layout.inc.
+const (
+	imageSector      = 512
+	imageHeaderLBA   = 16
+	imageFirmwareLBA = 17
+	imageHdrNSegs    = 0x06
+	imageHdrSegs     = 0x20
+	imageSegFileSz   = 0x04
+	imageSegLBA      = 0x0c
+	imageSegSize     = 0x10
+	imageReadSectors = 64 // BOUNCE_SECTORS: the loader's int 13h chunk
+)
+
+var (
+	imageOnce sync.Once
+	imagePath string
+	imageErr  error
+)
+
+// firmwareImage returns the boot image: FIRMWARE_IMG, or build/firmware.img
+// made by `make image`.
+func firmwareImage(t testing.TB) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		if img := os.Getenv("FIRMWARE_IMG"); img != "" {
+			imagePath = img
+			return
+		}
+		out, err := exec.Command("make", "-C", qemu.Root(), "image").CombinedOutput()
+		if err != nil {
+			imageErr = fmt.Errorf("make image: %v\n%s", err, out)
+			return
+		}
+		imagePath = filepath.Join(qemu.Root(), "build", "firmware.img")
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return imagePath
+}
+
+// readImage returns a copy of the boot image's bytes.
+func readImage(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(firmwareImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeTemp writes b to name in the test's temporary directory, so that
+// no test ever changes build/.
+func writeTemp(t testing.TB, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startFromImage starts QEMU booting the disk image img with no -kernel:
+// on `pc` as the primary master IDE disk, on `q35` on port 0 of the ICH9
+// AHCI controller. opts.Drives are attached after it.
+func startFromImage(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
+	t.Helper()
+	opts.NoKernel = true
+	if strings.HasPrefix(opts.Machine, "q35") {
+		opts.Args = append(opts.Args,
+			"-drive", "if=none,id=boot,format=raw,file="+img,
+			"-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0")
+	} else {
+		opts.Drives = append([]qemu.Drive{{File: img}}, opts.Drives...)
+	}
+	return qemu.Start(t, opts)
+}
+
+// bootFromImage boots QEMU from a copy of the boot image as a physical PC
+// boots (BIOS, MBR, stage 2, PVH entry) and waits for the shell prompt; it
+// logs how long each phase took. opts.Drives are attached after the boot
+// disk, e.g. a data disk as secondary master (Bus 1).
+func bootFromImage(t *testing.T, opts qemu.Options) *qemu.Machine {
+	t.Helper()
+	m := startFromImage(t, writeTemp(t, "firmware.img", readImage(t)), opts)
+	m.Expect(`boot: ataport loader\r\n`, 60*time.Second)
+	bios := time.Since(m.Started)
+	m.Expect(`boot: memory map: [1-9]\d* E820 entries\r\n`, 10*time.Second)
+	m.Expect(`boot: loading firmware, \d+ KiB\r\n`, 10*time.Second)
+	loadStart := time.Now()
+	m.Expect(`boot: starting firmware\r\n`, 120*time.Second)
+	load := time.Since(loadStart)
+	m.Expect(regexp.QuoteMeta(qemu.Prompt), 60*time.Second)
+	t.Logf("boot from disk (TCG): BIOS to MBR %v, firmware load and CRC %v, QEMU start to prompt %v",
+		bios.Round(time.Millisecond), load.Round(time.Millisecond), time.Since(m.Started).Round(time.Millisecond))
+	if strings.Contains(m.Log(), "warning: pvh") {
+		t.Errorf("the firmware could not read the loader's start_info:\n%s", m.Log())
+	}
+	return m
+}
+
+// checkInfo runs info and checks the board and that the memory map came
+// from the loader's start_info (E820: RAM from 1 MiB).
+func checkInfo(t *testing.T, m *qemu.Machine, board string) {
+	t.Helper()
+	info := m.Run("info", 10*time.Second)
+	if !strings.Contains(info, "board:    "+board) {
+		t.Errorf("info does not say board %q:\n%s", board, info)
+	}
+	if !regexp.MustCompile(`memmap:\s+0x000000100000-0x[0-9a-f]+ RAM`).MatchString(info) {
+		t.Errorf("info shows no E820 RAM above 1 MiB:\n%s", info)
+	}
+}
+
+func halt(t *testing.T, m *qemu.Machine) {
+	t.Helper()
+	m.Send("halt\r")
+	if code := m.Wait(10 * time.Second); code != 0 {
+		t.Errorf("QEMU exit status %d after halt, want 0", code)
+	}
+}
+
+func TestImageBoot(t *testing.T) {
+	m := bootFromImage(t, qemu.Options{})
+	checkInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	halt(t, m)
+}
+
+// TestImageBootWithDataDisk boots with a data-only disk as secondary
+// master next to the boot disk.
+func TestImageBootWithDataDisk(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data.img")
+	if err := os.WriteFile(data, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(data, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	m := bootFromImage(t, qemu.Options{Drives: []qemu.Drive{{File: data, Bus: 1}}})
+	checkInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	halt(t, m)
+}
+
+func TestImageBootQ35(t *testing.T) {
+	m := bootFromImage(t, qemu.Options{Machine: "q35"})
+	checkInfo(t, m, "QEMU q35 (Q35 + ICH9)")
+	halt(t, m)
+}
+
+// imageSegments returns the (LBA, length on disk) of each firmware segment
+// listed in the image's header.
+func imageSegments(img []byte) [][2]uint32 {
+	le := binary.LittleEndian
+	h := img[imageHeaderLBA*imageSector:]
+	var segs [][2]uint32
+	for i := 0; i < int(le.Uint16(h[imageHdrNSegs:])); i++ {
+		e := h[imageHdrSegs+i*imageSegSize:]
+		segs = append(segs, [2]uint32{le.Uint32(e[imageSegLBA:]), le.Uint32(e[imageSegFileSz:])})
+	}
+	return segs
+}
+
+// expectRefusal boots img and waits for the loader's message want on the
+// serial line; the loader must then halt instead of starting the firmware.
+func expectRefusal(t *testing.T, img []byte, want string) {
+	t.Helper()
+	m := startFromImage(t, writeTemp(t, "firmware.img", img), qemu.Options{})
+	m.Expect(regexp.QuoteMeta(want+"\r\n"), 120*time.Second)
+	if strings.Contains(m.Log(), "boot: starting firmware") {
+		t.Errorf("the loader started the firmware after %q:\n%s", want, m.Log())
+	}
+}
+
+// TestImageTruncated cuts the image in the middle of the firmware: the
+// first int 13h read that reaches past the end of the disk fails, and
+// SeaBIOS answers the failed ATA read with status 0Ch (DISK_RET_EBADTRACK).
+func TestImageTruncated(t *testing.T) {
+	img := readImage(t)
+	segs := imageSegments(img)
+	last := segs[len(segs)-1]
+	end := last[0] + (last[1]+imageSector-1)/imageSector
+	cut := (imageFirmwareLBA + end) / 2
+
+	// The loader's reads: chunks of at most imageReadSectors per segment.
+	failing := uint32(0)
+	for _, s := range segs {
+		lba, left := s[0], s[1]
+		for left > 0 && failing == 0 {
+			n := min(imageReadSectors, (left+imageSector-1)/imageSector)
+			if lba+n > cut {
+				failing = lba
+			}
+			lba, left = lba+n, left-min(n*imageSector, left)
+		}
+	}
+	expectRefusal(t, img[:cut*imageSector],
+		fmt.Sprintf("boot: disk read error at LBA %d (int 13h status 0x0c)", failing))
+}
+
+// TestImageCorrupt flips one byte in the middle of the first segment: the
+// image reads fine, and the CRC-32 check refuses it.
+func TestImageCorrupt(t *testing.T) {
+	img := readImage(t)
+	s := imageSegments(img)[0]
+	img[int(s[0])*imageSector+int(s[1])/2] ^= 0xff
+	expectRefusal(t, img, "boot: firmware checksum mismatch: image corrupt")
+}
+
+// TestImageBadHeader damages the header's magic.
+func TestImageBadHeader(t *testing.T) {
+	img := readImage(t)
+	img[imageHeaderLBA*imageSector] ^= 0xff
+	expectRefusal(t, img, "boot: bad firmware header magic or version")
+}
