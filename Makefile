@@ -1,6 +1,11 @@
 # Build, boot and test the ATA port firmware (TamaGo unikernel, amd64).
 #
 #   make          the firmware ELF (build/firmware.elf)
+#   make image    a raw boot disk image for PCs with a legacy BIOS or UEFI
+#                 CSM (build/firmware.img): the loader in boot/ (assembled
+#                 with as/ld) and the ELF's segments, laid out by
+#                 cmd/mkimage (boot/README.md); write it to a disk or USB
+#                 stick with dd. IMAGE_PAD=64M pads it to a disk's size.
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
@@ -12,6 +17,8 @@ TAMAGO_GO      := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tamago-go/tamago-go$(TA
 
 BUILD   := build
 ELF     := $(BUILD)/firmware.elf
+IMAGE   := $(BUILD)/firmware.img
+IMAGE_PAD ?=
 TAGS    := linkcpuinit,linkramsize,linkprintk
 LDFLAGS := -T 0x10010000 -R 0x1000 -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
@@ -27,7 +34,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware qemu qemu-gdb test clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb test clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -48,6 +55,24 @@ $(ELF): tamago-check FORCE
 	  $$(go tool -n github.com/usbarmory/tamago/cmd/tamago) build -tags $(TAGS) \
 	  -ldflags "$(LDFLAGS)" -o $@ ./cmd/firmware
 
+# The loader: 16-bit GNU assembler linked to flat binaries at the addresses
+# the BIOS (stage 1, 0x7c00) and stage 1 (stage 2, 0x2000) load them to.
+$(BUILD)/%.o: boot/%.S boot/layout.inc boot/bios.inc
+	@mkdir -p $(BUILD)
+	as --32 -I boot -o $@ $<
+
+$(BUILD)/mbr.bin: $(BUILD)/mbr.o
+	ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $<
+
+$(BUILD)/stage2.bin: $(BUILD)/stage2.o
+	ld -m elf_i386 -Ttext 0x2000 -e _start --oformat binary -o $@ $<
+
+image: $(IMAGE)
+
+$(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin
+	go run ./cmd/mkimage -mbr $(BUILD)/mbr.bin -stage2 $(BUILD)/stage2.bin \
+	  $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
+
 $(DISK):
 	@mkdir -p $(dir $@)
 	truncate -s $(DISK_SIZE) $@
@@ -58,9 +83,9 @@ qemu: $(ELF) $(DISK)
 qemu-gdb: $(ELF) $(DISK)
 	$(QEMU) $(QEMU_FLAGS) -s -S
 
-test: $(ELF)
+test: $(ELF) $(IMAGE)
 	go vet ./...
-	FIRMWARE_ELF=$(abspath $(ELF)) go test -count=1 -timeout 40m ./...
+	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) go test -count=1 -timeout 40m ./...
 
 clean:
 	rm -rf $(BUILD)

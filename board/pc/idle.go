@@ -22,7 +22,7 @@ const maxIdle = 1_000_000 // ns
 // 11.5.4 depending on edition). Each CPU reaches its own local APIC at the
 // same address.
 const (
-	LAPIC_LVT_TIMER = 0x320
+	LAPIC_LVT_TIMER  = 0x320
 	LAPIC_TMRINITCNT = 0x380
 	LAPIC_TMRCURRCNT = 0x390
 	LAPIC_TMRDIV     = 0x3e0
