@@ -4,11 +4,12 @@
 // packages kernel and irq, and offers the devices it finds to upper layers
 // as block devices.
 //
-// The contract it keeps is /work/shared/DESIGN.md "Who runs where":
+// The contract it keeps is DESIGN.md "Who runs where":
 //
-//   - HwBuildIo runs at PASSIVE (from a submitter or the channel's builder
-//     goroutine) with IF=1 and the line unmasked, not synchronized with the
-//     ISR: the next request is built while the one in flight may interrupt.
+//   - HwBuildIo runs at DISPATCH, pinned, from a submitter or the channel's
+//     builder goroutine, with IF=1 and the line unmasked, not synchronized
+//     with the ISR: the next request is built while the one in flight may
+//     interrupt (DISPATCH masks no device vector).
 //   - HwStartIo runs through Interrupt.Synchronize, at the channel's DIRQL
 //     holding its interrupt spin lock; HwInterrupt is the ISR given to
 //     irq.Connect and runs likewise.

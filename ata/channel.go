@@ -19,6 +19,7 @@ type Interrupt interface {
 	SynchronizeMasked(fn func()) (signalled bool)
 	Masked() bool
 	SetPending(fn func() bool)
+	Outstanding() bool
 }
 
 // Stats are the counters of one channel.
@@ -143,7 +144,6 @@ type Channel struct {
 	lostEdgeThunk, userResetThunk       func()
 
 	isrTotal atomic.Uint64
-	isrOnCPU [kernel.MaxCPUs]atomic.Uint64
 
 	devMu   sync.Mutex // serialises discovery, mode changes and re-initialisation, at PASSIVE
 	devices [2]*Device
@@ -407,21 +407,30 @@ func (ch *Channel) builderLoop() {
 
 // buildIo calls the miniport's BuildIo for r (FunctionReset is the
 // port's own and needs none) and records whether an ISR of the channel
-// ran meanwhile. It reports whether r is to be started.
+// ran meanwhile, and whether its interrupt was taken by this very CPU
+// while BuildIo ran. BuildIo runs pinned at DISPATCH, which masks no
+// device vector, so that the CPU is known for its whole duration: device
+// interrupts are delivered to the BSP (CPU 0), so when BuildIo runs there,
+// the channel's vector was neither requested nor in service at its local
+// APIC on entry, and an ISR of the channel ran before BuildIo returned,
+// then the CPU took that interrupt in the middle of BuildIo, which proves
+// BuildIo runs with interrupts on (DESIGN.md).
 //
 // Context: PASSIVE or DISPATCH, IF=1, no lock held (IdeHwBuildIo's).
 func (ch *Channel) buildIo(r *request) bool {
 	if r.irb.Function == miniport.FunctionReset {
 		return true
 	}
+	old := kernel.Raise(kernel.DISPATCH)
 	cpu := kernel.CPU()
-	total, mine := ch.isrTotal.Load(), ch.isrOnCPU[cpu].Load()
+	quiet := cpu == 0 && !ch.intr.Outstanding()
+	total := ch.isrTotal.Load()
 	masked, locked := ch.intr.Masked(), ch.intr.Lock().HeldByThisCPU()
 	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
 	ok := ch.mp.BuildIo(&r.irb)
 	overlap := ch.isrTotal.Load() != total
-	same := kernel.CPU() == cpu && ch.isrOnCPU[cpu].Load() != mine
-	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
+	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, quiet && overlap)
+	kernel.Lower(old)
 	if !ok && r.irb.Status == miniport.StatusPending {
 		r.irb.Status = miniport.StatusInvalidRequest
 	}
@@ -532,7 +541,6 @@ func (ch *Channel) interrupt() bool {
 	}
 	ch.record(RoutineInterrupt, tag)
 	ch.isrTotal.Add(1)
-	ch.isrOnCPU[kernel.CPU()].Add(1)
 	if ch.mp.Interrupt() {
 		ch.stats.interrupts.Add(1)
 		return true

@@ -95,7 +95,7 @@ type ContextRow struct {
 	Masked         Seen
 	LockHeld       Seen
 	Overlap        uint64 // BuildIo calls during which an ISR of the channel ran
-	SameCPU        uint64 // ... on the same CPU
+	SameCPU        uint64 // ... and whose interrupt the CPU running BuildIo took meanwhile
 }
 
 // String formats the row as one line of the `ata contexts` table:

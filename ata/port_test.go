@@ -56,6 +56,7 @@ func (f *fakeIntr) SynchronizeMasked(fn func()) bool {
 }
 
 func (f *fakeIntr) Masked() bool              { return f.masked.Load() }
+func (f *fakeIntr) Outstanding() bool         { return false }
 func (f *fakeIntr) SetPending(fn func() bool) { f.pending.Store(&fn) }
 
 // edge is the device's INTRQ rising, as the bus reports it.
@@ -649,7 +650,7 @@ func TestContexts(t *testing.T) {
 		{RoutineTransferModeSelect, 0, 0, SeenFalse, SeenFalse},
 		{RoutineInitialize, 0, 0, SeenFalse, SeenFalse},
 		{RoutineControl, 0, 0, SeenFalse, SeenFalse},
-		{RoutineBuildIo, 0, 0, SeenFalse, SeenFalse},
+		{RoutineBuildIo, 2, 2, SeenFalse, SeenFalse},
 		{RoutineStartIo, 5, 5, SeenFalse, SeenTrue},
 		{RoutineInterrupt, 5, 5, SeenFalse, SeenTrue},
 		{RoutinePending, 5, 5, SeenFalse, SeenTrue},

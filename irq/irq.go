@@ -103,6 +103,16 @@ type Line struct {
 // Context: any IRQL; does not block or allocate.
 func (i *Interrupt) HasLine() bool { return i.io != nil }
 
+// Outstanding reports whether the interrupt's vector is requested (IRR) or
+// in service (ISR) at this CPU's local APIC: delivered to this CPU and not
+// yet ended by an EOI.
+//
+// Context: any IRQL; does not block or allocate.
+func (i *Interrupt) Outstanding() bool {
+	l := LAPIC()
+	return l.Requested(i.vector) || l.InService(i.vector)
+}
+
 // ISR is an interrupt service routine (HwInterrupt). It returns true when
 // its device interrupted, false when not ("not mine").
 //
