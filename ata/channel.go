@@ -35,11 +35,16 @@ type Stats struct {
 	Errors         uint64 // requests completed with a status other than success
 	BusyRetries    uint64 // StartIo answered busy and the port tried again later
 	Synchronized   uint64 // synchronized routines run for the miniport
+	Retries        uint64 // commands the block API tried again after a timeout or an interface CRC error
+	Recoveries     uint64 // re-identifications and re-programmings of the devices after a fault
+	Dropped        uint64 // interrupts the injected fault dropped (InjectDrop)
+	Delayed        uint64 // interrupts the injected fault left to a timer (InjectDelay)
 }
 
 type counters struct {
 	requests, interrupts, notMine, lostEdges, lostInterrupts, dpcs atomic.Uint64
 	timeouts, resets, errors, busyRetries, synchronized            atomic.Uint64
+	retries, recoveries, dropped, delayed                          atomic.Uint64
 }
 
 // Retry interval of a request that StartIo found the device busy for.
@@ -56,13 +61,17 @@ type request struct {
 	sg     [1]miniport.Segment
 	sgN    int
 	busy   time.Duration // since epoch, when StartIo first answered busy; 0 otherwise
+
+	// internal marks the port's own requests (execInternal): they go to
+	// the urgent queue and start while a recovery holds the others.
+	internal bool
 }
 
 // reset prepares r for a new submission of function f to target.
 func (r *request) reset(f miniport.Function, target int, timeout time.Duration) {
 	ext, tag := r.irb.Extension, r.irb.Tag
 	r.irb = miniport.Request{Function: f, Target: uint8(target), Tag: tag, Extension: ext, Timeout: timeout}
-	r.sgN, r.busy, r.next = 0, 0, nil
+	r.sgN, r.busy, r.next, r.internal = 0, 0, nil, false
 }
 
 // setData makes the first n bytes of the bounce buffer the request's data.
@@ -101,6 +110,8 @@ type Channel struct {
 	qlock     kernel.SpinLock
 	head      *request
 	tail      *request
+	uhead     *request // the urgent queue: internal requests, built first
+	utail     *request
 	built     *request // BuildIo accepted it; next to start
 	retryReq  *request // StartIo found the device busy; started before built
 	building  bool     // a BuildIo runs
@@ -127,6 +138,8 @@ type Channel struct {
 	builder chan struct{} // wakes the builder goroutine
 	worker  chan struct{} // wakes the worker goroutine
 	reinit  atomic.Bool   // the worker re-initialises the devices
+	rec     recoveryState // recovery.go
+	inj     injector      // inject.go
 
 	// Parameters of the thunks below, each written by the one goroutine
 	// that holds the right to run it (syncMu for sync, the claim of
@@ -187,6 +200,8 @@ func (ch *Channel) Stats() Stats {
 		LostEdges: s.lostEdges.Load(), LostInterrupts: s.lostInterrupts.Load(), DPCs: s.dpcs.Load(),
 		Timeouts: s.timeouts.Load(), Resets: s.resets.Load(), Errors: s.errors.Load(),
 		BusyRetries: s.busyRetries.Load(), Synchronized: s.synchronized.Load(),
+		Retries: s.retries.Load(), Recoveries: s.recoveries.Load(),
+		Dropped: s.dropped.Load(), Delayed: s.delayed.Load(),
 	}
 }
 
@@ -257,7 +272,7 @@ func (ch *Channel) setup(n int, props miniport.ControllerProperties) error {
 		ch.reqs = append(ch.reqs, r)
 		ch.pool <- r
 	}
-	ch.isr = ch.interrupt
+	ch.isr = ch.isrEntry
 	ch.pendingFn = ch.pending
 	ch.syncThunk = ch.syncLocked
 	ch.timeoutThunk = ch.timeoutLocked
@@ -267,6 +282,7 @@ func (ch *Channel) setup(n int, props miniport.ControllerProperties) error {
 	ch.timer = kernel.NewTimer(ch.name+" timeout", ch.onTimeout)
 	ch.retry = kernel.NewTimer(ch.name+" busy retry", ch.onRetry)
 	ch.mpTimer = kernel.NewTimer(ch.name+" miniport timer", ch.onMiniportTimer)
+	ch.setupInjector()
 	ch.builder = make(chan struct{}, 1)
 	ch.worker = make(chan struct{}, 1)
 	return nil
@@ -301,12 +317,16 @@ func (ch *Channel) exec(r *request) {
 	kernel.AssertMayBlock("ata: request")
 	ch.stats.requests.Add(1)
 	old := ch.qlock.Acquire()
-	if ch.tail == nil {
-		ch.head = r
-	} else {
-		ch.tail.next = r
+	switch {
+	case r.internal && ch.utail == nil:
+		ch.uhead, ch.utail = r, r
+	case r.internal:
+		ch.utail.next, ch.utail = r, r
+	case ch.tail == nil:
+		ch.head, ch.tail = r, r
+	default:
+		ch.tail.next, ch.tail = r, r
 	}
-	ch.tail = r
 	ch.qlock.Release(old)
 	ch.pump(true)
 	<-r.done
@@ -328,8 +348,10 @@ func (ch *Channel) finish(r *request) {
 
 // pump moves the queue along: it starts the next request when none is in
 // flight (a busy retry first, then the one BuildIo accepted), and builds
-// the next queued request when none waits built. Building happens only
-// when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
+// the next queued request when none waits built, the urgent queue of
+// internal requests first. While a recovery holds the channel only
+// internal requests are built and started (recovery.go). Building happens
+// only when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
 // so that BuildIo runs with the request in flight, unsynchronized with its
 // ISR; from the DPC and timers the builder goroutine is woken instead.
 //
@@ -339,12 +361,14 @@ func (ch *Channel) pump(mayBuild bool) {
 	kernel.AssertLevel("ata: pump", kernel.PASSIVE, kernel.DISPATCH)
 	for {
 		old := ch.qlock.Acquire()
+		held := ch.rec.held.Load() // a recovery holds all but internal requests
 		if !ch.inFlight && !ch.retryWait {
-			r := ch.retryReq
-			if r != nil {
-				ch.retryReq = nil
-			} else if r = ch.built; r != nil {
-				ch.built = nil
+			var r *request
+			switch {
+			case ch.retryReq != nil && (!held || ch.retryReq.internal):
+				r, ch.retryReq = ch.retryReq, nil
+			case ch.built != nil && (!held || ch.built.internal):
+				r, ch.built = ch.built, nil
 			}
 			if r != nil {
 				ch.inFlight = true
@@ -353,16 +377,34 @@ func (ch *Channel) pump(mayBuild bool) {
 				continue
 			}
 		}
-		if ch.built == nil && !ch.building && ch.head != nil {
+		if held && ch.built != nil && !ch.built.internal && !ch.building && ch.uhead != nil {
+			// A request built before the recovery gives way to the
+			// recovery's own; it goes back to the head of the queue and
+			// is built again after it.
+			r := ch.built
+			ch.built, r.next, ch.head = nil, ch.head, r
+			if ch.tail == nil {
+				ch.tail = r
+			}
+		}
+		if ch.built == nil && !ch.building && (ch.uhead != nil || ch.head != nil && !held) {
 			if !mayBuild {
 				ch.qlock.Release(old)
 				ch.wake(ch.builder)
 				return
 			}
-			r := ch.head
-			ch.head = r.next
-			if ch.head == nil {
-				ch.tail = nil
+			r := ch.uhead
+			if r != nil {
+				ch.uhead = r.next
+				if ch.uhead == nil {
+					ch.utail = nil
+				}
+			} else {
+				r = ch.head
+				ch.head = r.next
+				if ch.head == nil {
+					ch.tail = nil
+				}
 			}
 			r.next = nil
 			ch.building = true
@@ -481,6 +523,7 @@ func (ch *Channel) startRequest(r *request) {
 			return
 		}
 	}
+	ch.recoverAfter(r)
 	ch.finish(r)
 	ch.release()
 }
@@ -524,7 +567,7 @@ func (ch *Channel) startLocked(r *request) bool {
 		ch.active = nil
 		return false
 	}
-	ch.timer.Set(r.irb.Timeout)
+	ch.timer.Set(min(r.irb.Timeout, lostInterruptCheck))
 	return true
 }
 
@@ -647,6 +690,7 @@ func (ch *Channel) retire(r *request) {
 	if r.irb.Status == miniport.StatusTimeout {
 		ch.stats.timeouts.Add(1)
 	}
+	ch.recoverAfter(r)
 	ch.finish(r)
 	ch.release()
 }
@@ -665,13 +709,19 @@ func (ch *Channel) onTimeout() {
 	}
 }
 
-// timeoutLocked handles the timer of the request in flight. When the
-// deadline moved (another request is in flight now) it re-arms the timer.
-// When the device shows it finished although no interrupt was serviced
-// (HwPending), it runs the interrupt path and counts a lost interrupt
-// (libata ata_sff_lost_interrupt), giving the request a new timeout.
-// Otherwise it resets the channel (HwReset), fails the request once with
-// StatusTimeout and has the worker re-initialise the devices.
+// timeoutLocked handles the timer of the request in flight, which fires
+// every lostInterruptCheck and at the request's deadline:
+//
+//  1. with nothing in flight it does nothing;
+//  2. when the device shows it finished although no interrupt was
+//     serviced (HwPending: not busy, IDEINTS set), it runs the interrupt
+//     path and counts a lost interrupt (libata ata_sff_lost_interrupt)
+//     instead of resetting; a request still in flight after it (a PIO
+//     command between blocks) keeps its deadline;
+//  3. before the deadline it arms the timer again;
+//  4. at the deadline it resets the channel (HwReset), fails the request
+//     once with StatusTimeout and, for a request of an upper layer, holds
+//     the channel until the worker has recovered the devices.
 //
 // Context: the channel's DIRQL, IF=1, line masked, interrupt lock held.
 func (ch *Channel) timeoutLocked() {
@@ -679,17 +729,20 @@ func (ch *Channel) timeoutLocked() {
 	r := ch.active
 	t := now()
 	switch {
+	// 1.
 	case r == nil:
-	case t < ch.deadline:
-		ch.timer.Set(ch.deadline - t)
+	// 2.
 	case ch.pending():
 		if ch.interrupt() {
 			ch.stats.lostInterrupts.Add(1)
 		}
 		if ch.active == r {
-			ch.deadline = t + r.irb.Timeout
-			ch.timer.Set(r.irb.Timeout)
+			ch.armLocked(t)
 		}
+	// 3.
+	case t < ch.deadline:
+		ch.armLocked(t)
+	// 4.
 	default:
 		ch.record(RoutineReset, int(r.irb.Tag))
 		ch.stats.resets.Add(1)
@@ -697,8 +750,19 @@ func (ch *Channel) timeoutLocked() {
 		ch.active = nil
 		r.irb.Status = miniport.StatusTimeout
 		ch.queueDone(r)
-		ch.reinit.Store(true)
+		if !r.internal {
+			ch.scheduleRecovery(false)
+		}
 	}
+}
+
+// armLocked arms the timer of the request in flight for its next
+// lost-interrupt check, or for its deadline when that comes first.
+//
+// Context: the channel's DIRQL, interrupt lock held; does not block or
+// allocate.
+func (ch *Channel) armLocked(t time.Duration) {
+	ch.timer.Set(min(ch.deadline-t, lostInterruptCheck))
 }
 
 // userResetLocked resets the channel for a FunctionReset request; nothing
@@ -814,7 +878,7 @@ func (ch *Channel) workerLoop() {
 			fn()
 		}
 		if ch.reinit.Swap(false) {
-			ch.reinitDevices()
+			ch.recoverDevices()
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ata
 
 import (
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -174,6 +175,8 @@ func (d *Device) check(p []byte, off int64, write bool) (uint64, int, error) {
 }
 
 // transfer moves p in as many commands as needed, with one request block.
+// A command that fails by a timeout or an interface CRC error is tried
+// again, at most maxRetries times (recovery.go).
 func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 	lba, n, err := d.check(p, off, write)
 	if err != nil || n == 0 {
@@ -185,17 +188,40 @@ func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 	for done < n {
 		buf := p[done*d.sectorSize:]
 		var moved int
-		if d.typ == miniport.DeviceATAPI {
-			moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
-		} else {
-			moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write)
-		}
+		err = d.retry(func() error {
+			var err error
+			if d.typ == miniport.DeviceATAPI {
+				moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
+			} else {
+				moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write)
+			}
+			return err
+		})
 		if err != nil {
 			return done * d.sectorSize, err
 		}
 		done += moved
 	}
 	return len(p), nil
+}
+
+// retry runs one command through try, and again while it fails with an
+// error a retry can cure, at most maxRetries more times; each retry is
+// counted in the channel's Stats. The last error says how often the
+// command was tried again.
+func (d *Device) retry(try func() error) error {
+	err := try()
+	for n := 1; err != nil && n <= maxRetries && retryable(err); n++ {
+		d.ch.stats.retries.Add(1)
+		if err = try(); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Retries = n
+				e.Detail += "; after " + strconv.Itoa(n) + " retries"
+			}
+		}
+	}
+	return err
 }
 
 // readWrite runs one ATA read or write command for the first sectors of
@@ -284,12 +310,14 @@ func (d *Device) Flush() error {
 	r := d.ch.get()
 	defer d.ch.put(r)
 	timeout := max(d.ch.timeout, flushTimeout)
-	r.reset(miniport.FunctionFlush, d.target, timeout)
-	r.irb.Flags = miniport.FlagDRDYRequired
-	d.ch.exec(r)
-	op := "FLUSH CACHE"
-	if r.irb.TaskFile.Current.Command != 0 {
-		op = miniport.Command(r.irb.TaskFile.Current.Command).String()
-	}
-	return completionError(d.name, &r.irb, op, 0, 0, false, timeout, d.ch.busyTimeout)
+	return d.retry(func() error {
+		r.reset(miniport.FunctionFlush, d.target, timeout)
+		r.irb.Flags = miniport.FlagDRDYRequired
+		d.ch.exec(r)
+		op := "FLUSH CACHE"
+		if r.irb.TaskFile.Current.Command != 0 {
+			op = miniport.Command(r.irb.TaskFile.Current.Command).String()
+		}
+		return completionError(d.name, &r.irb, op, 0, 0, false, timeout, d.ch.busyTimeout)
+	})
 }

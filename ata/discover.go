@@ -165,7 +165,7 @@ func (ch *Channel) resetLocked() error {
 	r := ch.get()
 	defer ch.put(r)
 	r.reset(miniport.FunctionReset, 0, ch.timeout)
-	ch.exec(r)
+	ch.execInternal(r)
 	if r.irb.Status != miniport.StatusSuccess {
 		return errors.New("channel reset: HwReset failed")
 	}
@@ -180,7 +180,7 @@ func (ch *Channel) probe(t int) (miniport.DeviceType, error) {
 	defer ch.put(r)
 	r.reset(miniport.FunctionMiniport, t, ch.timeout)
 	r.irb.Miniport = miniport.MiniportProbe
-	ch.exec(r)
+	ch.execInternal(r)
 	switch r.irb.Status {
 	case miniport.StatusSuccess:
 		return classify(r.irb.TaskFile.Current, r.irb.AtaStatus), nil
@@ -205,7 +205,7 @@ func (ch *Channel) identify(t int, typ miniport.DeviceType, name string) (*found
 	}
 	r.irb.TaskFile.Current.Command = uint8(cmd)
 	r.setData(miniport.IdentifyLength, flags)
-	ch.exec(r)
+	ch.execInternal(r)
 	if err := completionError(name, &r.irb, cmd.String(), 0, 0, false, ch.timeout, ch.busyTimeout); err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (ch *Channel) setFeatures(d *Device, v uint8) error {
 	if d.typ == miniport.DeviceATA {
 		r.irb.Flags = miniport.FlagDRDYRequired
 	}
-	ch.exec(r)
+	ch.execInternal(r)
 	return completionError(d.name, &r.irb, "SET FEATURES", 0, 0, false, ch.timeout, ch.busyTimeout)
 }
 
@@ -272,7 +272,7 @@ func (ch *Channel) readCapacity(d *Device) error {
 		r.irb.Cdb[0] = mmcReadCapacity10
 		r.irb.CdbLength = packetLength
 		r.setData(8, miniport.FlagDataIn)
-		ch.exec(r)
+		ch.execInternal(r)
 		if err = completionError(d.name, &r.irb, "PACKET READ CAPACITY(10)", 0, 0, false, ch.timeout, ch.busyTimeout); err != nil {
 			continue
 		}
@@ -288,29 +288,47 @@ func (ch *Channel) readCapacity(d *Device) error {
 	return err
 }
 
-// reinitDevices sets the devices' transfer modes again after a channel
-// reset (the port's re-initialisation after a timeout).
+// reinitLocked re-identifies and re-programs each device after a channel
+// reset (recovery.go):
 //
-// Context: PASSIVE (the worker goroutine); blocks.
-func (ch *Channel) reinitDevices() {
-	ch.devMu.Lock()
-	defer ch.devMu.Unlock()
-	ch.reinitLocked()
-}
-
-// reinitLocked sends each device its transfer modes again.
+//  1. IDENTIFY (PACKET) DEVICE again, checked against what discovery found
+//     (reidentify); a device that does not answer, or answers as another
+//     device, is left alone;
+//  2. SET FEATURES its PIO and DMA modes again; a device that now refuses
+//     its DMA mode moves its data by PIO;
+//  3. HwInitialize again;
+//  4. for an ATAPI device, TEST UNIT READY until the UNIT ATTENTION the
+//     reset raised is consumed.
 //
 // Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) reinitLocked() {
 	for _, d := range ch.devices {
-		if d != nil {
-			ch.setModes(d, d.modes)
+		if d == nil {
+			continue
+		}
+		// 1.
+		if !ch.reidentify(d) {
+			continue
+		}
+		// 2.
+		if set := ch.setModes(d, d.modes); set.DMA() == 0 && d.dma.Swap(false) {
+			ch.log("%s: DMA mode refused after the reset; PIO from now on", d.name)
+		}
+		// 3.
+		params := miniport.DeviceParameters{Target: d.target, Type: d.typ, Modes: d.modes, Identify: &d.ident, Name: d.name}
+		ch.record(RoutineInitialize, -1)
+		if err := ch.mp.Initialize(&params); err != nil {
+			ch.log("%s: HwInitialize after the reset: %v", d.name, err)
+		}
+		// 4.
+		if d.typ == miniport.DeviceATAPI {
+			ch.testUnitReady(d)
 		}
 	}
 }
 
 // Reset resets the channel (HwReset with the line masked, between two
-// requests) and sets the devices' transfer modes again.
+// requests), then re-identifies and re-programs the devices.
 //
 // Context: PASSIVE, IF=1; blocks.
 func (ch *Channel) Reset() error {

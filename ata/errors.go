@@ -23,9 +23,9 @@ var (
 )
 
 // Error is a failed request, in one line naming the device, the command
-// and its LBA range:
+// and its LBA range, and the failing sector when the device names one:
 //
-//	ata0.0: READ DMA EXT lba 123456 count 8: device error (status 0x51 DRDY|DSC|ERR, error 0x40 UNC)
+//	ata0.0: READ DMA EXT lba 123456 count 8: device error (status 0x51 DRDY|DSC|ERR, error 0x40 UNC; failing lba 123459)
 type Error struct {
 	Device  string // "ata0.0"
 	Command string // "READ DMA EXT", "PACKET READ(10)", or the operation refused: "write"
@@ -39,6 +39,16 @@ type Error struct {
 	Status    miniport.Status
 	AtaStatus uint8
 	AtaError  uint8
+
+	// FailedLBA is the first failing sector the device reported in its
+	// error outputs, when HasFailedLBA: only for a device error within
+	// the command's range.
+	FailedLBA    uint64
+	HasFailedLBA bool
+
+	// Retries is how often the block API tried the command again before
+	// giving up with this error.
+	Retries int
 }
 
 // Error returns the one-line message.
@@ -104,6 +114,10 @@ func completionError(dev string, irb *miniport.Request, op string, lba uint64, c
 	switch irb.Status {
 	case miniport.StatusDeviceError:
 		e.Kind, e.Detail = ErrDevice, regs
+		if at, ok := irb.ErrorLBA(); ok && hasLBA && at >= lba && at-lba < uint64(count) {
+			e.FailedLBA, e.HasFailedLBA = at, true
+			e.Detail += "; failing lba " + strconv.FormatUint(at, 10)
+		}
 	case miniport.StatusTimeout:
 		e.Kind = ErrTimeout
 		e.Detail = "no completion within " + timeout.String() + "; channel reset; " + regs
@@ -116,7 +130,17 @@ func completionError(dev string, irb *miniport.Request, op string, lba uint64, c
 		e.Kind, e.Detail = ErrTimeout, "no device answers; "+regs
 	case miniport.StatusDataLengthMismatch:
 		e.Kind = ErrProtocol
-		e.Detail = "moved " + strconv.Itoa(irb.Transferred) + " of " + strconv.Itoa(len(irb.Data)) + " bytes; " + regs
+		if irb.Flags&miniport.FlagDMA != 0 {
+			// The bus master does not count what it moved; its status
+			// tells which side stopped first.
+			e.Detail = "DMA of " + strconv.Itoa(len(irb.Data)) + " bytes ended with the device and the PRD table out of step, host status " +
+				hex8(irb.HostStatus) + "; " + regs
+		} else {
+			e.Detail = "moved " + strconv.Itoa(irb.Transferred) + " of " + strconv.Itoa(len(irb.Data)) + " bytes; " + regs
+		}
+		if irb.AtaStatus&miniport.DRQ != 0 {
+			e.Detail += "; DRQ still set: the device has more data than asked for"
+		}
 	case miniport.StatusHostBusError:
 		e.Kind, e.Detail = ErrHostBus, "bus-master error, host status "+hex8(irb.HostStatus)+"; "+regs
 	case miniport.StatusBusReset:

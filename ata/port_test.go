@@ -460,39 +460,37 @@ func TestConcurrentIO(t *testing.T) {
 	}
 }
 
-// A device that never answers: the request fails once with a timeout
-// naming the command, the channel is reset with its line masked, and the
-// devices get their transfer modes again.
+// A device that never answers: each try of the request fails once with a
+// timeout naming the command, the channel is reset with its line masked,
+// the devices are re-identified and get their transfer modes again before
+// the next try, and after maxRetries retries the caller gets the timeout.
 func TestTimeoutResets(t *testing.T) {
 	disk := bigDisk()
 	h := newHarness(t, disk, nil, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 	d := h.device("0:0")
 	modes := len(disk.Modes())
-	resets := h.ch.Stats().Resets
+	before := h.ch.Stats()
 	disk.Hang = true
 	buf := make([]byte, 1024)
 	start := time.Now()
 	_, err := d.ReadAt(buf, 512*42)
-	if !errors.Is(err, ErrTimeout) || !strings.HasPrefix(err.Error(), "ata0.0: READ DMA lba 42 count 2: timeout (no completion within 200ms; channel reset; status 0xc0 BSY|DRDY, host status 0x61)") {
+	if !errors.Is(err, ErrTimeout) || err.Error() != "ata0.0: READ DMA lba 42 count 2: timeout (no completion within 200ms; channel reset; status 0xc0 BSY|DRDY, host status 0x61; after 2 retries)" {
 		t.Fatalf("hung read: %v", err)
 	}
-	if el := time.Since(start); el < 200*time.Millisecond || el > 2*time.Second {
-		t.Errorf("timed out after %v", el)
-	}
-	h.quiet()
-	for i := 0; i < 100 && len(disk.Modes()) < modes+2; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(disk.Modes()) != modes+2 {
-		t.Errorf("SET FEATURES after the reset: %x", disk.Modes())
+	if el := time.Since(start); el < 600*time.Millisecond || el > 3*time.Second {
+		t.Errorf("three tries timed out after %v", el)
 	}
 	disk.Hang = false
-	s := h.ch.Stats()
-	if s.Timeouts != 1 || s.Resets != resets+1 {
-		t.Errorf("stats %+v", s)
-	}
+	// The next read waits for the recovery after the last timeout.
 	if _, err := d.ReadAt(buf, 512*42); err != nil || !bytes.Equal(buf, pattern(42, 2, 512)) {
 		t.Errorf("after the reset: %v", err)
+	}
+	s := h.ch.Stats()
+	if s.Timeouts != 3 || s.Resets != before.Resets+3 || s.Retries != 2 || s.Recoveries != before.Recoveries+3 {
+		t.Errorf("stats %+v", s)
+	}
+	if len(disk.Modes()) != modes+6 {
+		t.Errorf("SET FEATURES after the resets: %x", disk.Modes())
 	}
 	var reset ContextRow
 	for _, r := range h.ctl.Contexts() {
@@ -594,7 +592,7 @@ func TestDeviceErrorsAndFlush(t *testing.T) {
 	d := h.device("0:0")
 	buf := make([]byte, 512)
 	_, err := d.ReadAt(buf, 512*77)
-	if !errors.Is(err, ErrDevice) || err.Error() != "ata0.0: READ DMA lba 77 count 1: device error (status 0x51 DRDY|DSC|ERR, error 0x40 UNC)" {
+	if !errors.Is(err, ErrDevice) || err.Error() != "ata0.0: READ DMA lba 77 count 1: device error (status 0x51 DRDY|DSC|ERR, error 0x40 UNC; failing lba 77)" {
 		t.Errorf("UNC: %v", err)
 	}
 	var e *Error

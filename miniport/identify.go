@@ -238,6 +238,9 @@ func ParseIdentify(b []byte) (Identify, error) {
 		if id.Sectors48 > LBA48Limit {
 			return id, errors.New("IDENTIFY words 100-103: capacity beyond 2^48 sectors")
 		}
+		if id.Sectors == 0 {
+			return id, errors.New("IDENTIFY words 60-61 and 100-103: capacity of 0 sectors")
+		}
 	}
 	return id, nil
 }

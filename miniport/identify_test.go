@@ -142,8 +142,35 @@ func FuzzParseIdentify(f *testing.F) {
 		if id.Sectors > miniport.LBA48Limit {
 			t.Errorf("capacity %d beyond 2^48", id.Sectors)
 		}
+		if id.Type == miniport.DeviceATA && (id.Sectors == 0 || !id.LBA) {
+			t.Errorf("ATA device accepted with capacity %d, LBA %v", id.Sectors, id.LBA)
+		}
 		if id.Type != miniport.DeviceATA && id.Type != miniport.DeviceATAPI {
 			t.Errorf("type %v", id.Type)
 		}
 	})
+}
+
+// A device that lies about its capacity is refused with the words named:
+// none at all, or more than 48-bit commands address.
+func TestParseIdentifyCapacityLies(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec sfftest.IdentifySpec
+		err  string
+	}{
+		{"28-bit capacity 0", sfftest.IdentifySpec{Model: "X", Checksum: true}, "capacity of 0 sectors"},
+		{"48-bit capacity 0 and 28-bit 0", sfftest.IdentifySpec{Model: "X", LBA48: true, Checksum: true}, "capacity of 0 sectors"},
+		{"48-bit capacity 2^48+1", sfftest.IdentifySpec{Model: "X", Sectors28: 0x0fffffff, LBA48: true, Sectors48: miniport.LBA48Limit + 1, Checksum: true}, "beyond 2^48"},
+		{"48-bit capacity 2^64-1", sfftest.IdentifySpec{Model: "X", Sectors28: 0x0fffffff, LBA48: true, Sectors48: ^uint64(0)}, "beyond 2^48"},
+	} {
+		_, err := miniport.ParseIdentify(sfftest.BuildIdentify(tc.spec))
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.err)
+		}
+	}
+	id, err := miniport.ParseIdentify(sfftest.BuildIdentify(sfftest.IdentifySpec{Model: "X", Sectors28: 0x0fffffff, LBA48: true, Sectors48: miniport.LBA48Limit}))
+	if err != nil || id.Sectors != miniport.LBA48Limit {
+		t.Errorf("capacity of exactly 2^48 sectors: %d, %v", id.Sectors, err)
+	}
 }

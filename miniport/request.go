@@ -220,7 +220,11 @@ type Request struct {
 	Timeout  time.Duration    // TimeOutValue: the port fails the request with StatusTimeout after it
 
 	// TaskFile is the ATA command (IdeTaskFile). With FlagReturnTaskFile
-	// the miniport reads the registers back into it on completion.
+	// the miniport reads the registers back into it on completion, and
+	// also when an ATA command ends with ERR, whose error outputs (the
+	// LBA of the first failing sector, ATA8-ACS "Normal and Error Output
+	// field descriptions") the port reports; TaskFileReturned then says
+	// so.
 	TaskFile TaskFile
 
 	// Cdb and CdbLength are the ATAPI packet of a FunctionATAPI request.
@@ -242,4 +246,26 @@ type Request struct {
 	AtaError    uint8  // ERROR at completion (meaningful with ERR in AtaStatus)
 	HostStatus  uint8  // the controller's status at completion: BMISX for SFF bus masters
 	Transferred int    // bytes moved (DataTransferLength on return)
+
+	// TaskFileReturned reports that TaskFile holds the registers read
+	// back at completion (Previous too for a 48-bit command), not the
+	// command as issued.
+	TaskFileReturned bool
+}
+
+// ErrorLBA returns the LBA a completed ATA command's returned task file
+// holds (ATA8-ACS error outputs: the address of the first failing sector
+// of a read or write), decoded as a 48-bit address for a 48-bit command
+// and a 28-bit one otherwise. It reports false when the task file was not
+// read back.
+func (r *Request) ErrorLBA() (uint64, bool) {
+	if !r.TaskFileReturned {
+		return 0, false
+	}
+	c, p := &r.TaskFile.Current, &r.TaskFile.Previous
+	lba := uint64(c.LBALow) | uint64(c.LBAMid)<<8 | uint64(c.LBAHigh)<<16
+	if r.Flags&Flag48Bit != 0 {
+		return lba | uint64(p.LBALow)<<24 | uint64(p.LBAMid)<<32 | uint64(p.LBAHigh)<<40, true
+	}
+	return lba | uint64(c.Device&0x0f)<<24, true
 }

@@ -59,3 +59,31 @@ func TestSetLBA48(t *testing.T) {
 		}
 	}
 }
+
+// ErrorLBA decodes the returned task file as the command's addressing
+// decodes it: round trips through SetLBA28 and SetLBA48, and nothing when
+// the task file was not read back.
+func TestErrorLBA(t *testing.T) {
+	for _, tc := range []struct {
+		lba   uint64
+		lba48 bool
+	}{
+		{0, false}, {0x0fffffff, false}, {0x0abcdef1, false},
+		{0, true}, {0x10000000, true}, {0xfedcba987654, true}, {LBA48Limit - 1, true},
+	} {
+		r := Request{TaskFileReturned: true}
+		if tc.lba48 {
+			r.Flags = Flag48Bit
+			r.TaskFile.SetLBA48(tc.lba, 1)
+		} else {
+			r.TaskFile.SetLBA28(tc.lba, 1)
+		}
+		if got, ok := r.ErrorLBA(); !ok || got != tc.lba {
+			t.Errorf("ErrorLBA of %#x (48-bit %v) = %#x %v", tc.lba, tc.lba48, got, ok)
+		}
+		r.TaskFileReturned = false
+		if _, ok := r.ErrorLBA(); ok {
+			t.Errorf("ErrorLBA without a returned task file reported one")
+		}
+	}
+}

@@ -28,6 +28,7 @@ const (
 	imageHeaderLBA   = 16
 	imageFirmwareLBA = 17
 	imageHdrNSegs    = 0x06
+	imageHdrSize     = 0x0c
 	imageHdrSegs     = 0x20
 	imageSegFileSz   = 0x04
 	imageSegLBA      = 0x0c
@@ -230,9 +231,28 @@ func TestImageCorrupt(t *testing.T) {
 	expectRefusal(t, img, "boot: firmware checksum mismatch: image corrupt")
 }
 
-// TestImageBadHeader damages the header's magic.
-func TestImageBadHeader(t *testing.T) {
-	img := readImage(t)
-	img[imageHeaderLBA*imageSector] ^= 0xff
-	expectRefusal(t, img, "boot: bad firmware header magic or version")
+// TestImageBadLayout damages stage 2 and the header: each damage has its
+// own message.
+func TestImageBadLayout(t *testing.T) {
+	le := binary.LittleEndian
+	for _, c := range []struct {
+		name   string
+		damage func(img []byte)
+		want   string
+	}{
+		{"no stage 2", func(img []byte) { clear(img[imageSector : 2*imageSector]) },
+			"boot: stage 2 missing"},
+		{"header magic", func(img []byte) { img[imageHeaderLBA*imageSector] ^= 0xff },
+			"boot: bad firmware header magic or version"},
+		{"size", func(img []byte) { le.PutUint32(img[imageHeaderLBA*imageSector+imageHdrSize:], 64<<20+1) },
+			"boot: firmware too large: 65537 KiB (max 65536 KiB)"},
+		{"destination below 1 MiB", func(img []byte) { le.PutUint32(img[imageHeaderLBA*imageSector+imageHdrSegs:], 0x7c00) },
+			"boot: bad firmware header: segment table"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img := readImage(t)
+			c.damage(img)
+			expectRefusal(t, img, c.want)
+		})
+	}
 }

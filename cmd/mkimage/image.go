@@ -2,8 +2,15 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+)
+
+// The input a Build error is about, when it is not the firmware.
+var (
+	ErrMBR    = errors.New("MBR")
+	ErrStage2 = errors.New("stage 2")
 )
 
 // Build lays out the boot image (boot/README.md): the MBR with its
@@ -14,10 +21,10 @@ func Build(mbr, stage2 []byte, fw *Firmware) ([]byte, error) {
 		return nil, err
 	}
 	if len(stage2) > Stage2Sectors*SectorSize {
-		return nil, fmt.Errorf("stage 2: %d bytes, at most %d (%d sectors)", len(stage2), Stage2Sectors*SectorSize, Stage2Sectors)
+		return nil, fmt.Errorf("%w: %d bytes, at most %d (%d sectors)", ErrStage2, len(stage2), Stage2Sectors*SectorSize, Stage2Sectors)
 	}
 	if len(stage2) < 4 || binary.LittleEndian.Uint32(stage2) != Stage2Magic {
-		return nil, fmt.Errorf("stage 2: does not start with its signature %#x", Stage2Magic)
+		return nil, fmt.Errorf("%w: does not start with its signature %#x", ErrStage2, Stage2Magic)
 	}
 	if n := len(fw.Segments); n == 0 || n > MaxSegments {
 		return nil, fmt.Errorf("%d segments, want 1 to %d", n, MaxSegments)
@@ -67,14 +74,14 @@ func sectors(n int) uint32 { return uint32((n + SectorSize - 1) / SectorSize) }
 // and the disk signature and partition table left zero for mkimage.
 func checkMBR(mbr []byte) error {
 	if len(mbr) != SectorSize {
-		return fmt.Errorf("MBR: %d bytes, want %d", len(mbr), SectorSize)
+		return fmt.Errorf("%w: %d bytes, want %d", ErrMBR, len(mbr), SectorSize)
 	}
 	if mbr[MBRSignature] != 0x55 || mbr[MBRSignature+1] != 0xaa {
-		return fmt.Errorf("MBR: no boot signature 0x55 0xaa at %#x", MBRSignature)
+		return fmt.Errorf("%w: no boot signature 0x55 0xaa at %#x", ErrMBR, MBRSignature)
 	}
 	for i := MBRDiskSignature; i < MBRSignature; i++ {
 		if mbr[i] != 0 {
-			return fmt.Errorf("MBR: byte %#x is not zero: stage 1 overlaps the disk signature or partition table", i)
+			return fmt.Errorf("%w: byte %#x is not zero: stage 1 overlaps the disk signature or partition table", ErrMBR, i)
 		}
 	}
 	return nil

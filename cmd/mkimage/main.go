@@ -13,6 +13,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -58,8 +59,13 @@ func run(mbrPath, stage2Path, elfPath, out, pad string) error {
 		return fmt.Errorf("%s: %w", elfPath, err)
 	}
 	img, err := Build(mbr, stage2, fw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", out, err)
+	switch {
+	case errors.Is(err, ErrMBR):
+		return fmt.Errorf("%s: %w", mbrPath, err)
+	case errors.Is(err, ErrStage2):
+		return fmt.Errorf("%s: %w", stage2Path, err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", elfPath, err)
 	}
 	if pad != "" {
 		size, err := parseSize(pad)

@@ -47,6 +47,11 @@ const (
 	drqSpin  = time.Microsecond       // one spin
 	drqPoll  = 500 * time.Microsecond // interval between polls
 	pioBlock = 512                    // DRQ data block before Initialize gave the sector size
+
+	// After the last PIO data-in block the device drops DRQ; libata's
+	// ata_wait_idle gives it 1000 polls 10 us apart.
+	idlePolls = 1000
+	idlePoll  = 10 * time.Microsecond
 )
 
 // phase is where the request in flight is in its ATA8-APT protocol.
@@ -452,18 +457,25 @@ func (c *Channel) xferBlock(req *miniport.Request, write bool) {
 }
 
 // finish completes the request in flight with status s, STATUS st, and
-// ERROR when st shows an error; with FlagReturnTaskFile it reads the task
-// file back.
+// ERROR when st shows an error. It reads the task file back with
+// FlagReturnTaskFile, and after an ATA command that ended with ERR, whose
+// LBA registers then name the first failing sector (ATA8-ACS error
+// outputs); for a 48-bit command with the previous bytes too.
 //
 // Context: the channel's DIRQL with its interrupt lock held; does not block
 // or allocate.
 func (c *Channel) finish(req *miniport.Request, s miniport.Status, st uint8) {
 	req.AtaStatus = st
-	if st&(miniport.ERR|miniport.DF) != 0 {
+	failed := st&(miniport.ERR|miniport.DF) != 0
+	if failed {
 		req.AtaError = c.p.Error()
 	}
-	if req.Flags&miniport.FlagReturnTaskFile != 0 {
+	if req.Flags&miniport.FlagReturnTaskFile != 0 || failed && req.Function == miniport.FunctionATA && st&miniport.BSY == 0 {
 		c.p.ReadTaskFile(&req.TaskFile.Current)
+		if req.Flags&miniport.Flag48Bit != 0 {
+			c.p.ReadTaskFileHOB(&req.TaskFile.Previous)
+		}
+		req.TaskFileReturned = true
 	}
 	req.Transferred = c.offset
 	req.Status = s
@@ -530,7 +542,15 @@ func (c *Channel) Interrupt() bool {
 		}
 		c.xferBlock(req, false)
 		if c.offset == len(req.Data) {
-			c.finish(req, miniport.StatusSuccess, c.p.AltStatus())
+			// A device that still asserts DRQ after the last block
+			// offers more data than the command asked for: a protocol
+			// error (libata's HSM violation), never read into the buffer.
+			st := c.waitIdle()
+			if st&miniport.DRQ != 0 {
+				c.finish(req, miniport.StatusDataLengthMismatch, st)
+			} else {
+				c.finish(req, miniport.StatusSuccess, st)
+			}
 		}
 	case phasePIOOutDRQ:
 		if st&miniport.DRQ != 0 {
@@ -556,6 +576,21 @@ func (c *Channel) Interrupt() bool {
 		c.packetData(req, st)
 	}
 	return true
+}
+
+// waitIdle polls ALT STATUS until the device shows neither BSY nor DRQ,
+// at most idlePolls times idlePoll (libata ata_wait_idle after the last PIO
+// block), and returns the last value read.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not block
+// or allocate; stalls at most about 10 ms.
+func (c *Channel) waitIdle() uint8 {
+	st := c.p.AltStatus()
+	for i := 0; i < idlePolls && st&(miniport.BSY|miniport.DRQ) != 0; i++ {
+		c.stall(idlePoll)
+		st = c.p.AltStatus()
+	}
+	return st
 }
 
 // packetData handles an interrupt of a PIO PACKET command (ATA8-ACS PACKET,
@@ -665,14 +700,21 @@ func (c *Channel) Pending() bool {
 	return true
 }
 
-// Reset resets the channel (IdeHwReset): it records STATUS, ERROR and BMISX
-// into the request in flight, stops the bus-master engine, pulses SRST
-// (Ports.SoftReset) and forgets the request, which the port completes.
+// Reset resets the channel (IdeHwReset):
+//
+//  1. record STATUS, ERROR and BMISX into the request in flight;
+//  2. pulse SRST (Ports.SoftReset), which makes the devices abandon their
+//     commands and release DMARQ;
+//  3. stop the bus-master engine and clear IDEINTS and IDEDMAERR, so that
+//     no stale completion of the abandoned command is taken for the next
+//     one's;
+//  4. forget the request, which the port completes.
 //
 // Context: the channel's DIRQL, IF=1, line masked, channel interrupt lock
 // held; does not block or allocate; stalls about 2 ms.
 func (c *Channel) Reset() bool {
 	c.assertSynchronized("sff.Reset")
+	// 1.
 	if req := c.active; req != nil {
 		req.AtaStatus = c.p.AltStatus()
 		req.AtaError = c.p.Error()
@@ -681,11 +723,14 @@ func (c *Channel) Reset() bool {
 			req.HostStatus = c.bmStatus(&c.p)
 		}
 	}
+	// 2.
+	c.p.SoftReset(c.stall)
+	// 3.
 	if c.p.BM != 0 {
 		c.p.BMStop()
 		c.p.BMClear(c.bmStatus(&c.p))
 	}
-	c.p.SoftReset(c.stall)
+	// 4.
 	c.active, c.phase, c.offset, c.loaded = nil, phaseIdle, 0, nil
 	return true
 }

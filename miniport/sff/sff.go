@@ -192,6 +192,24 @@ func (p *Ports) ReadTaskFile(r *miniport.Registers) {
 	r.Command = p.AltStatus()
 }
 
+// ReadTaskFileHOB reads the previous (high-order) bytes of a 48-bit
+// command's registers into r (libata ata_sff_tf_read): DEVICE CONTROL with
+// HOB set makes the LBA and COUNT registers read their previous contents
+// (ATA8-APT "Device Control register", HOB), then HOB is cleared again with
+// nIEN clear. Only COUNT and the LBA bytes are read.
+//
+// Context: the channel's DIRQL with its interrupt lock held, the device
+// not busy; does not block or allocate.
+func (p *Ports) ReadTaskFileHOB(r *miniport.Registers) {
+	io, base := p.IO, p.Cmd
+	io.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS|HOB)
+	r.Count = io.In8(base + SECTOR_COUNT)
+	r.LBALow = io.In8(base + LBA_LOW)
+	r.LBAMid = io.In8(base + LBA_MID)
+	r.LBAHigh = io.In8(base + LBA_HIGH)
+	io.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS)
+}
+
 // Exec writes the command register (libata ata_sff_exec_command) and waits
 // out the 400 ns before STATUS is valid.
 //

@@ -19,7 +19,20 @@ type Device struct {
 	// nonzero answer fails the command with ERR and that ERROR value.
 	ErrorAt func(cmd miniport.Command, lba uint64) uint8
 
+	// BadSectors fails a read or write command touching one of its
+	// sectors with ERR and the ERROR value given, the LBA registers
+	// naming the first bad sector (ATA8-ACS error outputs).
+	BadSectors map[uint64]uint8
+
+	// Identify, when set, is what IDENTIFY returns instead of the data
+	// Spec describes: cut or padded with zeros to 512 bytes.
+	Identify []byte
+
 	Hang          bool // commands leave BSY set until a reset
+	HangCommands  int  // the next this many read or write commands leave BSY set until a reset
+	ExtraDRQ      bool // PIO data-in: DRQ stays set after the last block, offering more data
+	DMAShort      int  // DMA: the device moves this many bytes fewer than the command asks, then completes
+	DMALong       int  // DMA: the device wants this many bytes more than the PRD table holds, and waits for them
 	BusyReads     int  // after a reset, this many STATUS reads show BSY
 	WriteDelay    int  // after a PIO write command, this many STATUS reads show BSY before DRQ
 	UnitAttention bool // ATAPI: the first packet after a reset fails with UNIT ATTENTION
@@ -459,6 +472,9 @@ func (b *Bus) dataIn(p []byte) {
 	switch b.phase {
 	case pioIn:
 		switch {
+		case b.pos >= len(b.buf) && d.ExtraDRQ && b.cmd != miniport.IDENTIFY_DEVICE && b.cmd != miniport.IDENTIFY_PACKET_DEVICE:
+			b.buf = append(b.buf, make([]byte, b.block)...) // one more block than asked for
+			b.raise()
 		case b.pos >= len(b.buf):
 			b.phase = idle
 			d.status = miniport.DRDY | miniport.DSC
@@ -530,7 +546,12 @@ func (b *Bus) command(d *Device, c miniport.Command) {
 			b.fail(d, miniport.ABRT)
 			return
 		}
-		b.startIn(d, BuildIdentify(d.Spec), 512)
+		id := BuildIdentify(d.Spec)
+		if d.Identify != nil {
+			id = make([]byte, 512)
+			copy(id, d.Identify)
+		}
+		b.startIn(d, id, 512)
 	case miniport.READ_SECTORS, miniport.READ_SECTORS_EXT, miniport.READ_DMA, miniport.READ_DMA_EXT,
 		miniport.WRITE_SECTORS, miniport.WRITE_SECTORS_EXT, miniport.WRITE_DMA, miniport.WRITE_DMA_EXT:
 		b.readWrite(d, c)
@@ -593,13 +614,28 @@ func (b *Bus) readWrite(d *Device, c miniport.Command) {
 			count = 256
 		}
 	}
-	if d.Hang {
+	if d.Hang || d.HangCommands > 0 {
+		if d.HangCommands > 0 {
+			d.HangCommands--
+		}
 		d.hung = true
 		return
 	}
 	if lba+uint64(count) > d.Capacity {
 		b.fail(d, miniport.IDNF|miniport.ABRT)
 		return
+	}
+	for s := lba; s < lba+uint64(count); s++ {
+		if e, bad := d.BadSectors[s]; bad {
+			if ext {
+				d.prev[2], d.prev[3], d.prev[4] = uint8(s>>24), uint8(s>>32), uint8(s>>40)
+			} else {
+				d.device = d.device&0xf0 | uint8(s>>24)&0x0f
+			}
+			d.cur[2], d.cur[3], d.cur[4] = uint8(s), uint8(s>>8), uint8(s>>16)
+			b.fail(d, e)
+			return
+		}
 	}
 	if d.ErrorAt != nil {
 		if e := d.ErrorAt(c, lba); e != 0 {
@@ -723,6 +759,18 @@ func (b *Bus) bmCommand(v uint8) {
 	}
 	if (v&sff.RWCON != 0) != b.toMem {
 		b.bmst |= sff.IDEDMAERR
+	}
+	if d.DMAShort > 0 && d.DMAShort < len(b.buf) {
+		b.buf = b.buf[:len(b.buf)-d.DMAShort]
+	}
+	if d.DMALong > 0 {
+		// SFF-8038i, IDEINTS 0 and BMIDEA 0: the PRD table ran out
+		// before the device's data; the device waits with DRQ set and
+		// does not interrupt.
+		b.buf = append(b.buf, make([]byte, d.DMALong)...)
+		b.walkPRD()
+		b.bmst &^= sff.BMIDEA
+		return
 	}
 	exhausted := b.walkPRD()
 	if d.DMAError {
