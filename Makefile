@@ -12,7 +12,7 @@
 #   make test     host unit tests and the QEMU integration tests
 #   make clean
 
-TAMAGO_VERSION := $(shell sed -n 's/^[[:space:]]*github.com\/usbarmory\/tamago v\([0-9.]*\).*/\1/p' go.mod)
+TAMAGO_VERSION := $(shell sed -n 's/.*github.com\/usbarmory\/tamago v\([0-9.]*\).*/\1/p' go.mod | head -n1)
 TAMAGO_GO      := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tamago-go/tamago-go$(TAMAGO_VERSION)/bin/go
 
 BUILD   := build

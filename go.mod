@@ -4,6 +4,7 @@ go 1.26.0
 
 tool github.com/usbarmory/tamago/cmd/tamago
 
-require github.com/usbarmory/tamago v1.26.0
-
-require golang.org/x/arch v0.32.0
+require (
+	github.com/usbarmory/tamago v1.26.0
+	golang.org/x/arch v0.32.0
+)

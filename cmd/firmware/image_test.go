@@ -74,9 +74,9 @@ func readImage(t testing.TB) []byte {
 	return b
 }
 
-// writeTemp writes b to name in the test's temporary directory, so that
+// writeTempImage writes b to name in the test's temporary directory, so that
 // no test ever changes build/.
-func writeTemp(t testing.TB, name string, b []byte) string {
+func writeTempImage(t testing.TB, name string, b []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -107,7 +107,7 @@ func startFromImage(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
 // disk, e.g. a data disk as secondary master (Bus 1).
 func bootFromImage(t *testing.T, opts qemu.Options) *qemu.Machine {
 	t.Helper()
-	m := startFromImage(t, writeTemp(t, "firmware.img", readImage(t)), opts)
+	m := startFromImage(t, writeTempImage(t, "firmware.img", readImage(t)), opts)
 	m.Expect(`boot: ataport loader\r\n`, 60*time.Second)
 	bios := time.Since(m.Started)
 	m.Expect(`boot: memory map: [1-9]\d* E820 entries\r\n`, 10*time.Second)
@@ -124,9 +124,9 @@ func bootFromImage(t *testing.T, opts qemu.Options) *qemu.Machine {
 	return m
 }
 
-// checkInfo runs info and checks the board and that the memory map came
+// checkImageInfo runs info and checks the board and that the memory map came
 // from the loader's start_info (E820: RAM from 1 MiB).
-func checkInfo(t *testing.T, m *qemu.Machine, board string) {
+func checkImageInfo(t *testing.T, m *qemu.Machine, board string) {
 	t.Helper()
 	info := m.Run("info", 10*time.Second)
 	if !strings.Contains(info, "board:    "+board) {
@@ -137,7 +137,8 @@ func checkInfo(t *testing.T, m *qemu.Machine, board string) {
 	}
 }
 
-func halt(t *testing.T, m *qemu.Machine) {
+// haltAndWait powers the machine off from the shell; QEMU must exit 0.
+func haltAndWait(t *testing.T, m *qemu.Machine) {
 	t.Helper()
 	m.Send("halt\r")
 	if code := m.Wait(10 * time.Second); code != 0 {
@@ -145,10 +146,11 @@ func halt(t *testing.T, m *qemu.Machine) {
 	}
 }
 
+// TestImageBoot boots `pc` from the image alone.
 func TestImageBoot(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{})
-	checkInfo(t, m, "QEMU pc (i440FX + PIIX3)")
-	halt(t, m)
+	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	haltAndWait(t, m)
 }
 
 // TestImageBootWithDataDisk boots with a data-only disk as secondary
@@ -162,14 +164,15 @@ func TestImageBootWithDataDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := bootFromImage(t, qemu.Options{Drives: []qemu.Drive{{File: data, Bus: 1}}})
-	checkInfo(t, m, "QEMU pc (i440FX + PIIX3)")
-	halt(t, m)
+	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	haltAndWait(t, m)
 }
 
+// TestImageBootQ35 boots q35 from the same image on its AHCI controller.
 func TestImageBootQ35(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{Machine: "q35"})
-	checkInfo(t, m, "QEMU q35 (Q35 + ICH9)")
-	halt(t, m)
+	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)")
+	haltAndWait(t, m)
 }
 
 // imageSegments returns the (LBA, length on disk) of each firmware segment
@@ -189,8 +192,8 @@ func imageSegments(img []byte) [][2]uint32 {
 // serial line; the loader must then halt instead of starting the firmware.
 func expectRefusal(t *testing.T, img []byte, want string) {
 	t.Helper()
-	m := startFromImage(t, writeTemp(t, "firmware.img", img), qemu.Options{})
-	m.Expect(regexp.QuoteMeta(want+"\r\n"), 120*time.Second)
+	m := startFromImage(t, writeTempImage(t, "firmware.img", img), qemu.Options{})
+	m.Expect(regexp.QuoteMeta(want+"\r\n"), 60*time.Second)
 	if strings.Contains(m.Log(), "boot: starting firmware") {
 		t.Errorf("the loader started the firmware after %q:\n%s", want, m.Log())
 	}
