@@ -150,28 +150,40 @@ func haltAndWait(t *testing.T, m *qemu.Machine) {
 func TestImageBoot(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{})
 	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	checkBootDisk(t, m)
 	haltAndWait(t, m)
 }
 
 // TestImageBootWithDataDisk boots with a data-only disk as secondary
 // master next to the boot disk.
 func TestImageBootWithDataDisk(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data.img")
-	if err := os.WriteFile(data, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(data, 16<<20); err != nil {
-		t.Fatal(err)
-	}
+	data := randomImage(t, "data.img", 16<<20, 3)
 	m := bootFromImage(t, qemu.Options{Drives: []qemu.Drive{{File: data, Bus: 1}}})
 	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	checkBootDisk(t, m)
+	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
+		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
+	}
 	haltAndWait(t, m)
+}
+
+// checkBootDisk checks that the disk the machine booted from is an ATA
+// device the firmware drives, and that its LBA 0 is the image's MBR.
+func checkBootDisk(t *testing.T, m *qemu.Machine) {
+	t.Helper()
+	img := readImage(t)
+	expectLine(t, m.Run("ata", 10*time.Second), fmt.Sprintf(`(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors %d `, len(img)/sector))
+	if got, want := firmwareSum(t, m, "0:0 0 1", time.Minute), sum(img[:sector]); got != want {
+		t.Errorf("LBA 0 of the boot disk: firmware SHA-256 %s, host (the image's MBR) %s", got, want)
+	}
+	expectLine(t, m.Run("ata read 0:0 0", 10*time.Second), `(?m)^000001f0  .* 55 aa  \|`)
 }
 
 // TestImageBootQ35 boots q35 from the same image on its AHCI controller.
 func TestImageBootQ35(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{Machine: "q35"})
 	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)")
+	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^00:1f\.2 8086:2922 .*AHCI.*: no miniport drives it yet$`)
 	haltAndWait(t, m)
 }
 
