@@ -16,8 +16,12 @@ type console struct{}
 // so polling at this rate loses nothing.
 const pollInterval = 500 * time.Microsecond
 
-// Read returns the bytes waiting in the UART, sleeping while there are none.
+// Read returns the bytes waiting in the UART, sleeping while there are
+// none; without a UART it never returns.
 func (console) Read(p []byte) (int, error) {
+	for !pc.ConsolePresent() {
+		time.Sleep(time.Hour)
+	}
 	for {
 		n := 0
 		for n < len(p) {
