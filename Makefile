@@ -10,6 +10,14 @@
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
 #   make test     host unit tests and the QEMU integration tests
+#   make soak     the fault soak at full length: `ata stress` for SOAK_TIME
+#                 (60s) with faults injected, the images checked sector by
+#                 sector (make test runs it for 15 s)
+#   make bench    boot the firmware in QEMU (the tests' machine) on a 1 GiB
+#                 scratch disk (BENCH_DISK, in /dev/shm by default;
+#                 cache=writeback), run `irql bench` and `ata bench`, and
+#                 print one JSON object per measurement (cmd/benchrun;
+#                 README "Performance")
 #   make clean
 
 TAMAGO_VERSION := $(shell sed -n 's/.*github.com\/usbarmory\/tamago v\([0-9.]*\).*/\1/p' go.mod | head -n1)
@@ -34,7 +42,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb test clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb test bench soak clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -86,6 +94,19 @@ qemu-gdb: $(ELF) $(DISK)
 test: $(ELF) $(IMAGE)
 	go vet ./...
 	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) go test -count=1 -timeout 40m ./...
+
+SOAK_TIME ?= 60s
+
+soak: $(ELF)
+	FIRMWARE_ELF=$(abspath $(ELF)) SOAK_TIME=$(SOAK_TIME) go test -count=1 -timeout 30m -v -run 'TestFaultSoak$$' ./cmd/firmware/
+
+# In tmpfs where there is one: the image then lives in memory only, so that
+# neither the host's disk nor its writeback of the benchmark's writes shows
+# in the figures (cmd/benchrun says why cache=writeback).
+BENCH_DISK ?= $(if $(wildcard /dev/shm/.),/dev/shm/ataport-bench.img,$(BUILD)/bench.img)
+
+bench: $(ELF)
+	go run ./cmd/benchrun -elf $(ELF) -disk $(BENCH_DISK)
 
 clean:
 	rm -rf $(BUILD)

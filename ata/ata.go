@@ -90,10 +90,20 @@ type Config struct {
 	BusyTimeout time.Duration
 
 	// MaxTransfer is the size of each request's bounce buffer, the most
-	// one command moves; 256 KiB by default (512 sectors: transfers past
-	// 256 sectors use 48-bit commands). It is lowered to what the
+	// one command moves through it; 256 KiB by default (512 sectors:
+	// transfers past 256 sectors use 48-bit commands). It is lowered to
+	// what the miniport accepts. Commands that move their data straight
+	// to or from the caller's memory (direct.go) move up to what the
 	// miniport accepts.
 	MaxTransfer int
+
+	// Phys returns the physical address at which a DMA engine reaches p,
+	// memory a caller gave Device.ReadAt or WriteAt, and whether it does;
+	// on the firmware, whose memory is identity-mapped, the identity.
+	// Without it (off the firmware) DMA goes through the bounce buffers.
+	//
+	// Context: PASSIVE; must not block or allocate.
+	Phys func(p []byte) (uint64, bool)
 
 	// Requests is the number of request blocks of each channel, the
 	// number of callers served at once; 4 by default.
@@ -159,8 +169,8 @@ func Attach(mp miniport.Controller, cfg Config) (*Controller, error) {
 	if cfg.Requests <= 0 {
 		cfg.Requests = defaultRequests
 	}
-	if cfg.Requests > 256 {
-		return nil, errors.New("ata: Attach: more than 256 request blocks per channel")
+	if cfg.Requests > 255 {
+		return nil, errors.New("ata: Attach: more than 255 request blocks per channel (and the port's own)")
 	}
 	if cfg.IO == nil {
 		cfg.IO = defaultIO
@@ -170,6 +180,9 @@ func Attach(mp miniport.Controller, cfg Config) (*Controller, error) {
 	}
 	if cfg.Connect == nil {
 		cfg.Connect = connectIRQ
+	}
+	if cfg.Phys == nil {
+		cfg.Phys = defaultPhys
 	}
 	if cfg.IO == nil || cfg.DMA == nil {
 		return nil, errors.New("ata: Attach: Config.IO and Config.DMA are required off the firmware")
@@ -220,6 +233,7 @@ func (c *Controller) attachChannel(i int, cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("ata: %s: ChannelInit: %w", ch.name, err)
 	}
 	ch.mp, ch.info = mpch, info
+	ch.dio.init(cfg.Phys, info)
 	if info.MaxTransfer > 0 && info.MaxTransfer < ch.maxXfer {
 		ch.maxXfer = info.MaxTransfer
 	}

@@ -104,7 +104,7 @@ type Channel struct {
 	maxXfer     int
 
 	reqs []*request
-	pool chan *request
+	pool chan *request // the request blocks of upper layers; ch.reqs[len(ch.reqs)-1] is ownRequest's
 
 	// The queue, under qlock (DISPATCH).
 	qlock     kernel.SpinLock
@@ -124,6 +124,7 @@ type Channel struct {
 	doneHead  *request
 	doneTail  *request
 	mpTimerFn miniport.TimerRoutine
+	lostFound bool // timeoutLocked found a completion whose interrupt was lost; lostEdgeLocked services it
 	workerFn  miniport.WorkerRoutine
 
 	doneCount atomic.Int64 // requests in the done list
@@ -139,6 +140,8 @@ type Channel struct {
 	worker  chan struct{} // wakes the worker goroutine
 	reinit  atomic.Bool   // the worker re-initialises the devices
 	rec     recoveryState // recovery.go
+	dio     directIO      // direct.go
+	mask    maskState     // mask.go
 	inj     injector      // inject.go
 
 	// Parameters of the thunks below, each written by the one goroutine
@@ -221,11 +224,12 @@ func (ch *Channel) History() []ContextRecord {
 	return ch.ctx.records()
 }
 
-// record notes where routine r runs now, for request tag (-1: none).
+// record notes where routine r runs now, for request tag (-1: none), and
+// returns the time of the record, for contexts.spent.
 //
 // Context: any IRQL; does not block or allocate.
-func (ch *Channel) record(r Routine, tag int) {
-	ch.ctx.record(r, ch.intr.Masked(), ch.intr.Lock().HeldByThisCPU(), tag)
+func (ch *Channel) record(r Routine, tag int) time.Duration {
+	return ch.ctx.record(r, ch.masked(), ch.intr.Lock().HeldByThisCPU(), tag)
 }
 
 // assertLocked is the entry check of what runs at the channel's DIRQL
@@ -253,11 +257,16 @@ func (ch *Channel) setup(n int, props miniport.ControllerProperties) error {
 	ch.qlock.Name = ch.name + " queue"
 	ch.syncMu.Name = ch.name + " synchronized routines"
 	ch.pool = make(chan *request, n)
-	for i := 0; i < n; i++ {
+	// Block n is the port's own (ownRequest), with a small bounce buffer.
+	for i := 0; i <= n; i++ {
 		r := &request{done: make(chan struct{}, 1)}
 		r.irb.Tag = uint8(i)
+		size := ch.maxXfer
+		if i == n {
+			size = ownBounce
+		}
 		var err error
-		if r.bounce, err = ch.alloc.Reserve(ch.maxXfer, 4096); err != nil {
+		if r.bounce, err = ch.alloc.Reserve(size, 4096); err != nil {
 			return errors.New("ata: " + ch.name + ": bounce buffer: " + err.Error())
 		}
 		if props.RequestExtensionSize > 0 {
@@ -270,7 +279,9 @@ func (ch *Channel) setup(n int, props miniport.ControllerProperties) error {
 			}
 		}
 		ch.reqs = append(ch.reqs, r)
-		ch.pool <- r
+		if i < n {
+			ch.pool <- r
+		}
 	}
 	ch.isr = ch.isrEntry
 	ch.pendingFn = ch.pending
@@ -303,10 +314,12 @@ func (ch *Channel) get() *request {
 	return <-ch.pool
 }
 
-// put returns a request block.
+// put returns a request block, which lets go of the caller's memory it
+// may hold (direct.go).
 //
 // Context: PASSIVE.
 func (ch *Channel) put(r *request) {
+	r.irb.Data = nil
 	ch.pool <- r
 }
 
@@ -467,7 +480,7 @@ func (ch *Channel) buildIo(r *request) bool {
 	cpu := kernel.CPU()
 	quiet := cpu == 0 && !ch.intr.Outstanding()
 	total := ch.isrTotal.Load()
-	masked, locked := ch.intr.Masked(), ch.intr.Lock().HeldByThisCPU()
+	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
 	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
 	ok := ch.mp.BuildIo(&r.irb)
 	overlap := ch.isrTotal.Load() != total
@@ -488,7 +501,7 @@ func (ch *Channel) buildIo(r *request) bool {
 func (ch *Channel) startRequest(r *request) {
 	if r.irb.Function == miniport.FunctionReset {
 		ch.resetReq = r
-		if ch.intr.SynchronizeMasked(ch.userResetThunk) {
+		if ch.synchronizeMasked(ch.userResetThunk) {
 			ch.intr.Synchronize(ch.lostEdgeThunk)
 		}
 		ch.finish(r)
@@ -555,7 +568,7 @@ func (ch *Channel) onRetry() {
 // Context: the channel's DIRQL, IF=1, line unmasked, interrupt lock held.
 func (ch *Channel) startLocked(r *request) bool {
 	ch.assertLocked("ata: StartIo section")
-	ch.record(RoutineStartIo, int(r.irb.Tag))
+	defer ch.ctx.spent(RoutineStartIo, ch.record(RoutineStartIo, int(r.irb.Tag)))
 	r.irb.Status = miniport.StatusPending
 	ch.active = r
 	ch.deadline = now() + r.irb.Timeout
@@ -582,7 +595,7 @@ func (ch *Channel) interrupt() bool {
 	if ch.active != nil {
 		tag = int(ch.active.irb.Tag)
 	}
-	ch.record(RoutineInterrupt, tag)
+	defer ch.ctx.spent(RoutineInterrupt, ch.record(RoutineInterrupt, tag))
 	ch.isrTotal.Add(1)
 	if ch.mp.Interrupt() {
 		ch.stats.interrupts.Add(1)
@@ -599,19 +612,26 @@ func (ch *Channel) interrupt() bool {
 // does not block or allocate.
 func (ch *Channel) pending() bool {
 	ch.assertLocked("ata: pending hook")
-	ch.record(RoutinePending, -1)
+	defer ch.ctx.spent(RoutinePending, ch.record(RoutinePending, -1))
 	return ch.mp.Pending()
 }
 
 // lostEdgeLocked services an interrupt whose edge a masked section hid,
 // counting it when the miniport claims it (PLATFORM.md: an edge on a
-// masked IOAPIC pin is lost).
+// masked IOAPIC pin is lost), as a lost interrupt when timeoutLocked found
+// it.
 //
-// Context: the channel's DIRQL, IF=1, interrupt lock held.
+// Context: the channel's DIRQL, IF=1, interrupt lock held, line unmasked.
 func (ch *Channel) lostEdgeLocked() {
 	ch.assertLocked("ata: lost edge service")
+	lost := ch.lostFound
+	ch.lostFound = false
 	if ch.interrupt() {
-		ch.stats.lostEdges.Add(1)
+		if lost {
+			ch.stats.lostInterrupts.Add(1)
+		} else {
+			ch.stats.lostEdges.Add(1)
+		}
 	}
 }
 
@@ -701,7 +721,7 @@ func (ch *Channel) retire(r *request) {
 // Context: timer routine: DISPATCH, IF=1, no lock held.
 func (ch *Channel) onTimeout() {
 	kernel.AssertLevel("ata: timeout timer", kernel.DISPATCH, kernel.DISPATCH)
-	if ch.intr.SynchronizeMasked(ch.timeoutThunk) {
+	if ch.synchronizeMasked(ch.timeoutThunk) {
 		ch.intr.Synchronize(ch.lostEdgeThunk)
 	}
 	if ch.reinit.Load() {
@@ -714,10 +734,12 @@ func (ch *Channel) onTimeout() {
 //
 //  1. with nothing in flight it does nothing;
 //  2. when the device shows it finished although no interrupt was
-//     serviced (HwPending: not busy, IDEINTS set), it runs the interrupt
-//     path and counts a lost interrupt (libata ata_sff_lost_interrupt)
-//     instead of resetting; a request still in flight after it (a PIO
-//     command between blocks) keeps its deadline;
+//     serviced (HwPending: not busy, IDEINTS set), it notes a lost
+//     interrupt instead of resetting: the pending hook, asked once the
+//     line is unmasked again, has onTimeout run the interrupt path with
+//     the line unmasked, as an ISR runs, and lostEdgeLocked counts it
+//     (libata ata_sff_lost_interrupt); a request still in flight after it
+//     (a PIO command between blocks) keeps its deadline;
 //  3. before the deadline it arms the timer again;
 //  4. at the deadline it resets the channel (HwReset), fails the request
 //     once with StatusTimeout and, for a request of an upper layer, holds
@@ -728,25 +750,23 @@ func (ch *Channel) timeoutLocked() {
 	ch.assertLocked("ata: timeout section")
 	r := ch.active
 	t := now()
+	ch.lostFound = false
 	switch {
 	// 1.
 	case r == nil:
 	// 2.
 	case ch.pending():
-		if ch.interrupt() {
-			ch.stats.lostInterrupts.Add(1)
-		}
-		if ch.active == r {
-			ch.armLocked(t)
-		}
+		ch.lostFound = true
+		ch.armLocked(t)
 	// 3.
 	case t < ch.deadline:
 		ch.armLocked(t)
 	// 4.
 	default:
-		ch.record(RoutineReset, int(r.irb.Tag))
+		start := ch.record(RoutineReset, int(r.irb.Tag))
 		ch.stats.resets.Add(1)
 		ch.mp.Reset()
+		ch.ctx.spent(RoutineReset, start)
 		ch.active = nil
 		r.irb.Status = miniport.StatusTimeout
 		ch.queueDone(r)
@@ -772,7 +792,7 @@ func (ch *Channel) armLocked(t time.Duration) {
 func (ch *Channel) userResetLocked() {
 	ch.assertLocked("ata: reset section")
 	r := ch.resetReq
-	ch.record(RoutineReset, int(r.irb.Tag))
+	defer ch.ctx.spent(RoutineReset, ch.record(RoutineReset, int(r.irb.Tag)))
 	ch.stats.resets.Add(1)
 	if ch.mp.Reset() {
 		r.irb.Status = miniport.StatusSuccess
@@ -795,7 +815,7 @@ func (ch *Channel) RequestSynchronizedRoutine(fn miniport.SynchronizedRoutine, r
 	}
 	old := ch.syncMu.Acquire()
 	ch.syncFn, ch.syncReq = fn, req
-	signalled := ch.intr.SynchronizeMasked(ch.syncThunk)
+	signalled := ch.synchronizeMasked(ch.syncThunk)
 	ok := ch.syncOK
 	ch.syncFn, ch.syncReq = nil, nil
 	ch.syncMu.Release(old)
@@ -814,7 +834,7 @@ func (ch *Channel) syncLocked() {
 	if ch.syncReq != nil {
 		tag = int(ch.syncReq.Tag)
 	}
-	ch.record(RoutineSynchronized, tag)
+	defer ch.ctx.spent(RoutineSynchronized, ch.record(RoutineSynchronized, tag))
 	ch.stats.synchronized.Add(1)
 	ch.syncOK = ch.syncFn(ch.syncReq)
 }

@@ -52,7 +52,7 @@ type ContextRecord struct {
 	Routine  Routine
 	CR8      kernel.IRQL   // kernel.Current() at entry
 	IF       bool          // RFLAGS.IF at entry
-	Masked   bool          // the channel's line masked at the IOAPIC, read back
+	Masked   bool          // the channel's line masked at the IOAPIC, read back (again after each masked section, mask.go)
 	LockHeld bool          // this CPU held the channel's interrupt lock
 	CPU      int           // the CPU it ran on
 	Time     time.Duration // since the package started
@@ -96,6 +96,12 @@ type ContextRow struct {
 	LockHeld       Seen
 	Overlap        uint64 // BuildIo calls during which an ISR of the channel ran
 	SameCPU        uint64 // ... and whose interrupt the CPU running BuildIo took meanwhile
+
+	// Time is the total time spent in the routine's calls, for the
+	// port's sections at DIRQL (HwStartIo, HwInterrupt, Pending,
+	// SynchronizedRoutine, HwReset): from their records' timestamps (the
+	// TSC) to their end.
+	Time time.Duration
 }
 
 // String formats the row as one line of the `ata contexts` table:
@@ -142,6 +148,7 @@ type contexts struct {
 		count, overlap, same atomic.Uint64
 		min, max             atomic.Uint32
 		ifs, masked, lock    atomic.Uint32
+		time                 atomic.Int64 // ns spent, see spent
 	}
 }
 
@@ -165,24 +172,27 @@ func bit(v bool, pos uint) uint64 {
 	return 0
 }
 
-// record stores one record and folds it into the aggregate.
+// record stores one record and folds it into the aggregate; it returns the
+// record's time, for spent.
 //
 // Context: any IRQL, any IF; does not block or allocate.
-func (c *contexts) record(r Routine, masked, lock bool, tag int) {
-	c.recordAt(r, kernel.Current(), kernel.InterruptsEnabled(), kernel.CPU(), masked, lock, tag, false, false)
+func (c *contexts) record(r Routine, masked, lock bool, tag int) time.Duration {
+	return c.recordAt(r, kernel.Current(), kernel.InterruptsEnabled(), kernel.CPU(), masked, lock, tag, false, false)
 }
 
 // recordAt stores a record of values read earlier (BuildIo's, taken at its
-// entry and completed by the overlap found at its exit).
+// entry and completed by the overlap found at its exit); it returns the
+// record's time.
 //
 // Context: any IRQL, any IF; does not block or allocate.
-func (c *contexts) recordAt(r Routine, cr8 kernel.IRQL, ifl bool, cpu int, masked, lock bool, tag int, overlap, same bool) {
+func (c *contexts) recordAt(r Routine, cr8 kernel.IRQL, ifl bool, cpu int, masked, lock bool, tag int, overlap, same bool) time.Duration {
 	w := uint64(r)<<packRoutine | uint64(cr8&0xf)<<packCR8 | bit(ifl, packIF) | bit(masked, packMasked) |
 		bit(lock, packLock) | bit(overlap, packOverlap) | bit(same, packSameCPU) |
 		uint64(cpu&0xff)<<packCPU | uint64((tag+1)&0xffff)<<packTag | 1<<packValid
 	slot := &c.ring[(c.next.Add(1)-1)%ringSize]
 	slot.word.Store(w)
-	slot.time.Store(uint64(time.Since(epoch)))
+	t := time.Since(epoch)
+	slot.time.Store(uint64(t))
 
 	a := &c.agg[r]
 	a.count.Add(1)
@@ -199,6 +209,15 @@ func (c *contexts) recordAt(r Routine, cr8 kernel.IRQL, ifl bool, cpu int, maske
 	if same {
 		a.same.Add(1)
 	}
+	return t
+}
+
+// spent adds the time since start, the time of a record of routine r, to
+// r's total: the port defers it at the entry of its sections at DIRQL.
+//
+// Context: any IRQL, any IF; does not block or allocate.
+func (c *contexts) spent(r Routine, start time.Duration) {
+	c.agg[r].time.Add(int64(time.Since(epoch) - start))
 }
 
 // records returns the ring's records, oldest first.
@@ -257,6 +276,7 @@ func (c *contexts) addRows(rows *[numRoutines]ContextRow) {
 		row.LockHeld |= Seen(a.lock.Load())
 		row.Overlap += a.overlap.Load()
 		row.SameCPU += a.same.Load()
+		row.Time += time.Duration(a.time.Load())
 	}
 }
 

@@ -47,6 +47,7 @@ type Device struct {
 	modes      miniport.TransferModes
 	dma        atomic.Bool
 	writable   atomic.Bool
+	multiple   atomic.Int32 // sectors per DRQ block of READ/WRITE MULTIPLE, 0 for none (multiple.go)
 }
 
 // Name returns "channel:target": "0:0" for the primary master.
@@ -122,9 +123,13 @@ func (d *Device) SetWritable(on bool) error {
 	return nil
 }
 
-// maxSectors returns the most sectors one command moves: what a request's
-// bounce buffer holds.
-func (d *Device) maxSectors() int {
+// maxSectors returns the most sectors one command moves: what the channel
+// takes into the caller's memory (direct), or what a request's bounce
+// buffer holds.
+func (d *Device) maxSectors(direct bool) int {
+	if direct {
+		return d.ch.dio.max / d.sectorSize
+	}
 	return d.ch.maxXfer / d.sectorSize
 }
 
@@ -229,7 +234,9 @@ func (d *Device) retry(try func() error) error {
 func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool) (int, error) {
 	dma := d.dma.Load()
 	r.reset(miniport.FunctionATA, d.target, d.ch.timeout)
-	c, ok := nextCommand(lba, n, d.maxSectors(), d.ident.LBA48, write, dma)
+	phys, direct := d.ch.dio.direct(buf, dma)
+	c, ok := nextCommand(lba, n, d.maxSectors(direct), d.ident.LBA48, write, dma)
+	c.useMultiple(d.multiple.Load() > 0)
 	if !ok || !c.taskFile(&r.irb.TaskFile) {
 		return 0, &Error{Device: d.name, Command: rwOpcode(write, dma, d.ident.LBA48).String(), LBA: lba, Count: n,
 			HasLBA: true, Kind: ErrRange, Detail: "no command addresses this range"}
@@ -245,15 +252,19 @@ func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool
 		flags |= miniport.FlagDMA
 	}
 	bytes := c.count * d.sectorSize
-	r.setData(bytes, flags)
-	if write {
-		copy(r.irb.Data, buf[:bytes])
+	if direct {
+		r.setDirect(buf[:bytes], phys, flags)
+	} else {
+		r.setData(bytes, flags)
+		if write {
+			copy(r.irb.Data, buf[:bytes])
+		}
 	}
 	d.ch.exec(r)
 	if err := completionError(d.name, &r.irb, c.cmd.String(), c.lba, c.count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
 		return 0, err
 	}
-	if !write {
+	if !write && !direct {
 		copy(buf, r.irb.Data)
 	}
 	return c.count, nil
@@ -270,8 +281,10 @@ const (
 // packetRead reads the first sectors of n from lba with PACKET READ (10),
 // and returns how many it moved.
 func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, error) {
+	dma := d.dma.Load()
+	phys, direct := d.ch.dio.direct(buf, dma)
 	count := n
-	if m := d.maxSectors(); count > m {
+	if m := d.maxSectors(direct); count > m {
 		count = m
 	}
 	if count > 0xffff {
@@ -283,16 +296,22 @@ func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, err
 	binary.BigEndian.PutUint16(r.irb.Cdb[7:], uint16(count))
 	r.irb.CdbLength = packetLength
 	flags := miniport.FlagDataIn
-	if d.dma.Load() {
+	if dma {
 		flags |= miniport.FlagDMA
 	}
 	bytes := count * d.sectorSize
-	r.setData(bytes, flags)
+	if direct {
+		r.setDirect(buf[:bytes], phys, flags)
+	} else {
+		r.setData(bytes, flags)
+	}
 	d.ch.exec(r)
 	if err := completionError(d.name, &r.irb, "PACKET READ(10)", lba, count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
 		return 0, err
 	}
-	copy(buf, r.irb.Data)
+	if !direct {
+		copy(buf, r.irb.Data)
+	}
 	return count, nil
 }
 

@@ -134,7 +134,8 @@ func (ch *Channel) discover() {
 		copy(d.raw[:], f.raw)
 		// 5.
 		d.modes = ch.setModes(d, sel.Selected[t])
-		params := miniport.DeviceParameters{Target: t, Type: d.typ, Modes: d.modes, Identify: &d.ident, Name: d.name}
+		params := miniport.DeviceParameters{Target: t, Type: d.typ, Modes: d.modes, Identify: &d.ident, Name: d.name,
+			Multiple: int(d.multiple.Load())}
 		ch.record(RoutineInitialize, -1)
 		if err := ch.mp.Initialize(&params); err != nil {
 			ch.log("%s: HwInitialize: %v", d.name, err)
@@ -162,8 +163,7 @@ func (ch *Channel) discover() {
 //
 // Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) resetLocked() error {
-	r := ch.get()
-	defer ch.put(r)
+	r := ch.ownRequest()
 	r.reset(miniport.FunctionReset, 0, ch.timeout)
 	ch.execInternal(r)
 	if r.irb.Status != miniport.StatusSuccess {
@@ -174,10 +174,9 @@ func (ch *Channel) resetLocked() error {
 
 // probe reads target t's signature (MiniportProbe) and classifies it.
 //
-// Context: PASSIVE; blocks.
+// Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) probe(t int) (miniport.DeviceType, error) {
-	r := ch.get()
-	defer ch.put(r)
+	r := ch.ownRequest()
 	r.reset(miniport.FunctionMiniport, t, ch.timeout)
 	r.irb.Miniport = miniport.MiniportProbe
 	ch.execInternal(r)
@@ -193,10 +192,9 @@ func (ch *Channel) probe(t int) (miniport.DeviceType, error) {
 
 // identify reads and parses the IDENTIFY data of target t.
 //
-// Context: PASSIVE; blocks.
+// Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) identify(t int, typ miniport.DeviceType, name string) (*found, error) {
-	r := ch.get()
-	defer ch.put(r)
+	r := ch.ownRequest()
 	r.reset(miniport.FunctionATA, t, ch.timeout)
 	cmd := miniport.IDENTIFY_DEVICE
 	flags := miniport.FlagDataIn | miniport.FlagDRDYRequired
@@ -225,7 +223,7 @@ func (ch *Channel) identify(t int, typ miniport.DeviceType, name string) (*found
 // accepted: a refused DMA mode is dropped, a refused PIO mode leaves the
 // device in its default PIO mode.
 //
-// Context: PASSIVE; blocks.
+// Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) setModes(d *Device, modes miniport.TransferModes) miniport.TransferModes {
 	for _, m := range [...]miniport.TransferModes{modes.PIO(), modes.DMA()} {
 		v, ok := m.SetFeaturesValue()
@@ -239,15 +237,15 @@ func (ch *Channel) setModes(d *Device, modes miniport.TransferModes) miniport.Tr
 			}
 		}
 	}
+	ch.setMultiple(d)
 	return modes
 }
 
 // setFeatures sends SET FEATURES, subcommand set transfer mode, with COUNT v.
 //
-// Context: PASSIVE; blocks.
+// Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) setFeatures(d *Device, v uint8) error {
-	r := ch.get()
-	defer ch.put(r)
+	r := ch.ownRequest()
 	r.reset(miniport.FunctionATA, d.target, ch.timeout)
 	r.irb.TaskFile.Current = miniport.Registers{
 		Features: miniport.SETFEATURES_XFER, Count: v, Command: uint8(miniport.SET_FEATURES),
@@ -262,10 +260,9 @@ func (ch *Channel) setFeatures(d *Device, v uint8) error {
 // readCapacity sets an ATAPI device's size from READ CAPACITY (10): the
 // last LBA and the block length, big-endian (SBC-3 5.x).
 //
-// Context: PASSIVE; blocks.
+// Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) readCapacity(d *Device) error {
-	r := ch.get()
-	defer ch.put(r)
+	r := ch.ownRequest()
 	var err error
 	for try := 0; try < packetRetries; try++ {
 		r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
@@ -315,7 +312,8 @@ func (ch *Channel) reinitLocked() {
 			ch.log("%s: DMA mode refused after the reset; PIO from now on", d.name)
 		}
 		// 3.
-		params := miniport.DeviceParameters{Target: d.target, Type: d.typ, Modes: d.modes, Identify: &d.ident, Name: d.name}
+		params := miniport.DeviceParameters{Target: d.target, Type: d.typ, Modes: d.modes, Identify: &d.ident, Name: d.name,
+			Multiple: int(d.multiple.Load())}
 		ch.record(RoutineInitialize, -1)
 		if err := ch.mp.Initialize(&params); err != nil {
 			ch.log("%s: HwInitialize after the reset: %v", d.name, err)

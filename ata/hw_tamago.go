@@ -68,3 +68,13 @@ func (dmaAllocator) Reserve(size, align int) (b miniport.DMABuffer, err error) {
 	}
 	return miniport.DMABuffer{Addr: uint64(addr), Buf: buf}, nil
 }
+
+// defaultPhys is the firmware's Config.Phys: the board identity-maps the
+// first 4 GiB (board/pc cpuinit_amd64.s), so the address of a Go heap
+// object is its physical address.
+func defaultPhys(p []byte) (uint64, bool) {
+	if len(p) == 0 {
+		return 0, false
+	}
+	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), true
+}

@@ -119,6 +119,19 @@ type ChannelInfo struct {
 	// that the channel accepts (for DMA, what its PRD table can describe);
 	// 0 means no limit of the channel's own.
 	MaxTransfer int
+
+	// DMAAlignment is what the channel's DMA engine needs of a data
+	// buffer: its physical address and its length a multiple of it (a
+	// power of two; 2 for SFF-8038i bus masters, whose PRD base and byte
+	// count are even). The port lets the engine move data straight to and
+	// from the caller's memory when it meets that and DMALimit, and
+	// through its own bounce buffer otherwise (storport's AlignmentMask
+	// plays this part). 0: only through the bounce buffer.
+	DMAAlignment int
+
+	// DMALimit is the first physical address the DMA engine cannot reach
+	// (4 GiB for the 32-bit base of a PRD); 0 means no limit.
+	DMALimit uint64
 }
 
 // Controller is the controller-level table of a miniport
@@ -261,6 +274,11 @@ type DeviceParameters struct {
 	Modes    TransferModes // the modes selected: one PIO mode, at most one DMA mode
 	Identify *Identify     // the device's parsed IDENTIFY data
 	Name     string        // the device's name in messages: "ata0.1"
+
+	// Multiple is the DRQ data block of READ/WRITE MULTIPLE (EXT), in
+	// sectors, as the port set it with SET MULTIPLE MODE (MaxBlockXfer);
+	// 0: the device takes no multiple commands.
+	Multiple int
 }
 
 // TransferModeSelect carries the devices of one channel to

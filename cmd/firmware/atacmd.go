@@ -105,7 +105,7 @@ func addATACommands(sh *shell.Shell) {
 		{Name: "ata flush", Args: "DEV", Help: "FLUSH CACHE: written data is on the medium when it returns", MinArgs: 1, MaxArgs: 1, Handler: cmdFlush},
 		{Name: "ata rw", Args: "on|off DEV", Help: "allow or refuse writes to DEV (refused at boot)", MinArgs: 2, MaxArgs: 2, Handler: cmdRW},
 		{Name: "ata mode", Args: "DEV pio|dma", Help: "transfer mode of DEV", MinArgs: 2, MaxArgs: 2, Handler: cmdMode},
-		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors", Handler: cmdStats},
+		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors, retries, recoveries, fault injection", Handler: cmdStats},
 		{Name: "ata contexts", Help: "per routine: CR8, IF, line masked, lock held, as recorded at each call", Handler: cmdContexts},
 	} {
 		sh.Add(c)
@@ -386,8 +386,9 @@ func cmdStats(c *shell.Context, _ []string) error {
 	for _, ctl := range controllers {
 		for _, ch := range ctl.Channels() {
 			s := ch.Stats()
-			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d\n",
-				ch.Name(), s.Requests, s.Interrupts, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized)
+			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d %s\n",
+				ch.Name(), s.Requests, s.Interrupts, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
+				s.Retries, s.Recoveries, injection(ch))
 		}
 	}
 	return nil

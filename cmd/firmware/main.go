@@ -38,6 +38,8 @@ func main() {
 	addSystemCommands(sh)
 	addInterruptCommands(sh)
 	addATACommands(sh)
+	addBenchCommands(sh)
+	addFaultCommands(sh)
 
 	fmt.Printf("firmware entry to shell in %v; type help\n", pc.SinceEntry().Round(time.Millisecond))
 	err := sh.Run()

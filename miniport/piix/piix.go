@@ -48,7 +48,7 @@ const (
 	bar4I         = 1 << 0 // BAR4 bit 0: I/O space
 	bmibaMask     = 0xfff0 // BMIBA bits 15:4 (PIIX datasheet, BMIBA)
 	bmChannelSize = 8      // each channel's bus-master block (SFF-8038i)
-	prdEntries    = 16     // descriptors per request (at most 15 x 64 KiB of one buffer)
+	prdEntries    = 129    // descriptors per request: 8 MiB of one buffer at any even address, split at 64 KiB boundaries
 )
 
 // PCI is what the board tells the miniport about the IDE function; the
@@ -272,6 +272,8 @@ func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, 
 		cfg.PRDEntries = prdEntries
 		info.DMA = true
 		info.MaxTransfer = (prdEntries - 1) * 0x10000
+		info.DMAAlignment = sff.PRDAlign
+		info.DMALimit = sff.PRDAddrLimit
 	}
 	sc, err := sff.NewChannel(cfg)
 	if err != nil {

@@ -211,7 +211,7 @@ func TestChannelOverrides(t *testing.T) {
 		bus := sfftest.NewBus(d, nil, mem)
 		port := sfftest.NewPort(bus, mem)
 		mch, info, err := c.ChannelInit(0, port)
-		if err != nil || !info.DMA || info.MaxTransfer != 15*65536 {
+		if err != nil || !info.DMA || info.MaxTransfer != 128*65536 || info.DMAAlignment != 2 || info.DMALimit != 1<<32 {
 			t.Fatalf("ChannelInit: %v %+v", err, info)
 		}
 		id, _ := miniport.ParseIdentify(sfftest.BuildIdentify(d.Spec))

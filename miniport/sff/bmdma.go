@@ -40,8 +40,9 @@ const (
 const (
 	PRDEntrySize = 8
 	PRD_EOT      = 1 << 31
+	PRDAlign     = 2       // a region's base address and byte count are even
+	PRDAddrLimit = 1 << 32 // PRD base addresses are 32 bits
 	prdRegion    = 0x10000 // most bytes of one PRD, and the boundary none may cross
-	prdAddrLimit = 1 << 32 // PRD base addresses are 32 bits
 )
 
 // PRDTableLayout returns the size and alignment of a PRD table of entries
@@ -76,12 +77,12 @@ func FillPRD(table []byte, sg []miniport.Segment) (int, error) {
 	n := 0
 	for i, s := range sg {
 		addr, left := s.Addr, uint64(s.Length)
-		if left == 0 || addr&1 != 0 || left&1 != 0 {
+		if left == 0 || addr%PRDAlign != 0 || left%PRDAlign != 0 {
 			return 0, errors.New("sff: scatter/gather segment " + strconv.Itoa(i) +
 				" at 0x" + strconv.FormatUint(addr, 16) + " length " + strconv.Itoa(s.Length) +
 				": address and length must be even and the length nonzero")
 		}
-		if addr+left > prdAddrLimit {
+		if addr+left > PRDAddrLimit {
 			return 0, errors.New("sff: scatter/gather segment " + strconv.Itoa(i) +
 				" at 0x" + strconv.FormatUint(addr, 16) + " ends beyond 4 GiB, out of a PRD's reach")
 		}

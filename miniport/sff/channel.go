@@ -2,6 +2,7 @@ package sff
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/ataport/firmware/kernel"
@@ -76,6 +77,7 @@ type target struct {
 	packetSize int
 	flushExt   bool
 	block      int // PIO DRQ block: the logical sector size
+	multiple   int // sectors per DRQ block of READ/WRITE MULTIPLE (EXT); 0: refused
 }
 
 var _ miniport.Channel = (*Channel)(nil)
@@ -99,6 +101,10 @@ type Channel struct {
 	phase  phase
 	offset int               // bytes moved by PIO so far
 	loaded *miniport.Request // the request whose PRD table and direction BMIDTPX/BMICX hold
+
+	// busy mirrors active != nil for BuildIo, which may not read active
+	// (it runs unsynchronized): a hint, see buildDMA.
+	busy atomic.Bool
 
 	// Callbacks given to the port, made once: a method value allocates.
 	preloadFn  miniport.SynchronizedRoutine
@@ -153,7 +159,8 @@ func (c *Channel) assertSynchronized(routine string) {
 
 // Initialize records what the miniport needs of device dev.Target
 // (IdeHwInitialize): ATAPI or not, its DRQ type and packet size, its PIO
-// block, whether DMA may be used and which flush command it takes.
+// block and multiple block, whether DMA may be used and which flush
+// command it takes.
 //
 // Context: PASSIVE, IF=1, line unmasked, no lock held, no request of this
 // device in flight; may block.
@@ -170,6 +177,7 @@ func (c *Channel) Initialize(dev *miniport.DeviceParameters) error {
 		packetSize: id.PacketSize,
 		flushExt:   id.FlushCacheExt && id.LBA48,
 		block:      id.SectorSize,
+		multiple:   dev.Multiple,
 	}
 	if t.atapi || t.block == 0 {
 		t.block = pioBlock
@@ -222,7 +230,8 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 		req.Flags &^= miniport.FlagDMA | miniport.Flag48Bit
 		return true
 	case miniport.FunctionATA:
-		if req.Flags&miniport.FlagDMA == 0 && dir != 0 && len(req.Data)%t.pioBlock() != 0 {
+		if req.Flags&miniport.FlagDMA == 0 && dir != 0 && len(req.Data)%t.pioBlock() != 0 ||
+			multipleCommand(req) && t.multiple == 0 {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
 	case miniport.FunctionATAPI:
@@ -261,21 +270,45 @@ func (t *target) pioBlock() int {
 	return t.block
 }
 
+// multipleCommand reports whether req is READ/WRITE MULTIPLE (EXT), whose
+// DRQ blocks are the device's multiple block (ATA8-ACS READ MULTIPLE).
+func multipleCommand(req *miniport.Request) bool {
+	if req.Function != miniport.FunctionATA {
+		return false
+	}
+	switch miniport.Command(req.TaskFile.Current.Command) {
+	case miniport.READ_MULTIPLE, miniport.READ_MULTIPLE_EXT, miniport.WRITE_MULTIPLE, miniport.WRITE_MULTIPLE_EXT:
+		return true
+	}
+	return false
+}
+
 // buildDMA writes req's PRD table into its extension (SFF-8038i programming
-// sequence, step 1) and offers it to the engine.
+// sequence, step 1) and, while another request is in flight, offers it to
+// the engine.
 //
 // Context: as BuildIo.
 func (c *Channel) buildDMA(req *miniport.Request, t *target) bool {
-	if c.p.BM == 0 || !t.dma || req.Extension.Addr&3 != 0 || req.Extension.Addr >= prdAddrLimit ||
+	if c.p.BM == 0 || !t.dma || req.Extension.Addr&3 != 0 || req.Extension.Addr >= PRDAddrLimit ||
 		len(req.Extension.Buf) < c.prdEntries*PRDEntrySize {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
 	if _, err := FillPRD(req.Extension.Buf[:c.prdEntries*PRDEntrySize], c.port.ScatterGather(req)); err != nil {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
-	// The answer only says who loads BMIDTPX: preload now, or StartIo
-	// later when the engine still belongs to the request in flight.
-	c.port.RequestSynchronizedRoutine(c.preloadFn, req)
+	// The engine's registers are shared with the ISR, so loading them
+	// here takes a synchronized routine, whose masked section (two IOAPIC
+	// read-modify-writes and the lost-edge check) costs about 20 us under
+	// TCG against two register writes taken out of StartIo. With the
+	// channel idle StartIo follows at once and loads the table itself;
+	// only while a request is in flight, when this BuildIo overlaps it,
+	// is the table offered early. The answer only says who loads BMIDTPX:
+	// preload now, or StartIo later when the engine still belongs to the
+	// request in flight. busy is read without the lock: a stale answer
+	// only moves the two writes, StartIo loads whatever preload did not.
+	if c.busy.Load() {
+		c.port.RequestSynchronizedRoutine(c.preloadFn, req)
+	}
 	return true
 }
 
@@ -349,6 +382,7 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 	c.p.LoadTaskFile(&req.TaskFile, req.Flags&miniport.Flag48Bit != 0, req.Target)
 	c.p.Exec(miniport.Command(req.TaskFile.Current.Command))
 	c.active, c.offset, req.Transferred = req, 0, 0
+	c.busy.Store(true)
 	// 5.
 	switch {
 	case req.Function == miniport.FunctionATAPI:
@@ -442,13 +476,17 @@ func (c *Channel) pollSync(*miniport.Request) bool {
 	return true
 }
 
-// xferBlock moves the next PIO block of req: one logical sector, or what
-// is left.
+// xferBlock moves the next PIO block of req: one logical sector, the
+// device's multiple block for READ/WRITE MULTIPLE, or what is left.
 //
 // Context: the channel's DIRQL with its interrupt lock held, DRQ set; does
 // not block or allocate.
 func (c *Channel) xferBlock(req *miniport.Request, write bool) {
-	n := c.dev[req.Target].pioBlock()
+	t := &c.dev[req.Target]
+	n := t.pioBlock()
+	if multipleCommand(req) {
+		n *= t.multiple
+	}
 	if left := len(req.Data) - c.offset; n > left {
 		n = left
 	}
@@ -480,6 +518,7 @@ func (c *Channel) finish(req *miniport.Request, s miniport.Status, st uint8) {
 	req.Transferred = c.offset
 	req.Status = s
 	c.active, c.phase = nil, phaseIdle
+	c.busy.Store(false)
 	c.port.Complete(req)
 }
 
@@ -732,6 +771,7 @@ func (c *Channel) Reset() bool {
 	}
 	// 4.
 	c.active, c.phase, c.offset, c.loaded = nil, phaseIdle, 0, nil
+	c.busy.Store(false)
 	return true
 }
 

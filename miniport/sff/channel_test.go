@@ -220,9 +220,9 @@ func TestLBA48TaskFileOrder(t *testing.T) {
 	}
 }
 
-// A DMA request: BuildIo writes the PRD table (split at 64 KiB) and loads
-// BMIDTPX through a synchronized routine while the engine is idle, so
-// StartIo does not load it again.
+// A DMA request on an idle channel: BuildIo writes the PRD table (split at
+// 64 KiB) without a synchronized routine, and StartIo loads BMIDTPX once,
+// before the command.
 func TestDMAReadWrite(t *testing.T) {
 	d := disk(1 << 20)
 	r := newRig(t, d, nil, sff.Hooks{})
@@ -240,8 +240,8 @@ func TestDMAReadWrite(t *testing.T) {
 			t.Fatalf("sector %d differs", 1000+i)
 		}
 	}
-	if r.port.Syncs() != 1 {
-		t.Errorf("%d synchronized routines, want 1 (the PRD preload)", r.port.Syncs())
+	if r.port.Syncs() != 0 {
+		t.Errorf("%d synchronized routines on an idle channel, want none", r.port.Syncs())
 	}
 	var loads, cmdAt, loadAt int
 	for i, o := range r.bus.Writes() {

@@ -50,6 +50,7 @@ type Device struct {
 	busyLeft  int
 	hung      bool
 	ua        bool
+	multiple  int // sectors per DRQ block of READ/WRITE MULTIPLE, set by SET MULTIPLE MODE
 }
 
 // Pattern returns the content of sector lba that was never written: each
@@ -555,6 +556,21 @@ func (b *Bus) command(d *Device, c miniport.Command) {
 	case miniport.READ_SECTORS, miniport.READ_SECTORS_EXT, miniport.READ_DMA, miniport.READ_DMA_EXT,
 		miniport.WRITE_SECTORS, miniport.WRITE_SECTORS_EXT, miniport.WRITE_DMA, miniport.WRITE_DMA_EXT:
 		b.readWrite(d, c)
+	case miniport.READ_MULTIPLE, miniport.READ_MULTIPLE_EXT, miniport.WRITE_MULTIPLE, miniport.WRITE_MULTIPLE_EXT:
+		if d.multiple == 0 {
+			b.fail(d, miniport.ABRT) // ATA8-ACS READ MULTIPLE: aborted until SET MULTIPLE MODE
+			return
+		}
+		b.readWrite(d, c)
+	case miniport.SET_MULTIPLE_MODE:
+		// ATA8-ACS SET MULTIPLE MODE: a power of two up to IDENTIFY word 47.
+		n := int(d.cur[1])
+		if d.Spec.ATAPI || n == 0 || n&(n-1) != 0 || n > int(d.Spec.MultipleMax) {
+			b.fail(d, miniport.ABRT)
+			return
+		}
+		d.multiple = n
+		b.done(d)
 	case miniport.FLUSH_CACHE, miniport.FLUSH_CACHE_EXT:
 		b.done(d)
 	case miniport.SET_FEATURES:
@@ -597,7 +613,8 @@ func (b *Bus) startIn(d *Device, data []byte, block int) {
 // address (ATA8-ACS, 28-bit and 48-bit commands) from the register FIFOs.
 func (b *Bus) readWrite(d *Device, c miniport.Command) {
 	ext := c == miniport.READ_SECTORS_EXT || c == miniport.READ_DMA_EXT ||
-		c == miniport.WRITE_SECTORS_EXT || c == miniport.WRITE_DMA_EXT
+		c == miniport.WRITE_SECTORS_EXT || c == miniport.WRITE_DMA_EXT ||
+		c == miniport.READ_MULTIPLE_EXT || c == miniport.WRITE_MULTIPLE_EXT
 	var lba uint64
 	var count int
 	if ext {
@@ -646,7 +663,13 @@ func (b *Bus) readWrite(d *Device, c miniport.Command) {
 	ss := d.sectorSize()
 	b.lba = lba
 	write := c == miniport.WRITE_SECTORS || c == miniport.WRITE_SECTORS_EXT ||
-		c == miniport.WRITE_DMA || c == miniport.WRITE_DMA_EXT
+		c == miniport.WRITE_DMA || c == miniport.WRITE_DMA_EXT ||
+		c == miniport.WRITE_MULTIPLE || c == miniport.WRITE_MULTIPLE_EXT
+	block := ss
+	if c == miniport.READ_MULTIPLE || c == miniport.READ_MULTIPLE_EXT ||
+		c == miniport.WRITE_MULTIPLE || c == miniport.WRITE_MULTIPLE_EXT {
+		block = d.multiple * ss
+	}
 	dma := c == miniport.READ_DMA || c == miniport.READ_DMA_EXT ||
 		c == miniport.WRITE_DMA || c == miniport.WRITE_DMA_EXT
 	var data []byte
@@ -663,11 +686,11 @@ func (b *Bus) readWrite(d *Device, c miniport.Command) {
 		b.phase, b.buf, b.pos, b.toMem = dmaWait, data, 0, !write
 		d.status = miniport.DRDY | miniport.DSC | miniport.DRQ
 	case write:
-		b.phase, b.buf, b.pos, b.block = pioOut, data, 0, ss
+		b.phase, b.buf, b.pos, b.block = pioOut, data, 0, block
 		d.status = miniport.DRDY | miniport.DSC | miniport.DRQ
 		d.busyLeft = d.WriteDelay
 	default:
-		b.startIn(d, data, ss)
+		b.startIn(d, data, block)
 	}
 }
 

@@ -69,6 +69,23 @@ func (m *Memory) Phys(b []byte) (uint64, bool) {
 	return 0, false
 }
 
+// Map makes b, memory the test allocated itself (a caller's buffer),
+// reachable by the bus master, as identity-mapped RAM is on the firmware,
+// and returns its address: b's own when it lies within a region already,
+// else a new region's, at the offset within its 4 KiB page that b has, so
+// that the address keeps b's alignment.
+func (m *Memory) Map(b []byte) (uint64, bool) {
+	if a, ok := m.Phys(b); ok || len(b) == 0 {
+		return a, ok
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := (m.next+0xfff)&^0xfff + uint64(uintptr(unsafe.Pointer(&b[0]))&0xfff)
+	m.next = a + uint64(len(b))
+	m.regions = append(m.regions, miniport.DMABuffer{Addr: a, Buf: b})
+	return a, true
+}
+
 // Port is a fake miniport.Port for driving a miniport channel directly:
 // synchronized routines run at once under Lock, completions and timer and
 // worker requests are recorded for the test to inspect or fire.

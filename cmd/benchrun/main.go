@@ -1,0 +1,220 @@
+// Command benchrun is `make bench`: it boots the firmware in QEMU, on the
+// machine the integration tests use (internal/qemu), with a scratch disk,
+// runs `irql bench` and `ata bench`, and prints one JSON object per
+// measurement on standard output: the boot time, each `irql bench` row and
+// each `ata bench` result, each with the firmware's commit, the QEMU
+// version and the host CPU. The firmware's own output goes to standard
+// error as it comes. No test asserts on the figures.
+//
+// The disk is a raw image, sparse, whose first -fill bytes are
+// pseudo-random data (the same each run), so that reads return real data;
+// the benchmark reads and writes only there. It is attached with
+// cache=writeback, QEMU's default and what the tests, `make qemu` and the
+// Linux figures of the README use: the image then sits in the host's page
+// cache, so the figures measure the emulated controller and the firmware,
+// not the host's disk (cache=none would add the host disk's latency to
+// every request, and its variation to the spread).
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/ataport/firmware/internal/qemu"
+)
+
+const prompt = qemu.Prompt
+
+func main() {
+	elf := flag.String("elf", "build/firmware.elf", "firmware image")
+	disk := flag.String("disk", "build/bench.img", "scratch disk image, made when absent")
+	size := flag.Int64("size", 1<<30, "disk image size in bytes")
+	fill := flag.Int64("fill", 256<<20, "bytes of pseudo-random data at the start of the image; the benchmark stays within them")
+	pass := flag.String("time", "1s", "duration of each ata bench pass")
+	passes := flag.Int("passes", 3, "measured passes of each ata bench test")
+	sizes := flag.String("sizes", "1M,64K,4K", "sequential request sizes, comma-separated; random reads are 4K")
+	timeout := flag.Duration("timeout", 20*time.Minute, "the whole run at most")
+	flag.Parse()
+	if err := run(*elf, *disk, *size, *fill, *pass, *passes, strings.Split(*sizes, ","), *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(elf, disk string, size, fill int64, pass string, passes int, sizes []string, timeout time.Duration) error {
+	if fill <= 0 || fill > size || fill%(1<<20) != 0 {
+		return errors.New("-fill must be a positive number of MiB, at most -size")
+	}
+	if err := makeDisk(disk, size, fill); err != nil {
+		return err
+	}
+	opts := qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}
+	args := qemu.Command(elf, opts)
+	env := Env{
+		Commit:  output("git", "rev-parse", "HEAD"),
+		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
+		HostCPU: hostCPU(),
+		Machine: machine(args),
+	}
+
+	cmd := exec.Command("qemu-system-x86_64", args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Process.Kill()
+	con := &console{r: bufio.NewReader(stdout), deadline: start.Add(timeout)}
+
+	boot, err := con.until(prompt)
+	if err != nil {
+		return err
+	}
+	toPrompt := time.Since(start)
+	recs := parse(boot, env)
+	for i := range recs {
+		if recs[i].Kind == "boot" {
+			recs[i].ToPromptMs = ms(toPrompt)
+		}
+	}
+
+	sectors := fill / 512
+	cmds := []string{"irql bench", "ata rw on 0:0"}
+	common := fmt.Sprintf("-lba 0 -count %d -time %s -passes %d", sectors, pass, passes)
+	for i, s := range sizes {
+		tests := "seq-read,seq-write"
+		if i == 0 {
+			tests += ",rand-read"
+		}
+		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
+	}
+	for _, c := range cmds {
+		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
+			return err
+		}
+		out, err := con.until(prompt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+		if i := strings.Index(out, "error: "); i >= 0 {
+			return fmt.Errorf("%s: %s", c, firstLine(out[i:]))
+		}
+		recs = append(recs, parse(out, env)...)
+	}
+	io.WriteString(stdin, "halt\r")
+	cmd.Wait()
+
+	js, err := lines(recs)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.WriteString(js)
+	return err
+}
+
+// console reads the serial console, copying it to standard error.
+type console struct {
+	r        *bufio.Reader
+	deadline time.Time
+}
+
+// until returns what the firmware printed up to and including s.
+func (c *console) until(s string) (string, error) {
+	var b strings.Builder
+	for !strings.HasSuffix(b.String(), s) {
+		if time.Now().After(c.deadline) {
+			return b.String(), errors.New("timed out waiting for the firmware")
+		}
+		ch, err := c.r.ReadByte()
+		if err != nil {
+			return b.String(), fmt.Errorf("QEMU: %w", err)
+		}
+		b.WriteByte(ch)
+		os.Stderr.Write([]byte{ch})
+	}
+	return b.String(), nil
+}
+
+// makeDisk makes path a sparse image of size bytes whose first fill bytes
+// are pseudo-random, unless it is one already.
+func makeDisk(path string, size, fill int64) error {
+	if st, err := os.Stat(path); err == nil && st.Size() == size {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	rng := rand.NewChaCha8([32]byte{'a', 't', 'a', 'b', 'e', 'n', 'c', 'h'})
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < fill; off += int64(len(buf)) {
+		rng.Read(buf)
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// machine returns the QEMU arguments but the firmware's path.
+func machine(args []string) string {
+	var m []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-kernel" {
+			i++
+			continue
+		}
+		m = append(m, args[i])
+	}
+	return strings.Join(m, " ")
+}
+
+// output runs a command and returns its output, trimmed; "unknown" when
+// it fails.
+func output(name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.TrimSpace(s)
+}
+
+// hostCPU returns the first model name of /proc/cpuinfo.
+func hostCPU() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ataport/firmware/internal/bench"
+)
+
+// Env is what every record carries about where it was measured.
+type Env struct {
+	Commit  string `json:"commit"`   // git rev-parse HEAD of the firmware's tree
+	QEMU    string `json:"qemu"`     // first line of qemu-system-x86_64 --version
+	HostCPU string `json:"host_cpu"` // model name in /proc/cpuinfo
+	Machine string `json:"machine"`  // the QEMU machine, CPUs, memory and drive options
+}
+
+// Record is one JSON line of the report: Kind says which of the other
+// fields are set.
+type Record struct {
+	Kind string `json:"kind"` // "boot", "irql-bench" or "ata-bench"
+	Env
+
+	// boot
+	ToPromptMs     float64 `json:"to_prompt_ms,omitempty"`      // QEMU start to the shell prompt, on the host clock
+	EntryToShellMs float64 `json:"entry_to_shell_ms,omitempty"` // the firmware's own figure, from its first instruction
+
+	// irql-bench
+	Op           string `json:"op,omitempty"`
+	MedianCycles uint64 `json:"median_cycles,omitempty"`
+	MinCycles    uint64 `json:"min_cycles,omitempty"`
+
+	// ata-bench
+	Bench *Bench `json:"bench,omitempty"`
+}
+
+// Bench is an `ata bench` result in JSON: rates as median, min and max over
+// the passes; latency in microseconds.
+type Bench struct {
+	Test         string       `json:"test"`
+	Mode         string       `json:"mode"`
+	Size         int          `json:"size"`
+	Passes       int          `json:"passes"`
+	Reqs         uint64       `json:"reqs"`
+	MBps         bench.Spread `json:"mbps"`
+	IOPS         bench.Spread `json:"iops"`
+	P50us        float64      `json:"p50_us"`
+	P99us        float64      `json:"p99_us"`
+	MaxUs        float64      `json:"max_us"`
+	IntsPerReq   float64      `json:"ints_per_req"`
+	DIRQLusReq   float64      `json:"dirql_us_per_req"`
+	AllocsPerReq float64      `json:"allocs_per_req"`
+}
+
+var (
+	irqlLine = regexp.MustCompile(`^(\S.*?)\s+median\s+(\d+) cycles\s+min\s+(\d+)$`)
+	bootLine = regexp.MustCompile(`firmware entry to shell in (\S+);`)
+)
+
+// parse turns what the firmware printed into records: the boot line, the
+// rows of `irql bench` and the result lines of `ata bench`; other lines
+// are left out.
+func parse(out string, env Env) []Record {
+	var recs []Record
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r ")
+		if m := bootLine.FindStringSubmatch(l); m != nil {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				recs = append(recs, Record{Kind: "boot", Env: env, EntryToShellMs: ms(d)})
+			}
+			continue
+		}
+		if m := irqlLine.FindStringSubmatch(l); m != nil {
+			med, err1 := strconv.ParseUint(m[2], 10, 64)
+			low, err2 := strconv.ParseUint(m[3], 10, 64)
+			if err1 == nil && err2 == nil {
+				recs = append(recs, Record{Kind: "irql-bench", Env: env, Op: m[1], MedianCycles: med, MinCycles: low})
+			}
+			continue
+		}
+		if r, ok := bench.ParseResult(l); ok {
+			recs = append(recs, Record{Kind: "ata-bench", Env: env, Bench: &Bench{
+				Test: r.Test, Mode: r.Mode, Size: r.Size, Passes: r.Passes, Reqs: r.Reqs,
+				MBps: r.MBps, IOPS: r.IOPS,
+				P50us: us(r.P50), P99us: us(r.P99), MaxUs: us(r.Max),
+				IntsPerReq: r.IntsPerReq, DIRQLusReq: us(r.DIRQLPerReq), AllocsPerReq: r.AllocsPerReq,
+			}})
+		}
+	}
+	return recs
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// lines encodes recs one JSON object per line.
+func lines(recs []Record) (string, error) {
+	var b strings.Builder
+	for _, r := range recs {
+		j, err := json.Marshal(r)
+		if err != nil {
+			return "", err
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}
