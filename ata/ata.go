@@ -21,11 +21,13 @@
 //     counts a lost edge.
 //   - Completions are retired in one DPC per channel, at DISPATCH, in
 //     batches; the waiting callers, at PASSIVE, are woken from there.
-//   - Each request has a timeout (a kernel.Timer). On expiry, a device
-//     that shows it finished gets its interrupt serviced (a lost
-//     interrupt); otherwise the channel is reset with its line masked, the
-//     request fails once with a timeout error, and the worker goroutine
-//     sets the devices' transfer modes again.
+//   - Each request has a timeout (a kernel.Timer, which also looks at
+//     the request every 250 ms): a device that shows it finished gets its
+//     interrupt serviced (a lost interrupt); at the deadline the channel
+//     is reset with its line masked, the request fails once with a timeout
+//     error, and the channel's queue waits while the worker goroutine
+//     re-identifies and re-programs the devices; the block API then tries
+//     the request again, a bounded number of times (recovery.go).
 //
 // Every call into the miniport is recorded, with its IRQL (CR8), IF, the
 // line's mask read back from the IOAPIC, whether this CPU held the

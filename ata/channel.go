@@ -686,11 +686,15 @@ func (ch *Channel) completionDPC() {
 		for r := list; r != nil; r = r.next {
 			ch.doneCount.Add(-1)
 		}
-		idle := ch.active == nil
-		lock.Release(old)
-		if idle {
+		// The timer of the requests retired here stops under the lock
+		// that startLocked arms it under: this DPC may have read a
+		// count whose list another one took, and a cancel outside the
+		// lock could then stop the timer of a request starting meanwhile
+		// on another CPU, which would never time out.
+		if list != nil && ch.active == nil {
 			ch.timer.Cancel()
 		}
+		lock.Release(old)
 		for r := list; r != nil; {
 			next := r.next
 			r.next = nil
