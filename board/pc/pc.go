@@ -72,6 +72,7 @@ func init() {
 	// system stack, where defer is fatal); nothing needs time before it.
 	discover()
 	AMD64.InitSMP(-1)
+	calibrateLAPICTimer()
 	dma.Init(dmaStart, dmaSize)
 	functions = pci.Enumerate(PCI)
 }

@@ -47,6 +47,7 @@ func cmdInfo(c *shell.Context, _ []string) error {
 	fmt.Fprintf(c, "cpu:      %s %s (family %#x model %#x stepping %d)\n", pc.CPUVendor(), brand, family, model, stepping)
 	fmt.Fprintf(c, "cpus:     %d in use (GOMAXPROCS %d)\n", pc.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(c, "tsc:      %d Hz (calibrated against the ACPI PM timer)\n", pc.TSCFrequency())
+	fmt.Fprintf(c, "apic:     local APIC timer %d Hz (idle CPUs halt on it)\n", pc.LAPICTimerFrequency())
 	rs, re := runtime.MemRegion()
 	ts, te := runtime.TextRegion()
 	fmt.Fprintf(c, "ram:      %#x-%#x Go runtime (text %#x-%#x)\n", rs, re, ts, te)
