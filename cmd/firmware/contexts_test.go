@@ -54,7 +54,7 @@ func TestContextsUnderLoad(t *testing.T) {
 	for _, cmd := range []string{"ata rw on 0:0", "ata rw on 1:0", "ata mode 1:0 pio"} {
 		m.Run(cmd, 10*time.Second)
 	}
-	out := m.Run("ata stress 0:0 1:0 -time 10s -workers 4", 2*time.Minute)
+	out := m.Run("ata stress 0:0 1:0 -time 5s -workers 4", 2*time.Minute)
 	t.Logf("stress:\n%s", out)
 	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
 
