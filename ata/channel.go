@@ -19,7 +19,9 @@ type Interrupt interface {
 	SynchronizeMasked(fn func()) (signalled bool)
 	Masked() bool
 	SetPending(fn func() bool)
-	Outstanding() bool
+	// AcceptedHere counts the deliveries of the interrupt's vector by the
+	// executing CPU's local APIC (hardware only: the entry's count).
+	AcceptedHere() uint32
 }
 
 // Stats are the counters of one channel.
@@ -461,15 +463,14 @@ func (ch *Channel) builderLoop() {
 }
 
 // buildIo calls the miniport's BuildIo for r (FunctionReset is the
-// port's own and needs none) and records whether an ISR of the channel
-// ran meanwhile, and whether its interrupt was taken by this very CPU
-// while BuildIo ran. BuildIo runs pinned at DISPATCH, which masks no
-// device vector, so that the CPU is known for its whole duration: device
-// interrupts are delivered to the BSP (CPU 0), so when BuildIo runs there,
-// the channel's vector was neither requested nor in service at its local
-// APIC on entry, and an ISR of the channel ran before BuildIo returned,
-// then the CPU took that interrupt in the middle of BuildIo, which proves
-// BuildIo runs with interrupts on (DESIGN.md).
+// port's own and needs none) and records whether an ISR of the channel ran
+// meanwhile (on any CPU, or by the port's own replay of a missed edge), and
+// whether the local APIC of the CPU running BuildIo delivered the channel's
+// vector to it meanwhile: the interrupt entry's count for this CPU, which
+// only a hardware delivery raises. BuildIo runs pinned at DISPATCH, which
+// masks no device vector, so the CPU is the same for its whole duration,
+// and a delivery during it proves that BuildIo runs with interrupts on
+// (docs/DESIGN.md).
 //
 // Context: PASSIVE or DISPATCH, IF=1, no lock held (IdeHwBuildIo's).
 func (ch *Channel) buildIo(r *request) bool {
@@ -478,13 +479,14 @@ func (ch *Channel) buildIo(r *request) bool {
 	}
 	old := kernel.Raise(kernel.DISPATCH)
 	cpu := kernel.CPU()
-	quiet := cpu == 0 && !ch.intr.Outstanding()
 	total := ch.isrTotal.Load()
+	delivered := ch.intr.AcceptedHere()
 	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
 	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
 	ok := ch.mp.BuildIo(&r.irb)
 	overlap := ch.isrTotal.Load() != total
-	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, quiet && overlap)
+	same := ch.intr.AcceptedHere() != delivered
+	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
 	kernel.Lower(old)
 	if !ok && r.irb.Status == miniport.StatusPending {
 		r.irb.Status = miniport.StatusInvalidRequest

@@ -59,7 +59,9 @@ type ContextRecord struct {
 	Tag      int           // the request's tag, -1 for none
 
 	// BuildIo only: an ISR of this channel ran while BuildIo did, on any
-	// CPU (Overlap) or on the CPU that ran BuildIo (SameCPU).
+	// CPU or through the port's replay of a missed edge (Overlap); the
+	// local APIC of the CPU running BuildIo delivered the channel's vector
+	// to it meanwhile (SameCPU: hardware only).
 	Overlap, SameCPU bool
 }
 
@@ -95,7 +97,7 @@ type ContextRow struct {
 	Masked         Seen
 	LockHeld       Seen
 	Overlap        uint64 // BuildIo calls during which an ISR of the channel ran
-	SameCPU        uint64 // ... and whose interrupt the CPU running BuildIo took meanwhile
+	SameCPU        uint64 // BuildIo calls during which their CPU's local APIC delivered the channel's vector to it
 
 	// Time is the total time spent in the routine's calls, for the
 	// port's sections at DIRQL (HwStartIo, HwInterrupt, Pending,

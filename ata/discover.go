@@ -80,12 +80,13 @@ func (ch *Channel) discover() {
 	// 2. Both signatures first: the task file registers are written to
 	// both devices, so the first command overwrites the other's.
 	var types [2]miniport.DeviceType
+	var seen [2]string
 	for t := range types {
-		typ, err := ch.probe(t)
+		typ, what, err := ch.probe(t)
 		if err != nil {
 			ch.log("%v", err)
 		}
-		types[t] = typ
+		types[t], seen[t] = typ, what
 	}
 	// 3.
 	var devs [2]*found
@@ -118,7 +119,7 @@ func (ch *Channel) discover() {
 		}
 	}
 	if devs[0] == nil && devs[1] == nil {
-		ch.log("%s: no devices", ch.name)
+		ch.log("%s: no devices (target 0: %s; target 1: %s)", ch.name, seen[0], seen[1])
 	}
 	for t, f := range devs {
 		if f == nil {
@@ -172,22 +173,25 @@ func (ch *Channel) resetLocked() error {
 	return nil
 }
 
-// probe reads target t's signature (MiniportProbe) and classifies it.
+// probe reads target t's signature (MiniportProbe) and classifies it; it
+// also says what it saw, for the message of a channel found empty.
 //
 // Context: PASSIVE, ch.devMu held; blocks.
-func (ch *Channel) probe(t int) (miniport.DeviceType, error) {
+func (ch *Channel) probe(t int) (typ miniport.DeviceType, seen string, err error) {
 	r := ch.ownRequest()
 	r.reset(miniport.FunctionMiniport, t, ch.timeout)
 	r.irb.Miniport = miniport.MiniportProbe
 	ch.execInternal(r)
+	tf := &r.irb.TaskFile.Current
 	switch r.irb.Status {
 	case miniport.StatusSuccess:
-		return classify(r.irb.TaskFile.Current, r.irb.AtaStatus), nil
+		typ = classify(*tf, r.irb.AtaStatus)
+		return typ, fmt.Sprintf("%v, status %#02x, signature %02x%02x", typ, r.irb.AtaStatus, tf.LBAHigh, tf.LBAMid), nil
 	case miniport.StatusSelectionTimeout:
-		return miniport.DeviceNone, nil
+		return miniport.DeviceNone, fmt.Sprintf("bus floating (status %#02x)", r.irb.AtaStatus), nil
 	}
-	return miniport.DeviceNone, completionError(fmt.Sprintf("%s.%d", ch.name, t), &r.irb, "probe", 0, 0, false,
-		ch.timeout, ch.busyTimeout)
+	err = completionError(fmt.Sprintf("%s.%d", ch.name, t), &r.irb, "probe", 0, 0, false, ch.timeout, ch.busyTimeout)
+	return miniport.DeviceNone, err.Error(), err
 }
 
 // identify reads and parses the IDENTIFY data of target t.

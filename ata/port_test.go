@@ -56,7 +56,7 @@ func (f *fakeIntr) SynchronizeMasked(fn func()) bool {
 }
 
 func (f *fakeIntr) Masked() bool              { return f.masked.Load() }
-func (f *fakeIntr) Outstanding() bool         { return false }
+func (f *fakeIntr) AcceptedHere() uint32      { return 0 }
 func (f *fakeIntr) SetPending(fn func() bool) { f.pending.Store(&fn) }
 
 // edge is the device's INTRQ rising, as the bus reports it.

@@ -19,26 +19,20 @@
 //     line, which the board passes in.
 //   - DESIGN.md "IRQL is the APIC task priority" and "Who runs where".
 //
-// # Dispatch on TamaGo
+// # Dispatch
 //
-// TamaGo's CPU.ServiceInterrupts runs in one goroutine that sleeps; the
-// assembly entry for vectors 32-254 records the vector, wakes that goroutine
-// and returns without an EOI; the goroutine calls Dispatch(vector) as
-// ordinary Go, on any CPU (not necessarily the BSP where the interrupt
-// arrived), and TamaGo then sends the EOI through an NMI to the BSP. Device
-// lines are routed to the BSP (APIC ID 0), so the vector stays in service at
-// the BSP's local APIC, masking its class and every lower one there, while
-// Dispatch runs. Start starts that goroutine.
-//
-// Because the ISR is a goroutine, the hardware priority decides when the
-// interrupt is accepted, not when its ISR runs: the ISR runs on a CPU that
-// is at PASSIVE, and on a single CPU only once that CPU drops back to
-// PASSIVE. Code above PASSIVE must therefore never wait for an ISR of its
-// own CPU.
-//
-// A self-IPI sent from an application processor lands on that processor,
-// whose EOI TamaGo never sends: self-IPI tests must run on the BSP, inside
-// kernel.RunOnCPU(0, ...), and SelfIPI checks it.
+// The firmware owns the path from the IDT to the ISR (package kernel,
+// intr.go, and docs/DESIGN.md "From the IDT to the ISR"): the entry of
+// every vector records it on the CPU that accepted it and leaves it in
+// service at that CPU's local APIC; the kernel runs Dispatch for it at the
+// first safe point of that CPU where the vector's class is above the level,
+// at that class, and sends the EOI once Dispatch and any higher vector
+// accepted meanwhile are done. So the hardware priority decides both when a
+// vector is accepted and when its ISR may run, on every CPU: a line of
+// higher DIRQL is accepted, and its ISR runs at the first safe point, while
+// a lower one's ISR runs or waits; a lower one stays held while a higher
+// one's runs. Init installs Dispatch and gives every local APIC the
+// kernel's spurious vector.
 package irq
 
 import (
@@ -52,8 +46,9 @@ import (
 	"github.com/ataport/firmware/kernel"
 )
 
-// BSPAPICID is the destination of every device line: TamaGo sends the EOI
-// of the vectors it dispatches to APIC ID 0 only (amd64.CPU.ClearInterrupt).
+// BSPAPICID is the destination of every device line. Any CPU could serve
+// a line now that each sends its own EOIs; one destination keeps the
+// order of a line's interrupts that of their arrival.
 const BSPAPICID = 0
 
 // Trigger is the trigger mode of a line.
@@ -103,14 +98,24 @@ type Line struct {
 // Context: any IRQL; does not block or allocate.
 func (i *Interrupt) HasLine() bool { return i.io != nil }
 
-// Outstanding reports whether the interrupt's vector is requested (IRR) or
-// in service (ISR) at this CPU's local APIC: delivered to this CPU and not
-// yet ended by an EOI.
+// AcceptedHere returns how many times the executing CPU's local APIC
+// delivered the interrupt's vector to it, counted by the kernel's entry:
+// hardware deliveries only.
+//
+// Context: pinned (above PASSIVE); does not block or allocate.
+func (i *Interrupt) AcceptedHere() uint32 {
+	return kernel.AcceptedHere(i.vector)
+}
+
+// Accepted returns how many times any CPU accepted the interrupt's vector.
 //
 // Context: any IRQL; does not block or allocate.
-func (i *Interrupt) Outstanding() bool {
-	l := LAPIC()
-	return l.Requested(i.vector) || l.InService(i.vector)
+func (i *Interrupt) Accepted() uint64 {
+	var n uint64
+	for cpu := 0; cpu < kernel.NumCPU(); cpu++ {
+		n += uint64(kernel.Accepted(cpu, i.vector))
+	}
+	return n
 }
 
 // ISR is an interrupt service routine (HwInterrupt). It returns true when
@@ -128,10 +133,8 @@ type Stats struct {
 }
 
 // Counters are the counters of interrupts that reached no ISR; neither is
-// fatal. Spurious counts Dispatch calls for the vector programmed in the
-// local APIC's SVR; with the reset value 0xFF, which TamaGo leaves, the
-// spurious interrupt is taken by TamaGo's IRQ_WAKEUP entry instead and never
-// reaches Dispatch.
+// fatal. Spurious counts the entry's acceptances of the kernel's spurious
+// vector, programmed in every local APIC's SVR, on all CPUs.
 type Counters struct {
 	Unexpected uint64 // a vector with no connected interrupt
 	Spurious   uint64 // the local APIC's spurious vector
@@ -160,7 +163,6 @@ var (
 	mu        sync.Mutex
 	ioapics   []*ioapic.IOAPIC
 	local     *lapic.LAPIC
-	spurious  atomic.Int32 // spurious vector, -1 before Init
 	allocator vectorAllocator
 	lines     []*Interrupt
 
@@ -168,16 +170,11 @@ var (
 	byVector [256]atomic.Pointer[Interrupt]
 
 	unexpected     atomic.Uint64
-	spuriousCount  atomic.Uint64
 	errNotInit     = errors.New("irq: Init has not been called")
 	errLevelRange  = errors.New("level out of range")
 	errNilISR      = errors.New("nil ISR")
 	errNoIOAPICFor = errors.New("no IOAPIC has GSI")
 )
-
-func init() {
-	spurious.Store(-1)
-}
 
 // IOAPICConfig describes one IOAPIC as an I/O APIC Structure of the MADT
 // gives it.
@@ -189,12 +186,13 @@ type IOAPICConfig struct {
 
 // Init takes the IOAPICs found in the MADT and the local APIC base (MADT
 // Local Interrupt Controller Address, normally 0xFEE00000): it initializes
-// each IOAPIC, masking every redirection entry, and reads the spurious
-// vector of the local APIC.
+// each IOAPIC, masking every redirection entry, programs the kernel's
+// spurious vector into the local APIC of every CPU, and installs Dispatch
+// as the kernel's dispatcher.
 //
-// Context: PASSIVE, IF=1, on the BSP, before Start and before any Connect;
-// may block and allocate. Returns an error for no IOAPIC, overlapping GSI
-// ranges, or an IOAPIC that does not answer.
+// Context: PASSIVE, IF=1, after kernel.Init and kernel.InstallEntry and
+// before any Connect; may block and allocate. Returns an error for no
+// IOAPIC, overlapping GSI ranges, or an IOAPIC that does not answer.
 func Init(cfgs []IOAPICConfig, lapicBase uint32) error {
 	kernel.AssertLevel("irq.Init", kernel.PASSIVE, kernel.PASSIVE)
 	if len(cfgs) == 0 {
@@ -221,7 +219,10 @@ func Init(cfgs []IOAPICConfig, lapicBase uint32) error {
 	}
 	ioapics = ios
 	local = &lapic.LAPIC{Base: lapicBase}
-	spurious.Store(int32(local.SpuriousVector()))
+	for cpu := 0; cpu < kernel.NumCPU(); cpu++ {
+		kernel.RunOnCPU(cpu, func() { local.SetSpuriousVector(kernel.SpuriousVector) })
+	}
+	kernel.SetDispatcher(Dispatch)
 	return nil
 }
 
@@ -493,34 +494,25 @@ func FreeVector(v uint8) {
 	allocator.free(v)
 }
 
-// Dispatch runs the interrupt object of vector: it raises to its DIRQL,
-// takes its interrupt lock, calls the ISR, counts the answer, releases the
-// lock and lowers, which runs the DPCs the ISR queued on this CPU. A vector
-// with no interrupt object counts as unexpected, the local APIC's spurious
-// vector as spurious; neither is fatal.
+// Dispatch runs the interrupt object of vector (the kernel's dispatcher):
+// it takes the interrupt lock, calls the ISR, counts the answer and
+// releases the lock. A vector with no interrupt object counts as
+// unexpected, which is not fatal.
 //
-// The DPCs run before Dispatch returns, so before TamaGo's EOI: while they
-// run, the vector's class and every lower one stay masked at the BSP.
-//
-// Context: the interrupt service goroutine (see Start), PASSIVE, IF=1, any
-// CPU; the vector is in service at the BSP's local APIC until the EOI that
-// TamaGo sends after Dispatch returns. Does not block or allocate.
-func Dispatch(vector int) {
-	kernel.AssertLevel("irq.Dispatch", kernel.PASSIVE, kernel.PASSIVE)
-	if vector < 0 || vector >= len(byVector) {
-		unexpected.Add(1)
-		return
-	}
-	if int32(vector) == spurious.Load() {
-		spuriousCount.Add(1)
-		return
-	}
+// Context: the vector's class (CR8 = vector >> 4, the interrupt's DIRQL),
+// IF=1, pinned on the CPU whose local APIC accepted the vector, which stays
+// in service there until the kernel's EOI after Dispatch returns; does not
+// block or allocate.
+func Dispatch(vector uint8) {
 	i := byVector[vector].Load()
 	if i == nil {
 		unexpected.Add(1)
 		return
 	}
-	old := i.lock.Acquire()
+	if cur := kernel.Current(); cur != i.lock.Level {
+		kernel.Bugcheck("irq: Dispatch(" + i.name + ") at " + cur.String() + ", must run at " + i.lock.Level.String())
+	}
+	i.lock.AcquireAtLevel()
 	switch {
 	case !i.connected.Load():
 		unexpected.Add(1)
@@ -529,32 +521,32 @@ func Dispatch(vector int) {
 	default:
 		i.notMine.Add(1)
 	}
-	if kernel.Current() != i.lock.Level || kernel.InterruptsEnabled() != (i.lock.Level != kernel.HIGH) {
+	if kernel.Current() != i.lock.Level || !kernel.InterruptsEnabled() {
 		kernel.Bugcheck("irq: ISR " + i.name + " returned at " + kernel.Current().String() +
-			" or with IF changed, must return at " + i.lock.Level.String())
+			" or with IF=0, must return at " + i.lock.Level.String())
 	}
-	i.lock.Release(old)
+	i.lock.ReleaseAtLevel()
 }
 
 // Totals returns the counters of unexpected and spurious interrupts.
 //
 // Context: any IRQL; does not block or allocate.
 func Totals() Counters {
-	return Counters{Unexpected: unexpected.Load(), Spurious: spuriousCount.Load()}
+	var spurious uint64
+	for cpu := 0; cpu < kernel.NumCPU(); cpu++ {
+		spurious += uint64(kernel.Accepted(cpu, kernel.SpuriousVector))
+	}
+	return Counters{Unexpected: unexpected.Load(), Spurious: spurious}
 }
 
-// SelfIPI sends vector to the executing CPU, which must be the BSP (see the
-// package comment): fixed delivery, edge. The vector is accepted when the
-// BSP's level drops below its class.
+// SelfIPI sends vector to the executing CPU: fixed delivery, edge. The
+// vector is accepted when the CPU's priority allows it, and its ISR runs at
+// the CPU's next safe point where its class is above the level.
 //
-// Context: DISPATCH..HIGH, pinned on CPU 0 (inside kernel.RunOnCPU(0, ...));
-// does not block or allocate. Returns an error before Init or when the ICR
-// stays busy; panics on another CPU.
+// Context: DISPATCH..HIGH (pinned); does not block or allocate. Returns an
+// error before Init or when the ICR stays busy.
 func SelfIPI(vector uint8) error {
 	kernel.AssertLevel("irq.SelfIPI", kernel.DISPATCH, kernel.HIGH)
-	if c := kernel.CPU(); c != 0 {
-		kernel.Bugcheck("irq: SelfIPI on CPU " + strconv.Itoa(c) + ": TamaGo sends EOIs to the BSP only, use kernel.RunOnCPU(0, ...)")
-	}
 	if local == nil {
 		return errNotInit
 	}

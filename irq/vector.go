@@ -13,10 +13,7 @@ import (
 // and Interrupt Vectors" (6.2): vectors 0-31 are reserved for exceptions).
 const (
 	// FirstVector is the lowest vector an interrupt may use.
-	FirstVector = 0x20
-	// WakeupVector is TamaGo's IRQ_WAKEUP (amd64.IRQ_WAKEUP), handled inside
-	// TamaGo to resume halted CPUs; never allocated.
-	WakeupVector = 0xff
+	FirstVector = kernel.FirstVector
 )
 
 // vectorAllocator hands out vectors by priority class: a vector of class c
@@ -28,10 +25,12 @@ type vectorAllocator struct {
 var errNoLevel = errors.New("no vector class for this level")
 
 // alloc returns the lowest free vector of class level (vector>>4 == level).
-// DISPATCH..HIGH have classes; PASSIVE and APC fall among the exception
-// vectors and have none.
+// DISPATCH..IPI have classes; PASSIVE and APC fall among the exception
+// vectors and have none, and HIGH has none either: an ISR runs at its
+// vector's class with IF=1, which HIGH forbids (class 15 holds the
+// spurious vector).
 func (a *vectorAllocator) alloc(level kernel.IRQL) (uint8, error) {
-	if level < kernel.DISPATCH || level > kernel.HIGH {
+	if level < kernel.DISPATCH || level >= kernel.HIGH {
 		return 0, errors.New("irq: " + level.String() + ": " + errNoLevel.Error())
 	}
 	for v := int(level) << 4; v <= int(level)<<4|0xf; v++ {
@@ -54,5 +53,5 @@ func (a *vectorAllocator) free(v uint8) {
 }
 
 func reserved(v int) bool {
-	return v < FirstVector || v == WakeupVector
+	return v < FirstVector || v == kernel.WakeVector || v == kernel.SpuriousVector
 }

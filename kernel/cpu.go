@@ -30,6 +30,14 @@ type perCPU struct {
 
 	// kick wakes this CPU's DPC helper goroutine (see Init).
 	kick chan struct{}
+
+	// apic is the CPU's local APIC ID: its row in the interrupt entry's
+	// tables (intr.go).
+	apic uint8
+	// undispatched counts vectors serviced before SetDispatcher.
+	undispatched atomic.Uint64
+	// lat keeps the latest acceptance-to-dispatch latencies.
+	lat latencyRing
 }
 
 var (
@@ -50,6 +58,7 @@ func init() {
 	for i := range cpus {
 		cpus[i].qlock.Name = "dpc queue"
 		cpus[i].kick = make(chan struct{}, 1)
+		cpus[i].apic = uint8(i)
 		cpuOfAPIC[i].Store(int32(i + 1))
 	}
 	ncpu.Store(int32(min(bootCPUs(), MaxCPUs)))
@@ -86,6 +95,7 @@ func Init(apicIDs []uint32) error {
 	defer initMu.Unlock()
 	for i, id := range apicIDs {
 		cpuOfAPIC[id].Store(int32(i + 1))
+		cpus[i].apic = uint8(id)
 	}
 	for id := range cpuOfAPIC {
 		if !seen[id] {

@@ -30,3 +30,11 @@ TEXT ·cli(SB),NOSPLIT,$0
 TEXT ·sti(SB),NOSPLIT,$0
 	STI
 	RET
+
+// func readTSC() uint64
+TEXT ·readTSC(SB),NOSPLIT,$0-8
+	RDTSC			// edx:eax = TSC
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	MOVQ	AX, ret+0(FP)
+	RET

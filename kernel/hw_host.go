@@ -5,6 +5,7 @@ package kernel
 import (
 	"runtime"
 	"sync/atomic"
+	"time"
 	_ "unsafe" // go:linkname
 )
 
@@ -67,4 +68,43 @@ func apicID() uint32 {
 // bootCPUs is the number of simulated CPUs: the Ps.
 func bootCPUs() int {
 	return runtime.GOMAXPROCS(0)
+}
+
+func readTSC() uint64 {
+	return uint64(time.Now().UnixNano())
+}
+
+// fakeEOIs counts the EOIs each simulated CPU sent; fakeEOIHook, when set
+// by a test, sees each one first.
+var (
+	fakeEOIs    [MaxCPUs]atomic.Uint64
+	fakeEOIHook func(cpu int)
+)
+
+func eoi() {
+	p := hostP()
+	if fakeEOIHook != nil {
+		fakeEOIHook(p)
+	}
+	fakeEOIs[p].Add(1)
+}
+
+// Deliver is the host fake's local APIC delivering vector to the
+// executing simulated CPU: it does what the firmware's interrupt entry does
+// (entry_amd64.s) and no more, so the ISR runs at that CPU's next safe
+// point where the vector's class is above its level.
+//
+// Context: pinned (above PASSIVE), so that "executing CPU" stays the same
+// until the safe point; does not block or allocate.
+func Deliver(vector uint8) {
+	apic := apicID()
+	atomic.AddUint32(&accepted[apic][vector], 1)
+	acceptTSC[apic][vector] = readTSC()
+	switch vector {
+	case SpuriousVector:
+	case WakeVector:
+		eoi()
+	default:
+		atomic.OrUint64(&pendingVec[apic][vector/64], 1<<(vector%64))
+	}
 }

@@ -14,6 +14,7 @@ const (
 	lapicBase    = 0xfee00000
 	lapicIDReg   = 0x20 // LAPIC_ID, Local APIC ID Register
 	lapicIDShift = 24   // APIC ID, bits 31:24 (xAPIC)
+	lapicEOIReg  = 0xb0 // LAPIC_EOI, EOI Register (write-only)
 )
 
 // defined in hw_amd64.s
@@ -26,6 +27,9 @@ func writeCR8(v uint64)
 
 // readFlags returns RFLAGS (pushfq; pop rax).
 func readFlags() uint64
+
+// readTSC returns the time-stamp counter (rdtsc).
+func readTSC() uint64
 
 // cli clears RFLAGS.IF (cli).
 func cli()
@@ -45,13 +49,26 @@ func apicID() uint32 {
 	return atomic.LoadUint32(lapicIDPtr) >> lapicIDShift
 }
 
-// lapicIDPtr points at the identity-mapped LAPIC_ID register. The address is
-// converted through memory rather than with unsafe.Pointer(uintptr), which
-// vet rightly rejects for Go heap addresses; this one is device memory.
-var lapicIDPtr = func() *uint32 {
-	a := uintptr(lapicBase + lapicIDReg)
+// eoi signals the end of the highest-priority interrupt in service at the
+// executing CPU's local APIC (SDM Vol 3A, APIC chapter, "End-of-Interrupt
+// (EOI)").
+func eoi() {
+	atomic.StoreUint32(lapicEOIPtr, 0)
+}
+
+// lapicIDPtr and lapicEOIPtr point at identity-mapped local APIC registers.
+// The addresses are converted through memory rather than with
+// unsafe.Pointer(uintptr), which vet rightly rejects for Go heap addresses;
+// these are device memory.
+var (
+	lapicIDPtr  = lapicReg(lapicIDReg)
+	lapicEOIPtr = lapicReg(lapicEOIReg)
+)
+
+func lapicReg(off uintptr) *uint32 {
+	a := uintptr(lapicBase) + off
 	return *(**uint32)(unsafe.Pointer(&a))
-}()
+}
 
 // bootCPUs is the number of CPUs assumed before Init: TamaGo runs on the BSP
 // alone until CPU.InitSMP.

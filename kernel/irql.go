@@ -59,6 +59,11 @@ func Raise(new IRQL) (old IRQL) {
 		}
 		c.section.Store(int32(me + 1))
 	}
+	if c.anyPending() && InterruptsEnabled() {
+		// Vectors this CPU accepted at old run before the level rises
+		// above them, as they would have interrupted the caller.
+		c.service(old)
+	}
 	if new == HIGH {
 		cli()
 		c.ifOff.Store(true)
@@ -91,12 +96,18 @@ func Lower(new IRQL) {
 	c := &cpus[me]
 	if new >= DISPATCH {
 		setLevel(c, new, cur)
+		if c.anyPending() {
+			c.service(new)
+		}
 		return
 	}
 	if cur > DISPATCH {
 		setLevel(c, DISPATCH, cur)
 	}
 	if cur >= DISPATCH {
+		if c.anyPending() {
+			c.service(DISPATCH)
+		}
 		drainDPCs(c)
 	}
 	if new == PASSIVE {
@@ -108,6 +119,9 @@ func Lower(new IRQL) {
 	}
 	writeCR8(uint64(new))
 	c.cr8.Store(uint32(new))
+	if c.anyPending() || c.pending.Load() != 0 {
+		c.service(new)
+	}
 	if new == PASSIVE {
 		procUnpin()
 	}
@@ -186,14 +200,18 @@ func Sleep(d time.Duration) {
 
 // Stall busy-waits for d on the monotonic clock (the TSC on TamaGo) without
 // yielding the CPU (KeStallExecutionProcessor). The wait is bounded by d.
+// Every turn is a safe point (ServicePoint): ISRs of vectors above the
+// level, accepted meanwhile, run during the stall, as they would interrupt
+// it.
 //
 // Context: any IRQL, any IF; does not block or allocate.
 func Stall(d time.Duration) {
-	if d <= 0 {
-		return
-	}
 	start := time.Now()
-	for time.Since(start) < d {
+	for {
+		ServicePoint()
+		if time.Since(start) >= d {
+			return
+		}
 	}
 }
 

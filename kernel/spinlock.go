@@ -115,6 +115,7 @@ func (l *SpinLock) spin() {
 		if l.holder.Load() == 0 && l.holder.CompareAndSwap(0, me) {
 			return
 		}
+		ServicePoint()
 		if n%1024 != 0 || warned {
 			continue
 		}

@@ -4,7 +4,6 @@ package pc
 
 import (
 	"math"
-	"runtime"
 	"runtime/goos"
 	"sync/atomic"
 	"unsafe"
@@ -18,21 +17,6 @@ import (
 // DISPATCH or above never yields to it). Waking every millisecond lets the
 // idle CPU steal such work.
 const maxIdle = 1_000_000 // ns
-
-// wakeRecheck bounds a halt while a device interrupt waits for its
-// service goroutine (see idle).
-const wakeRecheck = 30_000 // ns
-
-// TamaGo's interrupt state (amd64/irq.go and irq.s of the pinned v1.26.0):
-// irqLock is set by the entry of a device vector, which wakes the service
-// goroutine irqHandlerG (runtime.WakeG) and sends the other CPUs a wake
-// IPI, and cleared by the EOI that follows its handler.
-//
-//go:linkname irqLock github.com/usbarmory/tamago/amd64.irqLock
-var irqLock bool
-
-//go:linkname irqHandlerG github.com/usbarmory/tamago/amd64.irqHandlerG
-var irqHandlerG uint
 
 // Local APIC timer registers (Intel SDM Vol. 3A, "APIC Timer", 10.5.4 /
 // 11.5.4 depending on edition). Each CPU reaches its own local APIC at the
@@ -62,7 +46,7 @@ func lapicReg(off uint32) *uint32 {
 // idle CPU halt.
 func calibrateLAPICTimer() {
 	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), LVT_MASKED|amd64.IRQ_WAKEUP)
+	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), LVT_MASKED)
 	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), math.MaxUint32)
 	t0 := AMD64.Counter()
 	for AMD64.Counter()-t0 < tscHz/100 {
@@ -75,58 +59,70 @@ func calibrateLAPICTimer() {
 	}
 }
 
-// idle is the runtime's idle hook (goos.Idle): it halts the CPU until an
-// interrupt or the earlier of the next runtime timer and maxIdle, armed on
-// this CPU's local APIC timer in one-shot mode with TamaGo's IRQ_WAKEUP
-// vector (whose handler only sends the EOI). Halting instead of spinning
-// also leaves the host's CPUs to QEMU's I/O thread under TCG.
-//
-// A device interrupt that arrives while this CPU is on its way from the
-// scheduler's last look at its timers to the HLT wakes the service
-// goroutine, whose timer may be on this CPU, and sends the wake IPI before
-// the HLT, where it is lost; and the other CPU cannot take that timer over
-// while this one's M counts as spinning (the runtime keeps it so across
-// TamaGo's idle hook). The ISR then waited for maxIdle: 7% of 4 KiB reads
-// took 1.2-1.5 ms instead of 0.2 ms under TCG. So while an interrupt is
-// taken but its service goroutine still sleeps, halts last at most
-// wakeRecheck; and the halt happens only if irqLock still reads, with
-// interrupts off, what that choice was made on.
+// IdleHooks connect the idle governor to the kernel's interrupt entry,
+// which the board does not import.
+type IdleHooks struct {
+	// Vector is the wake vector the local APIC timer raises; its entry
+	// only sends the EOI.
+	Vector uint8
+	// Pending returns the executing CPU's row of vectors accepted and not
+	// yet served (kernel.PendingVectors); the CPU does not halt while any
+	// bit is set.
+	Pending func() *[4]uint64
+	// Service runs the ISRs of those vectors and the DPCs they queue, and
+	// reports whether it ran any (kernel.ServiceIdle).
+	Service func() bool
+}
+
+var hooks IdleHooks
+
+// idle is the runtime's idle hook (goos.Idle), called by the scheduler on
+// the M's g0 stack when this CPU has nothing to run. It first serves the
+// interrupts this CPU accepted, and returns at once when that ran anything
+// (their DPCs may have made goroutines runnable); otherwise it halts until
+// an interrupt or the earlier of the next runtime timer (pollUntil; 0 means
+// none) and maxIdle, armed on this CPU's local APIC timer in one-shot mode
+// with the wake vector. Halting instead of spinning also leaves the host's
+// CPUs to QEMU's I/O thread under TCG. The halt happens only if, with
+// interrupts off, no vector is pending and the timer has not expired;
+// then STI;HLT lets an interrupt arriving after the check end the HLT.
+// After the HLT, the interrupt that ended it is served here.
 func idle(pollUntil int64) {
-	now := nanotime()
-	seen := irqLock
-	limit := int64(maxIdle)
-	if seen && runtime.Asleep(irqHandlerG) {
-		limit = wakeRecheck
+	if hooks.Service() {
+		return
 	}
-	if pollUntil == math.MaxInt64 || pollUntil-now > limit {
-		pollUntil = now + limit
+	now := nanotime()
+	if pollUntil == 0 || pollUntil-now > maxIdle {
+		pollUntil = now + maxIdle
 	}
 	if pollUntil <= now {
 		return
 	}
 	count := uint64(pollUntil-now) * lapicTimerHz / 1e9
 	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), amd64.IRQ_WAKEUP)
+	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
 	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
-	haltUnlessExpired(lapicReg(LAPIC_TMRCURRCNT), &irqLock, seen)
+	haltUnlessPending(lapicReg(LAPIC_TMRCURRCNT), hooks.Pending())
+	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
+	hooks.Service()
 }
 
 // defined in idle_amd64.s
 
-// haltUnlessExpired halts (sti; hlt) unless *count, the local APIC timer's
-// current count, already reached 0, or *lock no longer reads seen; the
-// checks run with interrupts off so that a timer expiring or an interrupt
-// taken before the HLT cannot leave the CPU halted past its due time.
-func haltUnlessExpired(count *uint32, lock *bool, seen bool)
+// haltUnlessPending halts (sti; hlt) unless *count, the local APIC timer's
+// current count, already reached 0, or a bit of *pending is set; the checks
+// run with interrupts off so that a timer expiring or an interrupt taken
+// before the HLT cannot leave the CPU halted past its due time.
+func haltUnlessPending(count *uint32, pending *[4]uint64)
 
 // StartIdle installs idle once the local APIC timer is calibrated, and
-// otherwise a governor that never halts (a halt could then only end with a
-// device interrupt). The caller must have installed the IDT entries of
-// vectors 32-255 (TamaGo's CPU.ServiceInterrupts) first: the wake vector
-// arrives through them.
-func StartIdle() {
+// otherwise a governor that only serves interrupts and never halts (a halt
+// could then only end with a device interrupt). The kernel's interrupt
+// entry must be installed first: the wake vector arrives through it.
+func StartIdle(h IdleHooks) {
+	hooks = h
 	if lapicTimerHz == 0 {
-		goos.Idle = func(int64) {}
+		goos.Idle = func(int64) { hooks.Service() }
 		warnf("local APIC timer does not count: idle CPUs spin instead of halting")
 		return
 	}

@@ -2,24 +2,25 @@
 
 #include "textflag.h"
 
-// func haltUnlessExpired(count *uint32, lock *bool, seen bool)
-TEXT ·haltUnlessExpired(SB),NOSPLIT,$0-17
+// func haltUnlessPending(count *uint32, pending *[4]uint64)
+TEXT ·haltUnlessPending(SB),NOSPLIT,$0-16
 	MOVQ	count+0(FP), AX
-	MOVQ	lock+8(FP), CX
-	MOVB	seen+16(FP), DX
+	MOVQ	pending+8(FP), CX
 	CLI
 	MOVL	(AX), BX
 	CMPL	BX, $0
-	JE	expired
-	MOVB	(CX), BX
-	CMPB	BX, DX
-	JNE	expired
+	JE	skip
+	MOVQ	0(CX), BX
+	ORQ	8(CX), BX
+	ORQ	16(CX), BX
+	ORQ	24(CX), BX
+	JNE	skip
 	// STI takes effect after the next instruction, so an interrupt that
 	// became pending after the check ends the HLT instead of being taken
 	// before it.
 	STI
 	HLT
 	RET
-expired:
+skip:
 	STI
 	RET

@@ -20,14 +20,15 @@ import (
 	"github.com/ataport/firmware/miniport/piix"
 )
 
-// ataDIRQL is the level of both IDE channels. One class for both keeps
-// their vectors from nesting: TamaGo services one vector at a time at the
-// BSP, and a second vector of the same class waits in the IRR for the EOI
-// of the first instead of preempting its handler.
-const ataDIRQL kernel.IRQL = 5
-
-// Legacy ISA interrupts of the compatibility-mode IDE channels.
-var ideIRQ = [2]uint8{14, 15}
+// Legacy ISA interrupts of the compatibility-mode IDE channels, and the
+// DIRQL of each: one level per line, as the Windows HAL assigns them, the
+// primary channel above the secondary as on the PC/AT's cascaded 8259s. An
+// interrupt of the primary is accepted, and its ISR runs, while the
+// secondary's ISR runs or waits; the secondary's waits for the primary's.
+var (
+	ideIRQ   = [2]uint8{14, 15}
+	ideDIRQL = [2]kernel.IRQL{6, 5}
+)
 
 var (
 	controllers []*ata.Controller
@@ -80,12 +81,12 @@ func attachIDE(f *pci.Function, first int) (*ata.Controller, error) {
 		return nil, nil
 	}
 	var lines []ata.Line
-	for _, n := range ideIRQ {
+	for i, n := range ideIRQ {
 		l, err := isaLine(n)
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, ata.Line{Line: l, DIRQL: ataDIRQL})
+		lines = append(lines, ata.Line{Line: l, DIRQL: ideDIRQL[i]})
 	}
 	return ata.Attach(mp, ata.Config{
 		Lines:        lines,

@@ -11,12 +11,15 @@ import (
 	"github.com/ataport/firmware/kernel"
 )
 
-// startInterrupts brings up the IRQL kernel and the interrupt controllers
-// from what the board found in the MADT, and starts interrupt dispatch.
+// startInterrupts brings up the IRQL kernel, the firmware's interrupt
+// entry and the interrupt controllers from what the board found in the
+// MADT, then the idle governor, which halts until the wake vector. No
+// interrupt source is unmasked before the entry is in the IDT.
 func startInterrupts() error {
 	if err := kernel.Init(pc.APICIDs()); err != nil {
 		return err
 	}
+	kernel.InstallEntry()
 	ios, lapicBase := pc.IOAPICs()
 	var cfgs []irq.IOAPICConfig
 	for _, io := range ios {
@@ -25,8 +28,11 @@ func startInterrupts() error {
 	if err := irq.Init(cfgs, lapicBase); err != nil {
 		return err
 	}
-	irq.Start(pc.AMD64)
-	pc.StartIdle()
+	pc.StartIdle(pc.IdleHooks{
+		Vector:  kernel.WakeVector,
+		Pending: kernel.PendingVectors,
+		Service: kernel.ServiceIdle,
+	})
 	return nil
 }
 

@@ -139,9 +139,8 @@ func (l *LAPIC) LevelTriggered(vector uint8) bool {
 
 // EOI signals the end of the highest-priority interrupt in service.
 //
-// Context: any IRQL; does not block or allocate. TamaGo sends the EOI of
-// the vectors it dispatches itself (CPU.ClearInterrupt); this is for
-// vectors it does not.
+// Context: any IRQL; does not block or allocate. The kernel's dispatch
+// sends the EOI of every vector it serves; this is for tests.
 func (l *LAPIC) EOI() {
 	mmio.Write32(l.Base+LAPIC_EOI, 0)
 }
@@ -151,6 +150,16 @@ func (l *LAPIC) EOI() {
 // Context: any IRQL; does not block or allocate.
 func (l *LAPIC) SpuriousVector() uint8 {
 	return uint8(l.read(LAPIC_SVR) >> SVR_VECTOR)
+}
+
+// SetSpuriousVector software-enables the executing CPU's local APIC with
+// vector as its spurious vector (SVR: APIC software enable, vector in bits
+// 7:0; focus processor checking and EOI broadcast suppression left 0).
+//
+// Context: any IRQL, pinned on the CPU to program; does not block or
+// allocate.
+func (l *LAPIC) SetSpuriousVector(vector uint8) {
+	mmio.Write32(l.Base+LAPIC_SVR, 1<<SVR_ENABLE|uint32(vector)<<SVR_VECTOR)
 }
 
 // Enabled reports the APIC software enable bit of the SVR.
@@ -190,8 +199,9 @@ func (l *LAPIC) IPI(apicID uint8, vector uint8) error {
 //  3. write ICRL, which sends;
 //  4. wait for the delivery status to clear.
 //
-// CLI (HIGH) keeps TamaGo's interrupt entry, which also writes ICRL, off this
-// CPU's ICR meanwhile.
+// HIGH keeps every other user of this CPU's ICR off it meanwhile: ISRs run
+// at safe points of this CPU (kernel.ServicePoint), and none is reached
+// between the steps at HIGH.
 func (l *LAPIC) send(dest uint8, icrl uint32, vector uint8) error {
 	if vector < 16 {
 		return errors.New("lapic: IPI vector " + strconv.Itoa(int(vector)) + " below 16 is illegal")
