@@ -27,8 +27,9 @@ type Interrupt interface {
 // Stats are the counters of one channel.
 type Stats struct {
 	Requests       uint64 // requests submitted
-	Interrupts     uint64 // HwInterrupt claimed the interrupt
-	NotMine        uint64 // HwInterrupt did not
+	Interrupts     uint64 // HwInterrupt claimed the interrupt, however it was called
+	ByVector       uint64 // ... called for the hardware vector (the rest: LostEdges and LostInterrupts)
+	NotMine        uint64 // HwInterrupt did not: the vector came, the channel had nothing
 	LostEdges      uint64 // interrupts serviced because a masked section hid their edge
 	LostInterrupts uint64 // requests found finished at their timeout, their interrupt missing
 	DPCs           uint64 // completion DPC runs
@@ -44,7 +45,7 @@ type Stats struct {
 }
 
 type counters struct {
-	requests, interrupts, notMine, lostEdges, lostInterrupts, dpcs atomic.Uint64
+	requests, interrupts, byVector, notMine, lostEdges, lostInterrupts, dpcs atomic.Uint64
 	timeouts, resets, errors, busyRetries, synchronized            atomic.Uint64
 	retries, recoveries, dropped, delayed                          atomic.Uint64
 }
@@ -201,7 +202,7 @@ func (ch *Channel) Devices() []*Device {
 func (ch *Channel) Stats() Stats {
 	s := &ch.stats
 	return Stats{
-		Requests: s.requests.Load(), Interrupts: s.interrupts.Load(), NotMine: s.notMine.Load(),
+		Requests: s.requests.Load(), Interrupts: s.interrupts.Load(), ByVector: s.byVector.Load(), NotMine: s.notMine.Load(),
 		LostEdges: s.lostEdges.Load(), LostInterrupts: s.lostInterrupts.Load(), DPCs: s.dpcs.Load(),
 		Timeouts: s.timeouts.Load(), Resets: s.resets.Load(), Errors: s.errors.Load(),
 		BusyRetries: s.busyRetries.Load(), Synchronized: s.synchronized.Load(),

@@ -91,7 +91,11 @@ func (ch *Channel) isrEntry() bool {
 	if ch.inj.on.Load() && ch.injectLocked() {
 		return true
 	}
-	return ch.interrupt()
+	if ch.interrupt() {
+		ch.stats.byVector.Add(1)
+		return true
+	}
+	return false
 }
 
 // injectLocked applies the injected fault to this interrupt and reports

@@ -51,6 +51,8 @@ type Bench struct {
 	P99us        float64      `json:"p99_us"`
 	MaxUs        float64      `json:"max_us"`
 	IntsPerReq   float64      `json:"ints_per_req"`
+	VectorPct    float64      `json:"by_vector_pct"`
+	SyncPerReq   float64      `json:"sync_per_req"`
 	DIRQLusReq   float64      `json:"dirql_us_per_req"`
 	AllocsPerReq float64      `json:"allocs_per_req"`
 }
@@ -86,7 +88,7 @@ func parse(out string, env Env) []Record {
 				Test: r.Test, Mode: r.Mode, Size: r.Size, Passes: r.Passes, Reqs: r.Reqs,
 				MBps: r.MBps, IOPS: r.IOPS,
 				P50us: us(r.P50), P99us: us(r.P99), MaxUs: us(r.Max),
-				IntsPerReq: r.IntsPerReq, DIRQLusReq: us(r.DIRQLPerReq), AllocsPerReq: r.AllocsPerReq,
+				IntsPerReq: r.IntsPerReq, VectorPct: r.VectorPct, SyncPerReq: r.SyncPerReq, DIRQLusReq: us(r.DIRQLPerReq), AllocsPerReq: r.AllocsPerReq,
 			}})
 		}
 	}

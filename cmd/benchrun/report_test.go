@@ -13,7 +13,7 @@ func TestParse(t *testing.T) {
 		"Raise+Lower PASSIVE->DISPATCH        median  1150 cycles  min   980\r\n" +
 		"cli+sti (no IRQL change)             median    80 cycles  min    70\r\n" +
 		"bench: seq-read DMA size 1048576: pass 1/3 2714.2 MB/s 2588.4 IOPS\r\n" +
-		"result: seq-read DMA size 1048576: MB/s 2714.2 [2500.1 2800.3] IOPS 2588.4 [2384.5 2670.1] p50 350.2us p99 600.1us max 1203.4us ints/req 1.00 dirql/req 45.1us allocs/req 0.00 passes 3 reqs 7764\r\n" +
+		"result: seq-read DMA size 1048576: MB/s 2714.2 [2500.1 2800.3] IOPS 2588.4 [2384.5 2670.1] p50 350.2us p99 600.1us max 1203.4us ints/req 1.00 by-vector 100.0% sync/req 0.000 dirql/req 45.1us allocs/req 0.00 passes 3 reqs 7764\r\n" +
 		"ata> \r\n"
 	env := Env{Commit: "abc", QEMU: "QEMU emulator version 7.2.22", HostCPU: "AMD EPYC", Machine: "pc"}
 	recs := parse(out, env)

@@ -387,8 +387,8 @@ func cmdStats(c *shell.Context, _ []string) error {
 	for _, ctl := range controllers {
 		for _, ch := range ctl.Channels() {
 			s := ch.Stats()
-			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d %s\n",
-				ch.Name(), s.Requests, s.Interrupts, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
+			fmt.Fprintf(c, "%s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d %s\n",
+				ch.Name(), s.Requests, s.Interrupts, s.ByVector, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
 				s.Retries, s.Recoveries, injection(ch))
 		}
 	}

@@ -306,7 +306,9 @@ func (w *benchWorker) pass(d time.Duration, lat *[]time.Duration) (bench.Pass, e
 	}
 	p.Elapsed = w.duration(pc.AMD64.Counter() - start)
 	p.Mallocs = heapObjects() - mallocs
-	p.Interrupts, p.DIRQL = ch.Stats().Interrupts-s0.Interrupts, dirqlTime(ch)-dirql
+	s1 := ch.Stats()
+	p.Interrupts, p.ByVector, p.Sync = s1.Interrupts-s0.Interrupts, s1.ByVector-s0.ByVector, s1.Synchronized-s0.Synchronized
+	p.DIRQL = dirqlTime(ch) - dirql
 	return p, nil
 }
 

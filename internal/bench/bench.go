@@ -19,6 +19,8 @@ type Pass struct {
 	Bytes      uint64        // bytes they moved
 	Elapsed    time.Duration // wall time of the pass
 	Interrupts uint64        // interrupts the channel's ISR claimed (ata.Stats)
+	ByVector   uint64        // ... of which it was called for the hardware vector
+	Sync       uint64        // synchronized routines run for the miniport
 	Mallocs    uint64        // heap allocations meanwhile, by anyone (runtime.MemStats)
 	DIRQL      time.Duration // time in the port's sections at DIRQL (ata.ContextRow.Time)
 }
@@ -45,6 +47,8 @@ type Result struct {
 	P50, P99, Max time.Duration // request latency, nearest rank
 
 	IntsPerReq   float64
+	VectorPct    float64 // percent of the claimed interrupts that came through the hardware vector
+	SyncPerReq   float64 // synchronized routines per request
 	DIRQLPerReq  time.Duration
 	AllocsPerReq float64
 }
@@ -55,7 +59,7 @@ type Result struct {
 func Summarize(test, mode string, size int, passes []Pass, lat []time.Duration) Result {
 	r := Result{Test: test, Mode: mode, Size: size, Passes: len(passes)}
 	var mbps, iops []float64
-	var ints, mallocs uint64
+	var ints, byVector, syncs, mallocs uint64
 	var dirql time.Duration
 	for _, p := range passes {
 		s := p.Elapsed.Seconds()
@@ -66,6 +70,8 @@ func Summarize(test, mode string, size int, passes []Pass, lat []time.Duration) 
 		iops = append(iops, float64(p.Requests)/s)
 		r.Reqs += p.Requests
 		ints += p.Interrupts
+		byVector += p.ByVector
+		syncs += p.Sync
 		mallocs += p.Mallocs
 		dirql += p.DIRQL
 	}
@@ -75,8 +81,12 @@ func Summarize(test, mode string, size int, passes []Pass, lat []time.Duration) 
 	if len(lat) > 0 {
 		r.Max = lat[len(lat)-1]
 	}
+	if ints > 0 {
+		r.VectorPct = 100 * float64(byVector) / float64(ints)
+	}
 	if r.Reqs > 0 {
 		r.IntsPerReq = float64(ints) / float64(r.Reqs)
+		r.SyncPerReq = float64(syncs) / float64(r.Reqs)
 		r.AllocsPerReq = float64(mallocs) / float64(r.Reqs)
 		r.DIRQLPerReq = dirql / time.Duration(r.Reqs)
 	}
@@ -110,13 +120,13 @@ func Percentile(sorted []time.Duration, p int) time.Duration {
 
 // String returns the result line `ata bench` prints, for example
 //
-//	result: seq-read DMA size 1048576: MB/s 2714.2 [2500.1 2800.3] IOPS 2588.4 [2384.5 2670.1] p50 350.2us p99 600.1us max 1203.4us ints/req 1.00 dirql/req 45.1us allocs/req 1.00 passes 3 reqs 7764
+//	result: seq-read DMA size 1048576: MB/s 2714.2 [2500.1 2800.3] IOPS 2588.4 [2384.5 2670.1] p50 350.2us p99 600.1us max 1203.4us ints/req 1.00 by-vector 100.0% sync/req 0.000 dirql/req 45.1us allocs/req 1.00 passes 3 reqs 7764
 //
 // with the medians first and each spread [lowest highest] after them.
 func (r Result) String() string {
-	return fmt.Sprintf("result: %s %s size %d: MB/s %.1f [%.1f %.1f] IOPS %.1f [%.1f %.1f] p50 %s p99 %s max %s ints/req %.2f dirql/req %s allocs/req %.2f passes %d reqs %d",
+	return fmt.Sprintf("result: %s %s size %d: MB/s %.1f [%.1f %.1f] IOPS %.1f [%.1f %.1f] p50 %s p99 %s max %s ints/req %.2f by-vector %.1f%% sync/req %.3f dirql/req %s allocs/req %.2f passes %d reqs %d",
 		r.Test, r.Mode, r.Size, r.MBps.Median, r.MBps.Min, r.MBps.Max, r.IOPS.Median, r.IOPS.Min, r.IOPS.Max,
-		us(r.P50), us(r.P99), us(r.Max), r.IntsPerReq, us(r.DIRQLPerReq), r.AllocsPerReq, r.Passes, r.Reqs)
+		us(r.P50), us(r.P99), us(r.Max), r.IntsPerReq, r.VectorPct, r.SyncPerReq, us(r.DIRQLPerReq), r.AllocsPerReq, r.Passes, r.Reqs)
 }
 
 // us formats d in microseconds with one decimal: "350.2us".
@@ -125,7 +135,7 @@ func us(d time.Duration) string {
 }
 
 var resultLine = regexp.MustCompile(`^result: (\S+) (\S+) size (\d+): MB/s (\S+) \[(\S+) (\S+)\] IOPS (\S+) \[(\S+) (\S+)\] ` +
-	`p50 (\S+)us p99 (\S+)us max (\S+)us ints/req (\S+) dirql/req (\S+)us allocs/req (\S+) passes (\d+) reqs (\d+)$`)
+	`p50 (\S+)us p99 (\S+)us max (\S+)us ints/req (\S+) by-vector (\S+)% sync/req (\S+) dirql/req (\S+)us allocs/req (\S+) passes (\d+) reqs (\d+)$`)
 
 // ParseResult reads a line String wrote back (surrounding spaces and a
 // carriage return allowed); it reports false for any other line.
@@ -150,8 +160,8 @@ func ParseResult(line string) (Result, bool) {
 		Test: m[1], Mode: m[2], Size: int(u(3)),
 		MBps: Spread{f(4), f(5), f(6)}, IOPS: Spread{f(7), f(8), f(9)},
 		P50: d(10), P99: d(11), Max: d(12),
-		IntsPerReq: f(13), DIRQLPerReq: d(14), AllocsPerReq: f(15),
-		Passes: int(u(16)), Reqs: u(17),
+		IntsPerReq: f(13), VectorPct: f(14), SyncPerReq: f(15), DIRQLPerReq: d(16), AllocsPerReq: f(17),
+		Passes: int(u(18)), Reqs: u(19),
 	}
 	return r, !bad
 }

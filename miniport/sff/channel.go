@@ -2,7 +2,6 @@ package sff
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/ataport/firmware/kernel"
@@ -99,15 +98,9 @@ type Channel struct {
 	// synchronized routines).
 	active *miniport.Request
 	phase  phase
-	offset int               // bytes moved by PIO so far
-	loaded *miniport.Request // the request whose PRD table and direction BMIDTPX/BMICX hold
-
-	// busy mirrors active != nil for BuildIo, which may not read active
-	// (it runs unsynchronized): a hint, see buildDMA.
-	busy atomic.Bool
+	offset int // bytes moved by PIO so far
 
 	// Callbacks given to the port, made once: a method value allocates.
-	preloadFn  miniport.SynchronizedRoutine
 	pollFn     miniport.TimerRoutine
 	pollSyncFn miniport.SynchronizedRoutine
 }
@@ -139,7 +132,6 @@ func NewChannel(cfg Config) (*Channel, error) {
 	if c.bmStatus == nil {
 		c.bmStatus = (*Ports).BMStatus
 	}
-	c.preloadFn = c.preload
 	c.pollFn = c.poll
 	c.pollSyncFn = c.pollSync
 	return c, nil
@@ -194,10 +186,12 @@ func invalid(req *miniport.Request, s miniport.Status) bool {
 
 // BuildIo checks req and prepares what needs no shared state
 // (IdeHwBuildIo): the flush command, the PACKET task file and, for DMA, the
-// PRD table in the request's extension. It then hands the table to the
-// bus-master engine through a synchronized routine (preload), because the
-// engine's registers and the record of what they hold are shared with the
-// ISR of the request in flight.
+// PRD table in the request's extension. The bus-master engine's registers
+// belong to the request in flight and its ISR, so StartIo, which runs under
+// the interrupt lock anyway, loads them: BuildIo asks for no synchronized
+// routine, whose masked section would hide the completion edge of the
+// request in flight from the interrupt controller (the seed on
+// synchronized access: keep those callbacks rare and short).
 //
 // Context: PASSIVE or DISPATCH, IF=1, line unmasked, no lock held, not
 // synchronized with Interrupt; must not block or allocate.
@@ -284,8 +278,7 @@ func multipleCommand(req *miniport.Request) bool {
 }
 
 // buildDMA writes req's PRD table into its extension (SFF-8038i programming
-// sequence, step 1) and, while another request is in flight, offers it to
-// the engine.
+// sequence, step 1).
 //
 // Context: as BuildIo.
 func (c *Channel) buildDMA(req *miniport.Request, t *target) bool {
@@ -296,36 +289,6 @@ func (c *Channel) buildDMA(req *miniport.Request, t *target) bool {
 	if _, err := FillPRD(req.Extension.Buf[:c.prdEntries*PRDEntrySize], c.port.ScatterGather(req)); err != nil {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
-	// The engine's registers are shared with the ISR, so loading them
-	// here takes a synchronized routine, whose masked section (two IOAPIC
-	// read-modify-writes and the lost-edge check) costs about 20 us under
-	// TCG against two register writes taken out of StartIo. With the
-	// channel idle StartIo follows at once and loads the table itself;
-	// only while a request is in flight, when this BuildIo overlaps it,
-	// is the table offered early. The answer only says who loads BMIDTPX:
-	// preload now, or StartIo later when the engine still belongs to the
-	// request in flight. busy is read without the lock: a stale answer
-	// only moves the two writes, StartIo loads whatever preload did not.
-	if c.busy.Load() {
-		c.port.RequestSynchronizedRoutine(c.preloadFn, req)
-	}
-	return true
-}
-
-// preload loads req's PRD table address and direction into the stopped
-// bus-master engine (SFF-8038i programming sequence, step 2) and records
-// that it did, unless the engine belongs to the DMA request in flight; it
-// reports whether it loaded them.
-//
-// Context: synchronized routine: the channel's DIRQL, IF=1, line masked,
-// channel interrupt lock held; does not block or allocate.
-func (c *Channel) preload(req *miniport.Request) bool {
-	c.assertSynchronized("sff.preload")
-	if c.active != nil && c.active.Flags&miniport.FlagDMA != 0 {
-		return false
-	}
-	c.p.BMSetup(uint32(req.Extension.Addr), req.Flags&miniport.FlagDataIn != 0)
-	c.loaded = req
 	return true
 }
 
@@ -336,8 +299,8 @@ func (c *Channel) preload(req *miniport.Request) bool {
 //     StatusSelectionTimeout, and a probe is answered from the registers;
 //  2. the device must show neither BSY nor DRQ (and DRDY when asked),
 //     else StatusBusy;
-//  3. for DMA, load the PRD table and direction unless preload did, and
-//     clear IDEINTS and IDEDMAERR;
+//  3. for DMA, load the PRD table and direction (SFF-8038i programming
+//     sequence, step 2), and clear IDEINTS and IDEDMAERR;
 //  4. load the task file and write the command;
 //  5. start the engine (DMA), or send the first data block or the command
 //     packet once DRQ shows (PIO data-out, PACKET).
@@ -372,17 +335,13 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 	// 3.
 	dma := req.Flags&miniport.FlagDMA != 0
 	if dma {
-		if c.loaded != req {
-			c.p.BMSetup(uint32(req.Extension.Addr), req.Flags&miniport.FlagDataIn != 0)
-			c.loaded = req
-		}
+		c.p.BMSetup(uint32(req.Extension.Addr), req.Flags&miniport.FlagDataIn != 0)
 		c.p.BMClear(c.bmStatus(&c.p))
 	}
 	// 4.
 	c.p.LoadTaskFile(&req.TaskFile, req.Flags&miniport.Flag48Bit != 0, req.Target)
 	c.p.Exec(miniport.Command(req.TaskFile.Current.Command))
 	c.active, c.offset, req.Transferred = req, 0, 0
-	c.busy.Store(true)
 	// 5.
 	switch {
 	case req.Function == miniport.FunctionATAPI:
@@ -518,7 +477,6 @@ func (c *Channel) finish(req *miniport.Request, s miniport.Status, st uint8) {
 	req.Transferred = c.offset
 	req.Status = s
 	c.active, c.phase = nil, phaseIdle
-	c.busy.Store(false)
 	c.port.Complete(req)
 }
 
@@ -696,7 +654,6 @@ func (c *Channel) dmaInterrupt(req *miniport.Request) bool {
 	// 3.
 	st := c.p.Status()
 	c.p.BMClear(bm)
-	c.loaded = nil
 	req.HostStatus = bm
 	// 4.
 	switch {
@@ -770,8 +727,7 @@ func (c *Channel) Reset() bool {
 		c.p.BMClear(c.bmStatus(&c.p))
 	}
 	// 4.
-	c.active, c.phase, c.offset, c.loaded = nil, phaseIdle, 0, nil
-	c.busy.Store(false)
+	c.active, c.phase, c.offset = nil, phaseIdle, 0
 	return true
 }
 

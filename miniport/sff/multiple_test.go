@@ -74,9 +74,10 @@ func TestReadWriteMultiple(t *testing.T) {
 	}
 }
 
-// With a PIO request in flight, BuildIo of a DMA request loads the engine
-// through a synchronized routine, and StartIo does not load it again.
-func TestDMAPreloadBehindPIO(t *testing.T) {
+// With a PIO request in flight, BuildIo of a DMA request asks for no
+// synchronized routine and leaves the engine alone; StartIo loads the PRD
+// table address and direction under the interrupt lock.
+func TestDMABuildIoBehindPIOIsUnsynchronized(t *testing.T) {
 	d := disk(1 << 20)
 	r := newRig(t, d, nil, sff.Hooks{})
 	r.init(0, d, miniport.PIO4|miniport.MWDMA2)
@@ -90,8 +91,14 @@ func TestDMAPreloadBehindPIO(t *testing.T) {
 	if !r.ch.BuildIo(a) || !r.startIo(a) {
 		t.Fatal("a not started")
 	}
-	if !r.ch.BuildIo(b) || r.port.Syncs() != 1 {
-		t.Fatalf("BuildIo of b behind a PIO request: %d synchronized routines, want 1", r.port.Syncs())
+	r.bus.ClearOps()
+	if !r.ch.BuildIo(b) || r.port.Syncs() != 0 {
+		t.Fatalf("BuildIo of b behind a PIO request: %d synchronized routines, want 0", r.port.Syncs())
+	}
+	for _, o := range r.bus.Writes() {
+		if o.Port >= r.bus.BM && o.Port < r.bus.BM+8 {
+			t.Fatalf("BuildIo wrote bus-master register %#x", o.Port)
+		}
 	}
 	if !r.interrupt() || !r.completed(a) || a.Status != miniport.StatusSuccess {
 		t.Fatalf("a: %v", a.Status)
@@ -100,10 +107,12 @@ func TestDMAPreloadBehindPIO(t *testing.T) {
 	if !r.startIo(b) {
 		t.Fatal("b not started")
 	}
+	loaded := false
 	for _, o := range r.bus.Writes() {
-		if o.Port == r.bus.BM+sff.BMIDTPX {
-			t.Fatal("StartIo loaded BMIDTPX again after the preload")
-		}
+		loaded = loaded || o.Port == r.bus.BM+sff.BMIDTPX
+	}
+	if !loaded {
+		t.Fatal("StartIo did not load BMIDTPX")
 	}
 	if !r.interrupt() || b.Status != miniport.StatusSuccess || !bytes.Equal(b.Data, sfftest.Pattern(2, 512)) {
 		t.Fatalf("b: %v", b.Status)
