@@ -46,8 +46,8 @@ type Stats struct {
 
 type counters struct {
 	requests, interrupts, byVector, notMine, lostEdges, lostInterrupts, dpcs atomic.Uint64
-	timeouts, resets, errors, busyRetries, synchronized            atomic.Uint64
-	retries, recoveries, dropped, delayed                          atomic.Uint64
+	timeouts, resets, errors, busyRetries, synchronized                      atomic.Uint64
+	retries, recoveries, dropped, delayed                                    atomic.Uint64
 }
 
 // Retry interval of a request that StartIo found the device busy for.
