@@ -18,8 +18,9 @@ func (r BenchRow) String() string {
 
 // Benchmark measures the IRQL primitives in cycles of tsc (the CPU's time
 // stamp counter): Raise+Lower from PASSIVE to DISPATCH, to dirql and to
-// HIGH, an uncontended spin lock and interrupt lock, and a bare cli/sti
-// pair for comparison. Each figure is the median (and minimum) of samples
+// HIGH, an uncontended spin lock and interrupt lock, and for comparison a
+// bare cli/sti pair and the bare pair of CR8 writes that Raise+Lower to
+// DISPATCH wraps. Each figure is the median (and minimum) of samples
 // timed operations, less the least cost of reading tsc.
 //
 // Context: PASSIVE, IF=1; may block between samples.
@@ -40,6 +41,9 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 		{"SpinLock Acquire+Release", func() { sl.Release(sl.Acquire()) }},
 		{"InterruptLock Acquire+Release", func() { il.Release(il.Acquire()) }},
 		{"cli+sti (no IRQL change)", func() { cli(); sti() }},
+		// What Raise+Lower to DISPATCH cannot do without: the two CR8
+		// writes alone (no pinning, no checks, no safe point).
+		{"bare CR8 write pair (DISPATCH, PASSIVE)", func() { writeCR8(uint64(DISPATCH)); writeCR8(uint64(PASSIVE)) }},
 	}
 	overhead := measure(samples, tsc, func() {})
 	rows := make([]BenchRow, 0, len(ops))

@@ -11,6 +11,7 @@ func TestBenchmarkRows(t *testing.T) {
 	want := []string{
 		"Raise+Lower PASSIVE->DISPATCH", "Raise+Lower PASSIVE->DIRQL5", "Raise+Lower PASSIVE->HIGH",
 		"SpinLock Acquire+Release", "InterruptLock Acquire+Release", "cli+sti (no IRQL change)",
+		"bare CR8 write pair (DISPATCH, PASSIVE)",
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))

@@ -31,9 +31,10 @@ type perCPU struct {
 	// kick wakes this CPU's DPC helper goroutine (see Init).
 	kick chan struct{}
 
-	// apic is the CPU's local APIC ID: its row in the interrupt entry's
-	// tables (intr.go).
-	apic uint8
+	// index is the CPU's index (0 is the BSP); apic its local APIC ID, its
+	// row in the interrupt entry's tables (intr.go).
+	index int
+	apic  uint8
 	// undispatched counts vectors serviced before SetDispatcher.
 	undispatched atomic.Uint64
 	// lat keeps the latest acceptance-to-dispatch latencies.
@@ -43,8 +44,8 @@ type perCPU struct {
 var (
 	cpus [MaxCPUs]perCPU
 
-	// cpuOfAPIC maps a local APIC ID to a CPU index + 1 (0: unknown).
-	cpuOfAPIC [256]atomic.Int32
+	// cpuOfAPIC maps a local APIC ID to its CPU's state (nil: unknown).
+	cpuOfAPIC [256]atomic.Pointer[perCPU]
 	ncpu      atomic.Int32
 
 	// kicks has bit i set when a DPC was queued for CPU i by another CPU.
@@ -59,7 +60,8 @@ func init() {
 		cpus[i].qlock.Name = "dpc queue"
 		cpus[i].kick = make(chan struct{}, 1)
 		cpus[i].apic = uint8(i)
-		cpuOfAPIC[i].Store(int32(i + 1))
+		cpus[i].index = i
+		cpuOfAPIC[i].Store(&cpus[i])
 	}
 	ncpu.Store(int32(min(bootCPUs(), MaxCPUs)))
 }
@@ -94,12 +96,12 @@ func Init(apicIDs []uint32) error {
 	initMu.Lock()
 	defer initMu.Unlock()
 	for i, id := range apicIDs {
-		cpuOfAPIC[id].Store(int32(i + 1))
+		cpuOfAPIC[id].Store(&cpus[i])
 		cpus[i].apic = uint8(id)
 	}
 	for id := range cpuOfAPIC {
 		if !seen[id] {
-			cpuOfAPIC[id].Store(0)
+			cpuOfAPIC[id].Store(nil)
 		}
 	}
 	ncpu.Store(int32(len(apicIDs)))
@@ -109,6 +111,7 @@ func Init(apicIDs []uint32) error {
 			go dpcHelper(i)
 		}
 	}
+	setupCPUID()
 	return nil
 }
 
@@ -119,11 +122,16 @@ func Init(apicIDs []uint32) error {
 // Context: any IRQL, any IF; does not block or allocate. Panics when the
 // APIC ID was not registered by Init.
 func CPU() int {
+	return this().index
+}
+
+// this returns the executing CPU's state (see CPU).
+//
+// Context: as CPU.
+func this() *perCPU {
 	id := apicID()
-	if id < uint32(len(cpuOfAPIC)) {
-		if c := cpuOfAPIC[id].Load(); c != 0 {
-			return int(c - 1)
-		}
+	if c := cpuOfAPIC[id&0xff].Load(); c != nil && id <= 0xff {
+		return c
 	}
 	panic("kernel: CPU: local APIC ID " + strconv.FormatUint(uint64(id), 10) + " not registered by kernel.Init")
 }

@@ -38,3 +38,32 @@ TEXT ·readTSC(SB),NOSPLIT,$0-8
 	ORQ	DX, AX
 	MOVQ	AX, ret+0(FP)
 	RET
+
+// func readTSCP() (tsc uint64, aux uint32)
+TEXT ·readTSCP(SB),NOSPLIT,$0-12
+	RDTSCP			// edx:eax = TSC, ecx = IA32_TSC_AUX
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	MOVQ	AX, tsc+0(FP)
+	MOVL	CX, aux+8(FP)
+	RET
+
+// func wrmsr(msr uint32, v uint64)
+TEXT ·wrmsr(SB),NOSPLIT,$0-16
+	MOVL	msr+0(FP), CX
+	MOVQ	v+8(FP), AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	WRMSR			// msr[ecx] = edx:eax
+	RET
+
+// func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB),NOSPLIT,$0-24
+	MOVL	leaf+0(FP), AX
+	MOVL	sub+4(FP), CX
+	CPUID
+	MOVL	AX, eax+8(FP)
+	MOVL	BX, ebx+12(FP)
+	MOVL	CX, ecx+16(FP)
+	MOVL	DX, edx+20(FP)
+	RET

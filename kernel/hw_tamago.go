@@ -31,6 +31,15 @@ func readFlags() uint64
 // readTSC returns the time-stamp counter (rdtsc).
 func readTSC() uint64
 
+// readTSCP returns the time-stamp counter and IA32_TSC_AUX (rdtscp).
+func readTSCP() (tsc uint64, aux uint32)
+
+// wrmsr writes v to model-specific register msr (wrmsr).
+func wrmsr(msr uint32, v uint64)
+
+// cpuid returns the CPUID leaf and sub-leaf (cpuid).
+func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+
 // cli clears RFLAGS.IF (cli).
 func cli()
 
@@ -43,10 +52,44 @@ func procPin() int
 //go:linkname procUnpin runtime.procUnpin
 func procUnpin()
 
-// apicID returns the executing CPU's local APIC ID, read from its memory
-// mapped LAPIC_ID register (each CPU sees its own local APIC there).
+// IA32_TSC_AUX (SDM Vol 4, MSR index C000_0103H), which RDTSCP returns in
+// ECX, and the CPUID bit that says RDTSCP exists (CPUID.80000001H:EDX[27],
+// SDM Vol 2 "RDTSCP").
+const (
+	msrTSCAux      = 0xc0000103
+	cpuidExtended  = 0x80000001
+	cpuidRDTSCPBit = 27
+)
+
+// tscAuxIsAPICID is set once every CPU's IA32_TSC_AUX holds its local APIC
+// ID (setupCPUID).
+var tscAuxIsAPICID atomic.Bool
+
+// apicID returns the executing CPU's local APIC ID: through RDTSCP once
+// setupCPUID has run, otherwise from its memory-mapped LAPIC_ID register
+// (each CPU sees its own local APIC there). RDTSCP costs a fraction of the
+// MMIO read, which every Raise and Lower makes (under QEMU's TCG an APIC
+// register access goes through the device model).
 func apicID() uint32 {
+	if tscAuxIsAPICID.Load() {
+		_, aux := readTSCP()
+		return aux
+	}
 	return atomic.LoadUint32(lapicIDPtr) >> lapicIDShift
+}
+
+// setupCPUID writes each CPU's local APIC ID into its IA32_TSC_AUX when
+// the CPU has RDTSCP; apicID then reads it from there.
+//
+// Context: PASSIVE, from Init once the CPUs are registered; blocks.
+func setupCPUID() {
+	if _, _, _, edx := cpuid(cpuidExtended, 0); edx>>cpuidRDTSCPBit&1 == 0 {
+		return
+	}
+	for cpu := 0; cpu < NumCPU(); cpu++ {
+		RunOnCPU(cpu, func() { wrmsr(msrTSCAux, uint64(atomic.LoadUint32(lapicIDPtr)>>lapicIDShift)) })
+	}
+	tscAuxIsAPICID.Store(true)
 }
 
 // eoi signals the end of the highest-priority interrupt in service at the

@@ -167,7 +167,7 @@ func ServicePoint() {
 	if lv == PASSIVE {
 		procPin()
 	}
-	c := &cpus[CPU()]
+	c := this()
 	if c.anyPending() {
 		c.service(lv)
 	}
@@ -183,7 +183,7 @@ func ServicePoint() {
 // Context: the scheduler's idle hook (goos.Idle) on the M's g0 stack,
 // PASSIVE, IF=1; does not block.
 func ServiceIdle() bool {
-	c := &cpus[CPU()]
+	c := this()
 	if !c.anyPending() && c.pending.Load() == 0 {
 		return false
 	}

@@ -48,16 +48,15 @@ func Raise(new IRQL) (old IRQL) {
 	if old == PASSIVE {
 		procPin()
 	}
-	me := CPU()
-	c := &cpus[me]
+	c := this()
 	if old == PASSIVE {
 		if c.section.Load() != 0 {
 			c.section.Store(0)
 			procUnpin()
-			Bugcheck("kernel: Raise from PASSIVE to " + new.String() + " on CPU " + strconv.Itoa(me) +
+			Bugcheck("kernel: Raise from PASSIVE to " + new.String() + " on CPU " + strconv.Itoa(c.index) +
 				": an earlier pinned section on this CPU never returned to PASSIVE")
 		}
-		c.section.Store(int32(me + 1))
+		c.section.Store(int32(c.index + 1))
 	}
 	if c.anyPending() && InterruptsEnabled() {
 		// Vectors this CPU accepted at old run before the level rises
@@ -85,15 +84,18 @@ func Raise(new IRQL) (old IRQL) {
 // new is above the current level, and when a pinned section ends on a CPU
 // where it did not start.
 func Lower(new IRQL) {
-	cur := Current()
+	// The shadow is CR8: every write of CR8 goes through this package,
+	// which updates it, and Raise checks CR8 itself. An unpinned goroutine
+	// reads PASSIVE from whichever CPU it is on.
+	c := this()
+	cur := IRQL(c.cr8.Load())
 	if new > cur {
 		Bugcheck("kernel: Lower from " + cur.String() + " to " + new.String() + ": new level above the current one")
 	}
 	if new == cur {
 		return
 	}
-	me := CPU()
-	c := &cpus[me]
+	me := c.index
 	if new >= DISPATCH {
 		setLevel(c, new, cur)
 		if c.anyPending() {
@@ -125,7 +127,9 @@ func Lower(new IRQL) {
 	if new == PASSIVE {
 		procUnpin()
 	}
-	sendKicks()
+	if kicks.Load() != 0 {
+		sendKicks()
+	}
 }
 
 // setLevel writes level lv, coming down from cur >= lv, into CR8 and the
@@ -151,7 +155,7 @@ func setLevel(c *perCPU, lv, cur IRQL) {
 // Context: any IRQL, any IF; does not return.
 func Bugcheck(msg string) {
 	if Current() > PASSIVE {
-		c := &cpus[CPU()]
+		c := this()
 		c.section.Store(0)
 		writeCR8(uint64(PASSIVE))
 		c.cr8.Store(uint32(PASSIVE))

@@ -91,13 +91,53 @@ func (t *Timer) Pending() bool {
 // Context: the time.Timer goroutine, PASSIVE, IF=1.
 func (t *Timer) expire() {
 	due := t.due.Load()
-	if due == 0 || int64(time.Since(epoch)) < due || !t.due.CompareAndSwap(due, 0) {
+	now := int64(time.Since(epoch))
+	if due == 0 || now < due || !t.due.CompareAndSwap(due, 0) {
 		return
 	}
+	lateness.record(time.Duration(now - due))
 	old := Raise(DISPATCH)
 	t.fn()
 	if Current() != DISPATCH || !InterruptsEnabled() {
 		checkReturnLevel("timer "+t.name, DISPATCH)
 	}
 	Lower(old)
+}
+
+// lateness keeps how late timers ran: the time from their deadline to the
+// start of their expiry, over all timers.
+var lateness latenessLog
+
+type latenessLog struct {
+	n   atomic.Uint64
+	max atomic.Int64
+	v   [4096]atomic.Int64
+}
+
+func (l *latenessLog) record(d time.Duration) {
+	i := l.n.Add(1) - 1
+	l.v[i%uint64(len(l.v))].Store(int64(d))
+	for m := l.max.Load(); int64(d) > m && !l.max.CompareAndSwap(m, int64(d)); m = l.max.Load() {
+	}
+}
+
+// TimerLateness returns how late the latest timer expiries ran after their
+// deadlines (up to 4096 of them, in no order), the latest of all expiries
+// since boot, and their count.
+//
+// Context: PASSIVE; allocates.
+func TimerLateness() (recent []time.Duration, worst time.Duration, n uint64) {
+	n = lateness.n.Load()
+	for i := uint64(0); i < min(n, uint64(len(lateness.v))); i++ {
+		recent = append(recent, time.Duration(lateness.v[i].Load()))
+	}
+	return recent, time.Duration(lateness.max.Load()), n
+}
+
+// ResetTimerLateness starts the record of TimerLateness anew.
+//
+// Context: PASSIVE; does not block.
+func ResetTimerLateness() {
+	lateness.max.Store(0)
+	lateness.n.Store(0)
 }

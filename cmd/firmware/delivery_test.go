@@ -3,34 +3,41 @@
 package main
 
 import (
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ataport/firmware/internal/qemu"
 )
 
-// TestCompletionsByVector runs a load on two devices of two channels, both
-// in DMA and then one in PIO, with nothing injected, and checks from
-// `ata stats` how the completions reached the ISR: at least 95% through
-// the hardware vector (IOAPIC, local APIC, the firmware's entry), none
-// found by the lost-interrupt poll or a timeout, synchronized routines for
-// at most 1% of the requests, and the data intact.
-func TestCompletionsByVector(t *testing.T) {
+// TestSoakNoFaults runs `ata stress` on two devices of two channels, both
+// in DMA and then one in PIO, with nothing injected, for SOAK_TIME each
+// (15 s in make test, 10 minutes in make soak), and checks from `ata stats`
+// how the completions reached the ISR: at least 95% through the hardware
+// vector (IOAPIC, local APIC, the firmware's entry), none found by the
+// lost-interrupt poll or a timeout, no reset, synchronized routines for at
+// most 1% of the requests, the data intact; and from `irq latency` that
+// kernel timers ran meanwhile, none held for a second or more.
+func TestSoakNoFaults(t *testing.T) {
+	dur := soakTime(t)
 	a := randomImage(t, "a.img", 32<<20, 31)
 	b := randomImage(t, "b.img", 32<<20, 32)
 	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: a, Bus: 0}, {File: b, Bus: 1}}})
 	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
 	runLine(t, m, "ata rw on 1:0", "1:0: writable true", 10*time.Second)
-	for _, mode := range []string{"dma", "pio"} {
-		runLine(t, m, "ata mode 1:0 "+mode, "1:0: mode "+map[string]string{"dma": "DMA", "pio": "PIO"}[mode], 10*time.Second)
+	for _, mode := range []string{"DMA", "PIO"} {
+		runLine(t, m, "ata mode 1:0 "+strings.ToLower(mode), "1:0: mode "+mode, 10*time.Second)
 		before := map[string]map[string]uint64{"ata0": faultStats(t, m, "ata0"), "ata1": faultStats(t, m, "ata1")}
-		out := m.Run("ata stress 0:0 1:0 -time 8s -workers 4", 2*time.Minute)
+		m.Run("irq latency reset", 10*time.Second)
+		out := m.Run("ata stress 0:0 1:0 -time "+dur.String()+" -workers 4", dur+2*time.Minute)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
 		for _, ch := range []string{"ata0", "ata1"} {
 			s := faultStats(t, m, ch)
 			d := func(k string) uint64 { return s[k] - before[ch][k] }
-			t.Logf("DMA + %s, %s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d timeouts %d synchronized %d",
-				mode, ch, d("requests"), d("interrupts"), d("by-vector"), d("not-mine"), d("lost-edges"), d("lost-interrupts"), d("timeouts"), d("synchronized"))
+			t.Logf("DMA + %s, %s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d timeouts %d resets %d synchronized %d",
+				mode, ch, d("requests"), d("interrupts"), d("by-vector"), d("not-mine"), d("lost-edges"), d("lost-interrupts"), d("timeouts"), d("resets"), d("synchronized"))
 			if d("requests") == 0 || d("interrupts") == 0 {
 				t.Errorf("DMA + %s, %s: no requests or interrupts under load", mode, ch)
 				continue
@@ -44,6 +51,21 @@ func TestCompletionsByVector(t *testing.T) {
 			if 100*d("synchronized") > d("requests") {
 				t.Errorf("DMA + %s, %s: %d synchronized routines for %d requests, want at most 1%%", mode, ch, d("synchronized"), d("requests"))
 			}
+		}
+		lat := m.Run("irq latency", 30*time.Second)
+		t.Logf("DMA + %s: irq latency:\n%s", mode, lat)
+		f := regexp.MustCompile(`(?m)^latency: kernel timers, deadline to expiry: .* max \d+ cycles (\S+)us samples (\d+)`).FindStringSubmatch(lat)
+		if f == nil {
+			t.Fatalf("irq latency printed no timer line:\n%s", lat)
+		}
+		worst, _ := strconv.ParseFloat(f[1], 64)
+		n, _ := strconv.Atoi(f[2])
+		// The target is 50 ms; under this load timers run up to about
+		// 90 ms late (README "Known problems": nothing preempts a
+		// goroutine on TamaGo), so the test holds the line at what the
+		// interrupt path must never again do: hold a timer for seconds.
+		if n == 0 || worst > 1e6 {
+			t.Errorf("DMA + %s: kernel timers late by up to %.0f us over %d expiries, want some expiries and none later than 1 s", mode, worst, n)
 		}
 	}
 }
