@@ -1,8 +1,8 @@
 // Command benchrun is `make bench`: it boots the firmware in QEMU, on the
 // machine the integration tests use (internal/qemu), with a scratch disk,
-// runs `irql bench` and `ata bench`, and prints one JSON object per
-// measurement on standard output: the boot time, each `irql bench` row and
-// each `ata bench` result, each with the firmware's commit, the QEMU
+// runs `irql bench`, `ata bench` and `irq latency`, and prints one JSON
+// object per measurement on standard output: the boot time, each `irql
+// bench` row, each `ata bench` result and each latency figure, each with the firmware's commit, the QEMU
 // version and the host CPU. The firmware's own output goes to standard
 // error as it comes. No test asserts on the figures.
 //
@@ -104,6 +104,7 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 		}
 		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
 	}
+	cmds = append(cmds, "irq latency")
 	for _, c := range cmds {
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
 			return err

@@ -21,7 +21,7 @@ type Env struct {
 // Record is one JSON line of the report: Kind says which of the other
 // fields are set.
 type Record struct {
-	Kind string `json:"kind"` // "boot", "irql-bench" or "ata-bench"
+	Kind string `json:"kind"` // "boot", "irql-bench", "ata-bench" or "irq-latency"
 	Env
 
 	// boot
@@ -35,6 +35,21 @@ type Record struct {
 
 	// ata-bench
 	Bench *Bench `json:"bench,omitempty"`
+
+	// irq-latency: cycles and microseconds
+	Latency *Latency `json:"latency,omitempty"`
+}
+
+// Latency is an `irq latency` figure in JSON.
+type Latency struct {
+	Name      string  `json:"name"`
+	P50Cycles uint64  `json:"p50_cycles"`
+	P99Cycles uint64  `json:"p99_cycles"`
+	MaxCycles uint64  `json:"max_cycles"`
+	P50us     float64 `json:"p50_us"`
+	P99us     float64 `json:"p99_us"`
+	MaxUs     float64 `json:"max_us"`
+	Samples   int     `json:"samples"`
 }
 
 // Bench is an `ata bench` result in JSON: rates as median, min and max over
@@ -81,6 +96,13 @@ func parse(out string, env Env) []Record {
 			if err1 == nil && err2 == nil {
 				recs = append(recs, Record{Kind: "irql-bench", Env: env, Op: m[1], MedianCycles: med, MinCycles: low})
 			}
+			continue
+		}
+		if r, p50, p99, mx, ok := bench.ParseLatency(l); ok {
+			recs = append(recs, Record{Kind: "irq-latency", Env: env, Latency: &Latency{
+				Name: r.Name, P50Cycles: r.P50, P99Cycles: r.P99, MaxCycles: r.Max,
+				P50us: p50, P99us: p99, MaxUs: mx, Samples: r.Samples,
+			}})
 			continue
 		}
 		if r, ok := bench.ParseResult(l); ok {

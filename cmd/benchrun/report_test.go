@@ -14,10 +14,12 @@ func TestParse(t *testing.T) {
 		"cli+sti (no IRQL change)             median    80 cycles  min    70\r\n" +
 		"bench: seq-read DMA size 1048576: pass 1/3 2714.2 MB/s 2588.4 IOPS\r\n" +
 		"result: seq-read DMA size 1048576: MB/s 2714.2 [2500.1 2800.3] IOPS 2588.4 [2384.5 2670.1] p50 350.2us p99 600.1us max 1203.4us ints/req 1.00 by-vector 100.0% sync/req 0.000 dirql/req 45.1us allocs/req 0.00 passes 3 reqs 7764\r\n" +
+		"ata> irq latency\r\n" +
+		"latency: ata0 vector 0x60, accepted to ISR: p50 2314 cycles 0.9us p99 7618 cycles 2.9us max 9000 cycles 3.5us samples 573\r\n" +
 		"ata> \r\n"
 	env := Env{Commit: "abc", QEMU: "QEMU emulator version 7.2.22", HostCPU: "AMD EPYC", Machine: "pc"}
 	recs := parse(out, env)
-	if len(recs) != 4 {
+	if len(recs) != 5 {
 		t.Fatalf("%d records: %+v", len(recs), recs)
 	}
 	if r := recs[0]; r.Kind != "boot" || r.EntryToShellMs != 151 {
@@ -34,12 +36,16 @@ func TestParse(t *testing.T) {
 		b.MBps.Median != 2714.2 || b.IOPS.Min != 2384.5 || b.P99us != 600.1 || b.DIRQLusReq != 45.1 || b.Reqs != 7764 {
 		t.Errorf("bench %+v", b)
 	}
+	if r := recs[4]; r.Kind != "irq-latency" || r.Latency == nil || r.Latency.Name != "ata0 vector 0x60, accepted to ISR" ||
+		r.Latency.P99Cycles != 7618 || r.Latency.P50us != 0.9 || r.Latency.Samples != 573 {
+		t.Errorf("latency %+v", r.Latency)
+	}
 	js, err := lines(recs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := strings.Split(strings.TrimSpace(js), "\n")
-	if len(l) != 4 {
+	if len(l) != 5 {
 		t.Fatalf("%d JSON lines", len(l))
 	}
 	var back map[string]any
