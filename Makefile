@@ -75,11 +75,40 @@ $(BUILD)/mbr.bin: $(BUILD)/mbr.o
 $(BUILD)/stage2.bin: $(BUILD)/stage2.o
 	ld -m elf_i386 -Ttext 0x2000 -e _start --oformat binary -o $@ $<
 
+# The UEFI loader: C against gnu-efi (Debian package gnu-efi), linked as a
+# shared object with gnu-efi's start-up code and linker script, then turned
+# into a PE32+ EFI application (subsystem 10) by objcopy. layout.h is
+# boot/layout.inc's .set lines as #defines, so that one file holds the
+# layout for the assembly and the C.
+EFI_INC    := /usr/include/efi
+EFI_LIB    := /usr/lib
+EFI_CFLAGS := -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I$(BUILD) -std=gnu11 -O2 -Wall -Werror \
+	-ffreestanding -fpic -fshort-wchar -fno-stack-protector -fno-strict-aliasing \
+	-mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI
+
+$(BUILD)/layout.h: boot/layout.inc
+	@mkdir -p $(BUILD)
+	sed -n 's/^\.set[[:space:]]*\([A-Za-z0-9_]*\),[[:space:]]*\([^[:space:]#]*\).*/#define \1 \2/p' $< > $@
+
+$(BUILD)/uefi.o: boot/uefi.c $(BUILD)/layout.h
+	gcc $(EFI_CFLAGS) -c -o $@ $<
+
+$(BUILD)/trampoline.o: boot/trampoline.S boot/layout.inc
+	as --64 -I boot -o $@ $<
+
+$(BUILD)/bootx64.so: $(BUILD)/uefi.o $(BUILD)/trampoline.o
+	ld -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
+	  $(EFI_LIB)/crt0-efi-x86_64.o $^ -L$(EFI_LIB) -lefi -lgnuefi -o $@
+
+$(BUILD)/BOOTX64.EFI: $(BUILD)/bootx64.so
+	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	  -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
 image: $(IMAGE)
 
-$(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin
+$(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin $(BUILD)/BOOTX64.EFI
 	go run ./cmd/mkimage -mbr $(BUILD)/mbr.bin -stage2 $(BUILD)/stage2.bin \
-	  $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
+	  -efi $(BUILD)/BOOTX64.EFI $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
 
 $(DISK):
 	@mkdir -p $(dir $@)
