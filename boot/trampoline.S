@@ -89,3 +89,6 @@ gdt:
 	.quad	0x00cf92000000ffff
 gdt_end:
 trampoline_end:
+
+# Not an executable stack (GNU ld asks every object to say so).
+	.section .note.GNU-stack,"",@progbits

@@ -16,9 +16,10 @@
  *  4. allocate the pages the segments go to at their addresses, copy the
  *     segments and zero their tails;
  *  5. copy the trampoline (trampoline.S) to a page below 4 GiB;
- *  6. read the memory map, convert it to E820 entries, check the low
- *     memory the hand-over writes, and exit boot services, reading the map
- *     again while the firmware refuses a stale map key;
+ *  6. read the memory map, check the low memory the hand-over writes and
+ *     the firmware's RAM, convert the map to E820 entries, and exit boot
+ *     services, reading the map again while the firmware refuses a stale
+ *     map key;
  *  7. interrupts off; mask the local APIC timer and LINT0 and the 8259s;
  *     write start_info; call the trampoline, which enters the firmware.
  *
@@ -391,27 +392,51 @@ static UINTN convert(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
 	return out;
 }
 
-/* low_free reports whether all of [LOW_START, LOW_END) is memory nobody
- * owns after ExitBootServices: start_info, the hand-over stack and the
- * firmware's entry code write there (layout.inc). */
-static BOOLEAN low_free(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
+#define TYPE(t) (1u << (t))
+/* What is free once boot services are gone (UEFI 2.10, 7.2.1, Table 7-6,
+ * usage after ExitBootServices), and what, besides, the firmware may
+ * overwrite when it runs: the loader's own memory, which it no longer
+ * needs, and runtime services' memory, since the firmware never calls
+ * runtime services. */
+#define FREE_AFTER_EXIT (TYPE(EfiConventionalMemory) | TYPE(EfiBootServicesCode) | TYPE(EfiBootServicesData))
+#define FIRMWARE_MAY_USE (FREE_AFTER_EXIT | TYPE(EfiLoaderCode) | TYPE(EfiLoaderData) | \
+			  TYPE(EfiRuntimeServicesCode) | TYPE(EfiRuntimeServicesData))
+
+/* covered reports whether all of [start, end) lies in descriptors of the
+ * memory types in mask. */
+static BOOLEAN covered(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize, UINT64 start, UINT64 end, UINT32 mask)
 {
-	UINT64 free = 0;
+	UINT64 sum = 0;
 
 	for (UINTN i = 0; i < n; i++) {
 		EFI_MEMORY_DESCRIPTOR *d = DESC(map, dsize, i);
 		UINT64 s = d->PhysicalStart, e = s + d->NumberOfPages * EFI_PAGE_SIZE;
 
-		if (d->Type != EfiConventionalMemory && d->Type != EfiBootServicesCode && d->Type != EfiBootServicesData)
+		if (d->Type >= 32 || !(mask & TYPE(d->Type)))
 			continue;
-		if (s < LOW_START)
-			s = LOW_START;
-		if (e > LOW_END)
-			e = LOW_END;
+		if (s < start)
+			s = start;
+		if (e > end)
+			e = end;
 		if (s < e)
-			free += e - s;
+			sum += e - s;
 	}
-	return free == LOW_END - LOW_START;
+	return sum == end - start;
+}
+
+/* check_map checks the two ranges the firmware takes without asking (the
+ * ranges are in layout.inc): low memory, which the hand-over writes while
+ * the loader still runs, must be free of anything, the loader's own memory
+ * included; the firmware's RAM must hold nothing it must leave alone
+ * (ACPI tables and NVS, MMIO, reserved memory). */
+static void check_map(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
+{
+	if (!covered(map, n, dsize, LOW_START, LOW_END, FREE_AFTER_EXIT))
+		fatal(L"boot: memory 0x%x-0x%x is not free for the hand-over (UEFI memory map)\r\n",
+		      LOW_START, LOW_END);
+	if (!covered(map, n, dsize, FW_RAM_START, FW_RAM_END, FIRMWARE_MAY_USE))
+		fatal(L"boot: memory 0x%x-0x%x is not all RAM: the firmware needs it (UEFI memory map)\r\n",
+		      FW_RAM_START, FW_RAM_END);
 }
 
 /* exit_boot_services reads the final memory map into e820[] and leaves
@@ -438,9 +463,7 @@ static UINTN exit_boot_services(EFI_HANDLE image)
 		st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, map, &key, &dsize, &dver);
 		if (EFI_ERROR(st))
 			fatal(L"boot: GetMemoryMap: %r\r\n", st);
-		if (!low_free(map, size / dsize, dsize))
-			fatal(L"boot: memory 0x%x-0x%x is not free for the hand-over (UEFI memory map)\r\n",
-			      LOW_START, LOW_END);
+		check_map(map, size / dsize, dsize);
 		entries = convert(map, size / dsize, dsize);
 		if (!entries)
 			fatal(L"boot: memory map: more than %d E820 entries\r\n", MEMMAP_MAX);

@@ -402,6 +402,9 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 		set["CMDLINE_ADDR"]+set["CMDLINE_MAX"] > set["STAGE2_ADDR"] {
 		t.Error("the start_info memory map, the command line and stage 2 overlap")
 	}
+	if set["LOW_START"] > set["START_INFO_ADDR"] || set["CMDLINE_ADDR"]+set["CMDLINE_MAX"] > set["LOW_END"] || set["STACK_TOP"] > set["LOW_END"] {
+		t.Error("the UEFI loader's low-memory check does not cover start_info and the stack")
+	}
 	if Stage2LBA%PartitionAlign != 0 {
 		t.Error("stage 2 does not start the BIOS boot partition")
 	}
