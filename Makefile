@@ -1,11 +1,14 @@
 # Build, boot and test the ATA port firmware (TamaGo unikernel, amd64).
 #
 #   make          the firmware ELF (build/firmware.elf)
-#   make image    a raw boot disk image for PCs with a legacy BIOS or UEFI
-#                 CSM (build/firmware.img): the loader in boot/ (assembled
-#                 with as/ld) and the ELF's segments, laid out by
-#                 cmd/mkimage (boot/README.md); write it to a disk or USB
-#                 stick with dd. IMAGE_PAD=64M pads it to a disk's size.
+#   make image    a raw boot disk image for PCs with a legacy BIOS and for
+#                 UEFI PCs without CSM (build/firmware.img): a GPT disk with
+#                 the BIOS loader in boot/ (assembled with as/ld), the UEFI
+#                 loader (gnu-efi) on an EFI system partition, and the ELF's
+#                 segments, laid out by cmd/mkimage (boot/README.md); write
+#                 it to a disk or USB stick with dd. IMAGE_PAD=64M makes it
+#                 a disk of that size.
+#   make qemu-uefi boot that image in QEMU with OVMF (UEFI, no CSM)
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
@@ -13,7 +16,8 @@
 #   make soak     the fault soak at full length: `ata stress` for SOAK_TIME
 #                 (60s) with faults injected, the images checked sector by
 #                 sector (make test runs it for 15 s)
-#   make bench    boot the firmware in QEMU (the tests' machine) on a 1 GiB
+#   make bench    boot the image under UEFI (OVMF) and time it, then boot
+#                 the firmware in QEMU (the tests' machine) on a 1 GiB
 #                 scratch disk (BENCH_DISK, in /dev/shm by default;
 #                 cache=writeback), run `irql bench` and `ata bench`, and
 #                 print one JSON object per measurement (cmd/benchrun;
@@ -34,6 +38,7 @@ ACCEL ?= tcg
 CPU   ?= max
 MEM   ?= 2G
 SMP   ?= 2,sockets=1,cores=2
+MACHINE ?= pc
 DISK  ?= $(BUILD)/disk.img
 DISK_SIZE ?= 64M
 QEMU  ?= qemu-system-x86_64
@@ -42,7 +47,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb test bench soak clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb qemu-uefi test bench soak clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -120,6 +125,22 @@ qemu: $(ELF) $(DISK)
 qemu-gdb: $(ELF) $(DISK)
 	$(QEMU) $(QEMU_FLAGS) -s -S
 
+# OVMF from Debian's ovmf package: its code read-only, a copy of its
+# variable store in build/ (boot entries persist between runs there).
+OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
+
+$(BUILD)/OVMF_VARS.fd: $(OVMF_VARS)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+qemu-uefi: $(IMAGE) $(BUILD)/OVMF_VARS.fd
+	$(QEMU) -accel $(ACCEL) -cpu $(CPU) -machine $(MACHINE) -m $(MEM) -smp $(SMP) \
+	  -display none -monitor none -serial stdio -no-reboot -net none \
+	  -drive if=pflash,format=raw,unit=0,readonly=on,file=$(OVMF_CODE) \
+	  -drive if=pflash,format=raw,unit=1,file=$(BUILD)/OVMF_VARS.fd \
+	  -drive file=$(IMAGE),format=raw,if=ide,snapshot=on
+
 test: $(ELF) $(IMAGE)
 	go vet ./...
 	go test -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
@@ -136,8 +157,8 @@ soak: $(ELF)
 # in the figures (cmd/benchrun says why cache=writeback).
 BENCH_DISK ?= $(if $(wildcard /dev/shm/.),/dev/shm/ataport-bench.img,$(BUILD)/bench.img)
 
-bench: $(ELF)
-	go run ./cmd/benchrun -elf $(ELF) -disk $(BENCH_DISK)
+bench: $(ELF) $(IMAGE)
+	go run ./cmd/benchrun -image $(IMAGE) -elf $(ELF) -disk $(BENCH_DISK)
 
 clean:
 	rm -rf $(BUILD)
