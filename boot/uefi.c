@@ -381,6 +381,8 @@ static UINTN convert(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
 		UINT32 type = e820_type(d->Type);
 		UINT64 size = d->NumberOfPages * EFI_PAGE_SIZE;
 
+		if (!size)
+			continue;
 		if (out > 0 && e820[out - 1].type == type && e820[out - 1].addr + e820[out - 1].size == d->PhysicalStart) {
 			e820[out - 1].size += size;
 			continue;
