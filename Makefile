@@ -95,7 +95,15 @@ $(BUILD)/layout.h: boot/layout.inc
 	@mkdir -p $(BUILD)
 	sed -n 's/^\.set[[:space:]]*\([A-Za-z0-9_]*\),[[:space:]]*\([^[:space:]#]*\).*/#define \1 \2/p' $< > $@
 
-$(BUILD)/uefi.o: boot/uefi.c $(BUILD)/layout.h
+# The loader carries the SHA-256 of the payload it may start (payload.h),
+# so that a signed loader vouches for the firmware too.
+$(BUILD)/FIRMWARE.BIN: $(ELF)
+	go run ./cmd/mkimage -payload -o $@ $(ELF)
+
+$(BUILD)/payload.h: $(BUILD)/FIRMWARE.BIN
+	sha256sum $< | cut -c1-64 | sed 's/../0x&,/g; s/^/#define PAYLOAD_SHA256 {/; s/,$$/}/' > $@
+
+$(BUILD)/uefi.o: boot/uefi.c $(BUILD)/layout.h $(BUILD)/payload.h
 	gcc $(EFI_CFLAGS) -c -o $@ $<
 
 $(BUILD)/trampoline.o: boot/trampoline.S boot/layout.inc
@@ -105,9 +113,16 @@ $(BUILD)/bootx64.so: $(BUILD)/uefi.o $(BUILD)/trampoline.o
 	ld -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
 	  $(EFI_LIB)/crt0-efi-x86_64.o $^ -L$(EFI_LIB) -lefi -lgnuefi -o $@
 
+# Secure Boot: with SB_KEY and SB_CERT (PEM files, the key unencrypted) the
+# loader is signed by sbsign (Debian package sbsigntool) for firmware that
+# trusts that certificate (README, "Secure Boot").
+SB_KEY  ?=
+SB_CERT ?=
+
 $(BUILD)/BOOTX64.EFI: $(BUILD)/bootx64.so
 	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	  -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	$(if $(SB_KEY),sbsign --key $(SB_KEY) --cert $(SB_CERT) --output $@ $@)
 
 image: $(IMAGE)
 

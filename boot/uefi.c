@@ -11,7 +11,9 @@
  *  1. console: the UEFI console, and COM1 directly unless the console
  *     already reaches a UART (ConOut);
  *  2. read the firmware payload PAYLOAD_PATH from the volume this loader
- *     came from, check its header and CRC-32 as stage 2 does;
+ *     came from, check its header and CRC-32 as stage 2 does, and its
+ *     SHA-256 against the one the loader was built with (payload.h), so
+ *     that a signed loader starts only the firmware it was signed with;
  *  3. find the ACPI 2.0 RSDP in the configuration table;
  *  4. allocate the pages the segments go to at their addresses, copy the
  *     segments and zero their tails;
@@ -26,7 +28,7 @@
  * Every error is printed (on the UEFI console while boot services run, on
  * COM1 always) and stops the CPU.
  *
- * References: UEFI 2.10 (7.2 "Memory Allocation Services", 7.4 "Image
+ * References: FIPS 180-4 (SHA-256); UEFI 2.10 (7.2 "Memory Allocation Services", 7.4 "Image
  * Services": ExitBootServices, 4.6 "EFI Configuration Table"); ACPI 6.4,
  * 15.4 "UEFI Assumptions and Limitations" (Table 15.6, UEFI memory types
  * as E820 types); Intel SDM Vol. 3A (2023), 11.5.1 "Local Vector Table";
@@ -37,6 +39,7 @@
 #include <efilib.h>
 
 #include "layout.h"
+#include "payload.h"
 
 #define PAYLOAD_PATH L"\\EFI\\ATAPORT\\FIRMWARE.BIN"
 #define CMDLINE "loader=uefi"
@@ -203,6 +206,69 @@ static UINT32 crc32(UINT32 crc, const UINT8 *p, UINTN n)
 	return ~crc;
 }
 
+/* SHA-256 (FIPS 180-4, 6.2): the round constants of 4.2.2, the initial
+ * hash value of 5.3.3. */
+static const UINT32 sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) ((x) >> (n) | (x) << (32 - (n)))
+
+/* sha256_block processes one 64-byte block (FIPS 180-4, 6.2.2 steps 1-4). */
+static void sha256_block(UINT32 h[8], const UINT8 *p)
+{
+	UINT32 w[64], v[8];
+
+	for (int t = 0; t < 16; t++)
+		w[t] = (UINT32)p[4 * t] << 24 | p[4 * t + 1] << 16 | p[4 * t + 2] << 8 | p[4 * t + 3];
+	for (int t = 16; t < 64; t++)
+		w[t] = (ROR(w[t - 2], 17) ^ ROR(w[t - 2], 19) ^ w[t - 2] >> 10) + w[t - 7] +
+		       (ROR(w[t - 15], 7) ^ ROR(w[t - 15], 18) ^ w[t - 15] >> 3) + w[t - 16];
+	for (int i = 0; i < 8; i++)
+		v[i] = h[i];
+	for (int t = 0; t < 64; t++) {
+		UINT32 t1 = v[7] + (ROR(v[4], 6) ^ ROR(v[4], 11) ^ ROR(v[4], 25)) +
+			    ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[t] + w[t];
+		UINT32 t2 = (ROR(v[0], 2) ^ ROR(v[0], 13) ^ ROR(v[0], 22)) +
+			    ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+		for (int i = 7; i > 0; i--)
+			v[i] = v[i - 1];
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		h[i] += v[i];
+}
+
+/* sha256 hashes n bytes at p into out, padding the message as FIPS 180-4
+ * 5.1.1 says: a 1 bit, zeros, the length in bits as 64 bits big-endian. */
+static void sha256(const UINT8 *p, UINTN n, UINT8 out[32])
+{
+	UINT32 h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	UINT8 last[128];
+	UINTN full = n & ~(UINTN)63, tail = n - full, end = tail < 56 ? 64 : 128;
+	UINT64 bits = (UINT64)n * 8;
+
+	for (UINTN off = 0; off < full; off += 64)
+		sha256_block(h, p + off);
+	ZeroMem(last, sizeof last);
+	CopyMem(last, p + full, tail);
+	last[tail] = 0x80;
+	for (int i = 0; i < 8; i++)
+		last[end - 1 - i] = bits >> (8 * i);
+	for (UINTN off = 0; off < end; off += 64)
+		sha256_block(h, last + off);
+	for (int i = 0; i < 32; i++)
+		out[i] = h[i / 4] >> (24 - 8 * (i % 4));
+}
+
 static UINT32 le32(const UINT8 *p) { return p[0] | p[1] << 8 | p[2] << 16 | (UINT32)p[3] << 24; }
 static UINT16 le16(const UINT8 *p) { return p[0] | p[1] << 8; }
 
@@ -243,10 +309,14 @@ static UINT8 *read_payload(EFI_HANDLE image, UINTN *size)
 
 /* check_payload checks the header as stage 2's step 3 does, with the same
  * messages, and that the file holds every segment; then the CRC-32 of the
- * segments (stage 2's step 5), before anything is written. It returns
+ * segments (stage 2's step 5), and last the SHA-256 of the whole file
+ * (the CRC names damage as stage 2 does, the hash also refuses a
+ * payload made to match it), before anything is written. It returns
  * the lowest and the highest address the segments occupy. */
 static void check_payload(const UINT8 *p, UINTN size, UINT64 *lo, UINT64 *hi)
 {
+	static const UINT8 want[32] = PAYLOAD_SHA256;
+	UINT8 digest[32];
 	UINT32 total = 0, crc = 0;
 	UINT16 n;
 
@@ -282,6 +352,9 @@ static void check_payload(const UINT8 *p, UINTN size, UINT64 *lo, UINT64 *hi)
 		fatal(L"boot: bad firmware header: segment table\r\n");
 	if (crc != le32(p + HDR_CRC))
 		fatal(L"boot: firmware checksum mismatch: image corrupt\r\n");
+	sha256(p, size, digest);
+	if (CompareMem(digest, want, sizeof want))
+		fatal(L"boot: %s is not the payload this loader was built for (SHA-256)\r\n", PAYLOAD_PATH);
 }
 
 /* find_rsdp returns the ACPI 2.0 RSDP from the configuration table (UEFI

@@ -68,7 +68,7 @@ func uefiBoot(image string, timeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	vars, err := qemu.CopyOVMFVars(dir)
+	vars, err := qemu.CopyOVMFVars(dir, qemu.OVMFVarsFile)
 	if err != nil {
 		return err
 	}

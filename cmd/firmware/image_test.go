@@ -29,6 +29,7 @@ const (
 	imageHeaderLBA   = 2063
 	imageHdrNSegs    = 0x06
 	imageHdrSize     = 0x0c
+	imageHdrCRC      = 0x10
 	imageHdrSegs     = 0x20
 	imageSegFileSz   = 0x04
 	imageSegLBA      = 0x0c

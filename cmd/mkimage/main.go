@@ -10,6 +10,11 @@
 // Usage:
 //
 //	mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf
+//	mkimage -payload -o PAYLOAD FIRMWARE.elf
+//
+// The second form writes the payload alone, the same bytes the image holds
+// twice: the UEFI loader is built with its SHA-256 (boot/README.md,
+// "Secure Boot").
 //
 // SIZE makes the image a disk of that size, the GPT covering all of it:
 // bytes, or a number with K, M or G (binary units).
@@ -30,16 +35,22 @@ func main() {
 	efi := flag.String("efi", "", "UEFI loader (BOOTX64.EFI)")
 	out := flag.String("o", "", "image to write")
 	pad := flag.String("pad", "", "make the image a disk of SIZE (e.g. 64M)")
+	payload := flag.Bool("payload", false, "write the firmware payload alone")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf\n")
+		fmt.Fprintf(os.Stderr, "       mkimage -payload -o PAYLOAD FIRMWARE.elf\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *mbr == "" || *stage2 == "" || *efi == "" || *out == "" || flag.NArg() != 1 {
+	if *out == "" || flag.NArg() != 1 || !*payload && (*mbr == "" || *stage2 == "" || *efi == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad); err != nil {
+	run := func() error { return run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad) }
+	if *payload {
+		run = func() error { return writePayload(flag.Arg(0), *out) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
@@ -85,6 +96,27 @@ func run(mbrPath, stage2Path, efiPath, elfPath, out, pad string) error {
 		return fmt.Errorf("-pad: %w", err)
 	case err != nil:
 		return fmt.Errorf("%s: %w", elfPath, err)
+	}
+	return os.Rename(tmp, out)
+}
+
+// writePayload writes the payload of the firmware ELF at elfPath to out.
+func writePayload(elfPath, out string) error {
+	b, err := os.ReadFile(elfPath)
+	if err != nil {
+		return err
+	}
+	fw, err := ReadFirmware(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", elfPath, err)
+	}
+	p, err := Payload(fw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", elfPath, err)
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, p, 0o644); err != nil {
+		return err
 	}
 	return os.Rename(tmp, out)
 }

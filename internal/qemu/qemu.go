@@ -50,21 +50,32 @@ type Options struct {
 	// (CopyOVMFVars): the machine then boots UEFI firmware, OVMF from
 	// Debian's ovmf package, instead of SeaBIOS.
 	OVMFVars string
+	// OVMFCode is the OVMF build to run with OVMFVars, OVMFCodeFile by
+	// default.
+	OVMFCode string
 }
 
 // OVMF's firmware volumes in Debian's ovmf package: the code, mapped
-// read-only, and the variable store template (4 MiB builds, no Secure
-// Boot; both work on pc and q35 without SMM).
+// read-only, and variable store templates (4 MiB builds). OVMFCodeFile
+// works on pc and q35 without SMM, with OVMFVarsFile (no keys, Secure Boot
+// off). The Secure Boot pair needs q35 with SMM and the flash in secure
+// mode; its variables enroll Debian's "snakeoil" test certificate
+// (SnakeoilCert, its key SnakeoilKey with the password "snakeoil") in PK,
+// KEK and db, with Secure Boot on (/usr/share/doc/ovmf/README.Debian).
 const (
-	OVMFCode         = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-	OVMFVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	OVMFCodeFile           = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	OVMFVarsFile           = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	OVMFSecureBootCodeFile = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+	OVMFSecureBootVarsFile = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"
+	SnakeoilCert           = "/usr/share/ovmf/PkKek-1-snakeoil.pem"
+	SnakeoilKey            = "/usr/share/ovmf/PkKek-1-snakeoil.key"
 )
 
-// CopyOVMFVars copies OVMF's variable store template into dir, so that
-// each machine starts with fresh variables (no boot entries) and none
-// writes to the installed file.
-func CopyOVMFVars(dir string) (string, error) {
-	b, err := os.ReadFile(OVMFVarsTemplate)
+// CopyOVMFVars copies the OVMF variable store template (OVMFVarsFile or
+// OVMFSecureBootVarsFile) into dir, so that each machine starts with fresh
+// variables (no boot entries) and none writes to the installed file.
+func CopyOVMFVars(dir, template string) (string, error) {
+	b, err := os.ReadFile(template)
 	if err != nil {
 		return "", fmt.Errorf("OVMF (Debian package ovmf): %w", err)
 	}
@@ -148,7 +159,7 @@ func Command(elf string, opts Options) []string {
 		// No NIC: OVMF would load its network boot drivers and offer
 		// PXE and HTTP boot entries, which only cost time here.
 		args = append(args,
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+OVMFCode,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+def(opts.OVMFCode, OVMFCodeFile),
 			"-drive", "if=pflash,format=raw,unit=1,file="+opts.OVMFVars,
 			"-net", "none")
 	}
