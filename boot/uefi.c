@@ -28,12 +28,14 @@
  * Every error is printed (on the UEFI console while boot services run, on
  * COM1 always) and stops the CPU.
  *
- * References: FIPS 180-4 (SHA-256); UEFI 2.10 (7.2 "Memory Allocation Services", 7.4 "Image
+ * References: UEFI 2.10 (7.2 "Memory Allocation Services", 7.4 "Image
  * Services": ExitBootServices, 4.6 "EFI Configuration Table"); ACPI 6.4,
- * 15.4 "UEFI Assumptions and Limitations" (Table 15.6, UEFI memory types
- * as E820 types); Intel SDM Vol. 3A (2023), 11.5.1 "Local Vector Table";
- * Xen docs/misc/pvh.pandoc and public/arch-x86/hvm/start_info.h;
- * PC16550D UART datasheet; 8259A PIC datasheet, OCW1.
+ * 15.3 "UEFI GetMemoryMap() Boot Services Function" and 15.4 "UEFI
+ * Assumptions and Limitations" (UEFI memory types as E820 address range
+ * types); Intel SDM Vol. 3A (2023), chapter 11 "Advanced Programmable
+ * Interrupt Controller (APIC)"; Xen docs/misc/pvh.pandoc and
+ * public/arch-x86/hvm/start_info.h; FIPS 180-4 (SHA-256); PC16550D UART
+ * datasheet; 8259A PIC datasheet, OCW1.
  */
 #include <efi.h>
 #include <efilib.h>
@@ -74,7 +76,8 @@ struct memmap_entry {
 };
 
 /* Local APIC (SDM Vol. 3A, 11.4.4 "Local APIC Status and Location", 11.5.1
- * "Local Vector Table", 12.4 "x2APIC" for the MSR addresses). */
+ * "Local Vector Table", 11.12 "Extended XAPIC (x2APIC)" for the MSR
+ * addresses). */
 #define IA32_APIC_BASE		0x1b
 #define APIC_BASE_EXTD		(1 << 10)	/* x2APIC mode */
 #define APIC_BASE_EN		(1 << 11)	/* APIC global enable */
@@ -140,7 +143,8 @@ static void com1_init(void)
 
 /* conout_has_uart reports whether the console (the ConOut variable, a
  * multi-instance device path: UEFI 2.10, 3.3 "Globally Defined
- * Variables", 10.3.4.9 "UART Device Path") includes a serial terminal.
+ * Variables", 10.3.4 "Messaging Device Path", UART) includes a serial
+ * terminal.
  * OVMF's does, on COM1: writing COM1 directly as well would print every
  * line twice. */
 static BOOLEAN conout_has_uart(void)
@@ -407,8 +411,8 @@ static void (*trampoline(void))(UINT32)
 }
 
 /* e820_type maps a UEFI memory type to what it is once boot services are
- * gone (ACPI 6.4, Table 15.6): the loader's and boot services' memory is
- * RAM then. */
+ * gone (ACPI 6.4, 15.3, the mapping of UEFI memory types to address range
+ * types): the loader's and boot services' memory is RAM then. */
 static UINT32 e820_type(UINT32 t)
 {
 	switch (t) {
