@@ -144,12 +144,11 @@ static void com1_init(void)
 /* conout_has_uart reports whether the console (the ConOut variable, a
  * multi-instance device path: UEFI 2.10, 3.3 "Globally Defined
  * Variables", 10.3.4 "Messaging Device Path", UART) includes a serial
- * terminal.
- * OVMF's does, on COM1: writing COM1 directly as well would print every
- * line twice. */
+ * terminal. OVMF's does, on COM1: writing COM1 directly as well would
+ * print every line twice. */
 static BOOLEAN conout_has_uart(void)
 {
-	UINTN size;
+	UINTN size = 0;
 	EFI_DEVICE_PATH *dp = LibGetVariableAndSize(L"ConOut", &EfiGlobalVariable, &size);
 	UINT8 *end = (UINT8 *)dp + size;
 	BOOLEAN found = FALSE;
@@ -321,7 +320,8 @@ static void check_payload(const UINT8 *p, UINTN size, UINT64 *lo, UINT64 *hi)
 {
 	static const UINT8 want[32] = PAYLOAD_SHA256;
 	UINT8 digest[32];
-	UINT32 total = 0, crc = 0;
+	UINT64 total = 0;
+	UINT32 crc = 0;
 	UINT16 n;
 
 	if (size < SECTOR_SIZE || le32(p + HDR_MAGIC) != HEADER_MAGIC || le16(p + HDR_VERSION) != HEADER_VERSION)
@@ -569,7 +569,8 @@ static void mask_interrupts(void)
 			wrmsr(X2APIC_MSR(LAPIC_LVT_TIMER), rdmsr(X2APIC_MSR(LAPIC_LVT_TIMER)) | LVT_MASKED);
 			wrmsr(X2APIC_MSR(LAPIC_LVT_LINT0), rdmsr(X2APIC_MSR(LAPIC_LVT_LINT0)) | LVT_MASKED);
 		} else {
-			volatile UINT32 *lapic = (UINT32 *)(UINTN)(base & 0xffffff000ULL);
+			/* The base is bits 12 to MAXPHYADDR-1; those above are 0. */
+			volatile UINT32 *lapic = (UINT32 *)(UINTN)(base & ~0xfffULL);
 			lapic[LAPIC_LVT_TIMER / 4] |= LVT_MASKED;
 			lapic[LAPIC_LVT_LINT0 / 4] |= LVT_MASKED;
 		}
@@ -612,8 +613,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	say(L"boot: ataport UEFI loader\r\n");
 	/* 2. */
 	payload = read_payload(image, &size);
-	say(L"boot: loading firmware, %ld KiB\r\n", (le32(payload + HDR_SIZE) + 1023) >> 10);
 	check_payload(payload, size, &lo, &hi);
+	say(L"boot: loading firmware, %d KiB\r\n", (le32(payload + HDR_SIZE) + 1023) >> 10);
 	/* 3.-5. */
 	rsdp = find_rsdp();
 	load(payload, lo, hi);
