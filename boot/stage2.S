@@ -253,7 +253,7 @@ load_firmware:
 	mov	SEG_PADDR(%bx), %edi
 	mov	SEG_FILESZ(%bx), %edx	# bytes left
 	mov	SEG_LBA(%bx), %eax
-	add	$HEADER_LBA, %eax
+	add	$HEADER_LBA, %eax		# SEG_LBA counts from the header
 2:	test	%edx, %edx
 	jz	4f
 	# 4.1 sectors = min(BOUNCE_SECTORS, bytes left rounded up)

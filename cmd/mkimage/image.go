@@ -26,7 +26,8 @@ var (
 // Payload returns the firmware payload (boot/README.md, "Firmware
 // payload"): the header sector, then each segment's bytes from a sector
 // boundary, zero-padded to whole sectors. The BIOS loader reads it at
-// HeaderLBA, the UEFI loader from PayloadPath on the EFI system partition.
+// HeaderLBA, the UEFI loader from PayloadDir/PayloadName on the EFI system
+// partition.
 func Payload(fw *Firmware) ([]byte, error) {
 	if n := len(fw.Segments); n == 0 || n > MaxSegments {
 		return nil, fmt.Errorf("%d segments, want 1 to %d", n, MaxSegments)
@@ -105,7 +106,7 @@ func align(n, a uint64) uint64 { return (n + a - 1) / a * a }
 // GPT with a protective MBR whose boot code is stage 1, a BIOS boot
 // partition with stage 2 and the payload, and an EFI system partition
 // (FAT32) with the UEFI loader as \EFI\BOOT\BOOTX64.EFI and the payload
-// as PayloadPath. GPT and FAT are go-diskfs's.
+// as PayloadDir/PayloadName. GPT and FAT are go-diskfs's.
 func Build(path string, in Image) error {
 	if err := checkMBR(in.MBR); err != nil {
 		return err
@@ -128,6 +129,7 @@ func Build(path string, in Image) error {
 		return err
 	}
 
+	// diskfs.Create makes the file and refuses one that exists.
 	os.Remove(path)
 	if err := partition(path, l, in.EFILoader, payload); err != nil {
 		return err
