@@ -1,11 +1,14 @@
 # Build, boot and test the ATA port firmware (TamaGo unikernel, amd64).
 #
 #   make          the firmware ELF (build/firmware.elf)
-#   make image    a raw boot disk image for PCs with a legacy BIOS or UEFI
-#                 CSM (build/firmware.img): the loader in boot/ (assembled
-#                 with as/ld) and the ELF's segments, laid out by
-#                 cmd/mkimage (boot/README.md); write it to a disk or USB
-#                 stick with dd. IMAGE_PAD=64M pads it to a disk's size.
+#   make image    a raw boot disk image for PCs with a legacy BIOS and for
+#                 UEFI PCs without CSM (build/firmware.img): a GPT disk with
+#                 the BIOS loader in boot/ (assembled with as/ld), the UEFI
+#                 loader (gnu-efi) on an EFI system partition, and the ELF's
+#                 segments, laid out by cmd/mkimage (boot/README.md); write
+#                 it to a disk or USB stick with dd. IMAGE_PAD=64M makes it
+#                 a disk of that size.
+#   make qemu-uefi boot that image in QEMU with OVMF (UEFI, no CSM)
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
@@ -15,7 +18,8 @@
 #                 sector afterwards; and with nothing injected, DMA+DMA then
 #                 DMA+PIO, no completion lost to the interrupt path (make
 #                 test runs each for 15 s)
-#   make bench    boot the firmware in QEMU (the tests' machine) on a 1 GiB
+#   make bench    boot the image under UEFI (OVMF) and time it, then boot
+#                 the firmware in QEMU (the tests' machine) on a 1 GiB
 #                 scratch disk (BENCH_DISK, in /dev/shm by default;
 #                 cache=writeback), run `irql bench` and `ata bench`, and
 #                 print one JSON object per measurement (cmd/benchrun;
@@ -36,6 +40,7 @@ ACCEL ?= tcg
 CPU   ?= max
 MEM   ?= 2G
 SMP   ?= 2,sockets=1,cores=2
+MACHINE ?= pc
 DISK  ?= $(BUILD)/disk.img
 DISK_SIZE ?= 64M
 QEMU  ?= qemu-system-x86_64
@@ -44,7 +49,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb test bench soak clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb qemu-uefi test bench soak clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -77,11 +82,55 @@ $(BUILD)/mbr.bin: $(BUILD)/mbr.o
 $(BUILD)/stage2.bin: $(BUILD)/stage2.o
 	ld -m elf_i386 -Ttext 0x2000 -e _start --oformat binary -o $@ $<
 
+# The UEFI loader: C against gnu-efi (Debian package gnu-efi), linked as a
+# shared object with gnu-efi's start-up code and linker script, then turned
+# into a PE32+ EFI application (subsystem 10) by objcopy. layout.h is
+# boot/layout.inc's .set lines as #defines, so that one file holds the
+# layout for the assembly and the C.
+EFI_INC    := /usr/include/efi
+EFI_LIB    := /usr/lib
+EFI_CFLAGS := -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I$(BUILD) -std=gnu11 -O2 -Wall -Werror \
+	-ffreestanding -fpic -fshort-wchar -fno-stack-protector -fno-strict-aliasing \
+	-mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI
+
+$(BUILD)/layout.h: boot/layout.inc
+	@mkdir -p $(BUILD)
+	sed -n 's/^\.set[[:space:]]*\([A-Za-z0-9_]*\),[[:space:]]*\([^[:space:]#]*\).*/#define \1 \2/p' $< > $@
+
+# The loader carries the SHA-256 of the payload it may start (payload.h),
+# so that a signed loader vouches for the firmware too.
+$(BUILD)/FIRMWARE.BIN: $(ELF)
+	go run ./cmd/mkimage -payload -o $@ $(ELF)
+
+$(BUILD)/payload.h: $(BUILD)/FIRMWARE.BIN
+	sha256sum $< | cut -c1-64 | sed 's/../0x&,/g; s/^/#define PAYLOAD_SHA256 {/; s/,$$/}/' > $@
+
+$(BUILD)/uefi.o: boot/uefi.c $(BUILD)/layout.h $(BUILD)/payload.h
+	gcc $(EFI_CFLAGS) -c -o $@ $<
+
+$(BUILD)/trampoline.o: boot/trampoline.S boot/layout.inc
+	as --64 -I boot -o $@ $<
+
+$(BUILD)/bootx64.so: $(BUILD)/uefi.o $(BUILD)/trampoline.o
+	ld -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
+	  $(EFI_LIB)/crt0-efi-x86_64.o $^ -L$(EFI_LIB) -lefi -lgnuefi -o $@
+
+# Secure Boot: with SB_KEY and SB_CERT (PEM files, the key unencrypted) the
+# loader is signed by sbsign (Debian package sbsigntool) for firmware that
+# trusts that certificate (README, "Secure Boot").
+SB_KEY  ?=
+SB_CERT ?=
+
+$(BUILD)/BOOTX64.EFI: $(BUILD)/bootx64.so
+	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	  -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	$(if $(SB_KEY),sbsign --key $(SB_KEY) --cert $(SB_CERT) --output $@ $@)
+
 image: $(IMAGE)
 
-$(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin
+$(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin $(BUILD)/BOOTX64.EFI
 	go run ./cmd/mkimage -mbr $(BUILD)/mbr.bin -stage2 $(BUILD)/stage2.bin \
-	  $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
+	  -efi $(BUILD)/BOOTX64.EFI $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
 
 $(DISK):
 	@mkdir -p $(dir $@)
@@ -92,6 +141,22 @@ qemu: $(ELF) $(DISK)
 
 qemu-gdb: $(ELF) $(DISK)
 	$(QEMU) $(QEMU_FLAGS) -s -S
+
+# OVMF from Debian's ovmf package: its code read-only, a copy of its
+# variable store in build/ (boot entries persist between runs there).
+OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
+
+$(BUILD)/OVMF_VARS.fd: $(OVMF_VARS)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+qemu-uefi: $(IMAGE) $(BUILD)/OVMF_VARS.fd
+	$(QEMU) -accel $(ACCEL) -cpu $(CPU) -machine $(MACHINE) -m $(MEM) -smp $(SMP) \
+	  -display none -monitor none -serial stdio -no-reboot -net none \
+	  -drive if=pflash,format=raw,unit=0,readonly=on,file=$(OVMF_CODE) \
+	  -drive if=pflash,format=raw,unit=1,file=$(BUILD)/OVMF_VARS.fd \
+	  -drive file=$(IMAGE),format=raw,if=ide,snapshot=on
 
 test: $(ELF) $(IMAGE)
 	go vet ./...
@@ -109,8 +174,8 @@ soak: $(ELF)
 # in the figures (cmd/benchrun says why cache=writeback).
 BENCH_DISK ?= $(if $(wildcard /dev/shm/.),/dev/shm/ataport-bench.img,$(BUILD)/bench.img)
 
-bench: $(ELF)
-	go run ./cmd/benchrun -elf $(ELF) -disk $(BENCH_DISK)
+bench: $(ELF) $(IMAGE)
+	go run ./cmd/benchrun -image $(IMAGE) -elf $(ELF) -disk $(BENCH_DISK)
 
 clean:
 	rm -rf $(BUILD)

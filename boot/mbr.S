@@ -74,7 +74,7 @@ start:
 	call	disk_read
 
 	# 5. A disk whose sector 0 came without the rest of the image must
-	#    stop here rather than run whatever LBA 1 holds.
+	#    stop here rather than run whatever STAGE2_LBA holds.
 	mov	$msg_no_stage2, %si
 	cmpl	$STAGE2_MAGIC, STAGE2_ADDR
 	jne	fatal

@@ -5,7 +5,8 @@
 #
 # Steps:
 #  1. enable A20 (fast A20, then INT 15/AX=2401h), checked by wraparound;
-#  2. read the E820 memory map into a PVH start_info (version 1);
+#  2. read the E820 memory map into a PVH start_info (version 1), with the
+#     command line "loader=bios";
 #  3. check the firmware header written by cmd/mkimage;
 #  4. load each segment through the bounce buffer with INT 13/AH=42h,
 #     copying above 1 MiB in unreal mode, and zero its tail;
@@ -111,6 +112,12 @@ read_e820:
 	movl	$PVH_MAGIC, START_INFO_ADDR+SI_MAGIC
 	movl	$1, START_INFO_ADDR+SI_VERSION
 	movl	$MEMMAP_ADDR, START_INFO_ADDR+SI_MEMMAP_PADDR
+	# The command line names this loader to the firmware (its `info`).
+	mov	$cmdline, %si
+	mov	$CMDLINE_ADDR, %di
+	mov	$cmdline_end-cmdline, %cx
+	rep	movsb
+	movl	$CMDLINE_ADDR, START_INFO_ADDR+SI_CMDLINE_PADDR
 
 	mov	$MEMMAP_ADDR, %di
 	xor	%ebx, %ebx
@@ -246,6 +253,7 @@ load_firmware:
 	mov	SEG_PADDR(%bx), %edi
 	mov	SEG_FILESZ(%bx), %edx	# bytes left
 	mov	SEG_LBA(%bx), %eax
+	add	$HEADER_LBA, %eax		# SEG_LBA counts from the header
 2:	test	%edx, %edx
 	jz	4f
 	# 4.1 sectors = min(BOUNCE_SECTORS, bytes left rounded up)
@@ -397,6 +405,9 @@ gdtr:
 	.word	gdt_end-gdt-1
 	.long	gdt
 
+cmdline:
+	.asciz	"loader=bios"
+cmdline_end:
 msg_no_a20:
 	.asciz	"boot: cannot enable A20\r\n"
 msg_no_e820:

@@ -51,6 +51,15 @@ func MemoryMap() []pvh.Region {
 	return startInfo.Memory
 }
 
+// Loader names the boot loader that started the firmware, as the PVH
+// start_info's command line says (pvh.StartInfo.Loader).
+func Loader() string {
+	if startInfo == nil {
+		return "unknown (no PVH start_info)"
+	}
+	return startInfo.Loader()
+}
+
 // DMARegion returns the physical range reserved for driver DMA buffers.
 func DMARegion() (start, end uint64) { return dmaStart, dmaStart + dmaSize }
 

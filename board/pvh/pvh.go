@@ -8,9 +8,12 @@
 package pvh
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // StartInfoMagic identifies struct hvm_start_info.
@@ -20,6 +23,7 @@ const StartInfoMagic = 0x336ec578
 const (
 	MAGIC          = 0x00
 	VERSION        = 0x04
+	CMDLINE_PADDR  = 0x18
 	RSDP_PADDR     = 0x20
 	MEMMAP_PADDR   = 0x28
 	MEMMAP_ENTRIES = 0x30
@@ -28,6 +32,11 @@ const (
 	memmapEntrySize = 24
 	// maxEntries bounds the map so a corrupt count cannot run away.
 	maxEntries = 128
+	// maxCmdline bounds the command line, NUL included, and cmdlineChunk
+	// is how much of it is read at a time, so that a short line near the
+	// end of RAM is not read past by much.
+	maxCmdline   = 4096
+	cmdlineChunk = 64
 )
 
 // E820 memory types used by hvm_memmap_table_entry.type (ACPI 6.4, 15.1).
@@ -69,7 +78,30 @@ func TypeName(t uint32) string {
 type StartInfo struct {
 	Version uint32
 	RSDP    uint64
+	// Cmdline is the NUL-terminated ASCII string at cmdline_paddr, empty
+	// when the loader passed none.
+	Cmdline string
 	Memory  []Region
+}
+
+// Loader names the boot loader that started the firmware, from the
+// "loader=" option that this project's loaders put on the command line
+// (boot/README.md, "Boot protocol"): the BIOS stage 2 writes loader=bios,
+// the UEFI loader loader=uefi. Other PVH loaders, QEMU's -kernel among
+// them, name none.
+func (si *StartInfo) Loader() string {
+	for _, f := range strings.Fields(si.Cmdline) {
+		switch v, ok := strings.CutPrefix(f, "loader="); {
+		case !ok:
+		case v == "bios":
+			return "BIOS stage 2 (MBR, legacy BIOS or CSM)"
+		case v == "uefi":
+			return `UEFI (\EFI\BOOT\BOOTX64.EFI)`
+		default:
+			return "unknown loader " + strconv.Quote(v)
+		}
+	}
+	return "PVH entry, no loader named (QEMU -kernel)"
 }
 
 // Read decodes the start_info at addr.
@@ -83,6 +115,12 @@ func Read(mem io.ReaderAt, addr uint64) (*StartInfo, error) {
 		return nil, fmt.Errorf("pvh: start_info at %#x: bad magic %#x", addr, m)
 	}
 	si := &StartInfo{Version: le.Uint32(b[VERSION:]), RSDP: le.Uint64(b[RSDP_PADDR:])}
+	if p := le.Uint64(b[CMDLINE_PADDR:]); p != 0 {
+		var err error
+		if si.Cmdline, err = readString(mem, p); err != nil {
+			return nil, fmt.Errorf("pvh: command line at %#x: %w", p, err)
+		}
+	}
 	if si.Version < 1 {
 		return si, nil
 	}
@@ -99,4 +137,21 @@ func Read(mem io.ReaderAt, addr uint64) (*StartInfo, error) {
 		si.Memory = append(si.Memory, Region{Addr: le.Uint64(e), Size: le.Uint64(e[8:]), Type: le.Uint32(e[16:])})
 	}
 	return si, nil
+}
+
+// readString reads a NUL-terminated string of at most maxCmdline bytes at
+// addr.
+func readString(mem io.ReaderAt, addr uint64) (string, error) {
+	var s []byte
+	for len(s) < maxCmdline {
+		var b [cmdlineChunk]byte
+		if _, err := mem.ReadAt(b[:], int64(addr)+int64(len(s))); err != nil {
+			return "", err
+		}
+		if i := bytes.IndexByte(b[:], 0); i >= 0 {
+			return string(append(s, b[:i]...)), nil
+		}
+		s = append(s, b[:]...)
+	}
+	return "", fmt.Errorf("no NUL within %d bytes", maxCmdline)
 }

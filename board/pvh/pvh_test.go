@@ -86,3 +86,46 @@ func TestVersion0HasNoMap(t *testing.T) {
 		t.Fatalf("got %+v, %v", si, err)
 	}
 }
+
+// withCmdline returns memory with a start_info at 0x6000 whose command line
+// at 0x5000 is s, NUL-terminated, in a page of 0xff bytes.
+func withCmdline(s string) image {
+	si := startInfo(StartInfoMagic, 1, 0)
+	binary.LittleEndian.PutUint64(si[CMDLINE_PADDR:], 0x5000)
+	page := bytes.Repeat([]byte{0xff}, 0x1000)
+	copy(page, s+"\x00")
+	return image{0x6000: si, 0x5000: page, 0x7000: {}}
+}
+
+func TestCmdlineAndLoader(t *testing.T) {
+	for _, c := range []struct {
+		cmdline, loader string
+	}{
+		{"loader=bios", "BIOS stage 2 (MBR, legacy BIOS or CSM)"},
+		{"loader=uefi", `UEFI (\EFI\BOOT\BOOTX64.EFI)`},
+		{"console=ttyS0 loader=uefi", `UEFI (\EFI\BOOT\BOOTX64.EFI)`},
+		{"loader=grub", `unknown loader "grub"`},
+		{"", "PVH entry, no loader named (QEMU -kernel)"},
+		{"noloader=bios", "PVH entry, no loader named (QEMU -kernel)"},
+		{strings.Repeat("x", 200), "PVH entry, no loader named (QEMU -kernel)"},
+	} {
+		si, err := Read(withCmdline(c.cmdline), 0x6000)
+		if err != nil {
+			t.Fatalf("%q: %v", c.cmdline, err)
+		}
+		if si.Cmdline != c.cmdline || si.Loader() != c.loader {
+			t.Errorf("command line %q: read %q, loader %q; want %q", c.cmdline, si.Cmdline, si.Loader(), c.loader)
+		}
+	}
+	// cmdline_paddr 0: no command line, no read.
+	si, err := Read(image{0x6000: startInfo(StartInfoMagic, 1, 0), 0x7000: {}}, 0x6000)
+	if err != nil || si.Cmdline != "" {
+		t.Errorf("no command line: %q, %v", si.Cmdline, err)
+	}
+	// No NUL within the bound.
+	mem := withCmdline("")
+	mem[0x5000] = bytes.Repeat([]byte{'x'}, 2*maxCmdline)
+	if _, err := Read(mem, 0x6000); err == nil || !strings.Contains(err.Error(), "no NUL within 4096 bytes") {
+		t.Errorf("unterminated command line: %v", err)
+	}
+}

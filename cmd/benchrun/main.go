@@ -2,9 +2,12 @@
 // machine the integration tests use (internal/qemu), with a scratch disk,
 // runs `irql bench`, `ata bench` and `irq latency`, and prints one JSON
 // object per measurement on standard output: the boot time, each `irql
-// bench` row, each `ata bench` result and each latency figure, each with the firmware's commit, the QEMU
-// version and the host CPU. The firmware's own output goes to standard
-// error as it comes. No test asserts on the figures.
+// bench` row, each `ata bench` result and each latency figure, each with
+// the firmware's commit, the QEMU version and the host CPU. With -image it
+// first boots the boot image under UEFI (OVMF, no -kernel) and reports that
+// boot split into OVMF, the UEFI loader and the firmware's entry to its
+// shell. The firmware's own output goes to standard error as it comes. No
+// test asserts on the figures.
 //
 // The disk is a raw image, sparse, whose first -fill bytes are
 // pseudo-random data (the same each run), so that reads return real data;
@@ -42,11 +45,85 @@ func main() {
 	passes := flag.Int("passes", 3, "measured passes of each ata bench test")
 	sizes := flag.String("sizes", "1M,64K,4K", "sequential request sizes, comma-separated; random reads are 4K")
 	timeout := flag.Duration("timeout", 20*time.Minute, "the whole run at most")
+	image := flag.String("image", "", "boot image (make image) to boot under UEFI first; none to skip")
 	flag.Parse()
+	if *image != "" {
+		if err := uefiBoot(*image, *timeout); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun: UEFI boot:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*elf, *disk, *size, *fill, *pass, *passes, strings.Split(*sizes, ","), *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
 	}
+}
+
+// uefiBoot boots image (a snapshot: nothing is written to it) under OVMF
+// on the tests' machine and prints one "uefi-boot" record, timed on the
+// host clock by the lines the UEFI loader prints, with the firmware's own
+// figure from its entry to the shell.
+func uefiBoot(image string, timeout time.Duration) error {
+	dir, err := os.MkdirTemp("", "benchrun-ovmf")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	vars, err := qemu.CopyOVMFVars(dir, qemu.OVMFVarsFile)
+	if err != nil {
+		return err
+	}
+	args := qemu.Command("", qemu.Options{NoKernel: true, OVMFVars: vars, Drives: []qemu.Drive{{File: image, Extra: "snapshot=on"}}})
+	rec := Record{Kind: "uefi-boot", Env: Env{
+		Commit:  output("git", "rev-parse", "HEAD"),
+		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
+		HostCPU: hostCPU(),
+		Machine: machine(args),
+	}}
+
+	cmd := exec.Command("qemu-system-x86_64", args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Process.Kill()
+	con := &console{r: bufio.NewReader(stdout), deadline: start.Add(timeout)}
+	if _, err := con.until("boot: ataport UEFI loader"); err != nil {
+		return err
+	}
+	ovmf := time.Since(start)
+	if _, err := con.until("boot: starting firmware"); err != nil {
+		return err
+	}
+	loader := time.Since(start) - ovmf
+	out, err := con.until(prompt)
+	if err != nil {
+		return err
+	}
+	rec.ToPromptMs, rec.OVMFMs, rec.LoaderMs = ms(time.Since(start)), ms(ovmf), ms(loader)
+	for _, r := range parse(out, rec.Env) {
+		if r.Kind == "boot" {
+			rec.EntryToShellMs = r.EntryToShellMs
+		}
+	}
+	io.WriteString(stdin, "halt\r")
+	cmd.Wait()
+
+	js, err := lines([]Record{rec})
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.WriteString(js)
+	return err
 }
 
 func run(elf, disk string, size, fill int64, pass string, passes int, sizes []string, timeout time.Duration) error {

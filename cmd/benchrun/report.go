@@ -21,12 +21,16 @@ type Env struct {
 // Record is one JSON line of the report: Kind says which of the other
 // fields are set.
 type Record struct {
-	Kind string `json:"kind"` // "boot", "irql-bench", "ata-bench" or "irq-latency"
+	Kind string `json:"kind"` // "boot", "uefi-boot", "irql-bench", "ata-bench" or "irq-latency"
 	Env
 
-	// boot
+	// boot, uefi-boot
 	ToPromptMs     float64 `json:"to_prompt_ms,omitempty"`      // QEMU start to the shell prompt, on the host clock
 	EntryToShellMs float64 `json:"entry_to_shell_ms,omitempty"` // the firmware's own figure, from its first instruction
+
+	// uefi-boot: the boot image under OVMF, on the host clock
+	OVMFMs   float64 `json:"ovmf_ms,omitempty"`   // QEMU start to the UEFI loader's first line
+	LoaderMs float64 `json:"loader_ms,omitempty"` // from there to its last line, before ExitBootServices
 
 	// irql-bench
 	Op           string `json:"op,omitempty"`

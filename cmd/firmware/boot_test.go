@@ -46,7 +46,7 @@ func TestBootAndShell(t *testing.T) {
 	if guest < host*0.75 || guest > host*1.25 {
 		t.Errorf("TSC %0.f Hz is not within 25%% of the host's %0.f Hz", guest, host)
 	}
-	for _, want := range []string{"board:", "versions: firmware", "Go go1.26", "TamaGo v1.26.0", "uptime:"} {
+	for _, want := range []string{"board:", "loader:   PVH entry, no loader named (QEMU -kernel)", "versions: firmware", "Go go1.26", "TamaGo v1.26.0", "uptime:"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("info lacks %q:\n%s", want, info)
 		}

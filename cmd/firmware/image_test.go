@@ -25,15 +25,22 @@ import (
 // The image layout, from boot/layout.inc.
 const (
 	imageSector      = 512
-	imageHeaderLBA   = 16
-	imageFirmwareLBA = 17
+	imageStage2LBA   = 2048
+	imageHeaderLBA   = 2063
 	imageHdrNSegs    = 0x06
 	imageHdrSize     = 0x0c
+	imageHdrCRC      = 0x10
 	imageHdrSegs     = 0x20
 	imageSegFileSz   = 0x04
 	imageSegLBA      = 0x0c
 	imageSegSize     = 0x10
 	imageReadSectors = 64 // BOUNCE_SECTORS: the loader's int 13h chunk
+)
+
+// What info says of each loader (board/pvh, StartInfo.Loader).
+const (
+	biosLoader = "BIOS stage 2 (MBR, legacy BIOS or CSM)"
+	uefiLoader = `UEFI (\EFI\BOOT\BOOTX64.EFI)`
 )
 
 var (
@@ -124,13 +131,17 @@ func bootFromImage(t *testing.T, opts qemu.Options) *qemu.Machine {
 	return m
 }
 
-// checkImageInfo runs info and checks the board and that the memory map came
-// from the loader's start_info (E820: RAM from 1 MiB).
-func checkImageInfo(t *testing.T, m *qemu.Machine, board string) {
+// checkImageInfo runs info and checks the board, the loader that started
+// the firmware, and that the memory map came from the loader's start_info
+// (E820: RAM from 1 MiB).
+func checkImageInfo(t *testing.T, m *qemu.Machine, board, loader string) {
 	t.Helper()
 	info := m.Run("info", 10*time.Second)
 	if !strings.Contains(info, "board:    "+board) {
 		t.Errorf("info does not say board %q:\n%s", board, info)
+	}
+	if !strings.Contains(info, "loader:   "+loader) {
+		t.Errorf("info does not say loader %q:\n%s", loader, info)
 	}
 	if !regexp.MustCompile(`memmap:\s+0x000000100000-0x[0-9a-f]+ RAM`).MatchString(info) {
 		t.Errorf("info shows no E820 RAM above 1 MiB:\n%s", info)
@@ -149,7 +160,7 @@ func haltAndWait(t *testing.T, m *qemu.Machine) {
 // TestImageBoot boots `pc` from the image alone.
 func TestImageBoot(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{})
-	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)", biosLoader)
 	checkBootDisk(t, m)
 	haltAndWait(t, m)
 }
@@ -159,7 +170,7 @@ func TestImageBoot(t *testing.T) {
 func TestImageBootWithDataDisk(t *testing.T) {
 	data := randomImage(t, "data.img", 16<<20, 3)
 	m := bootFromImage(t, qemu.Options{Drives: []qemu.Drive{{File: data, Bus: 1}}})
-	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)", biosLoader)
 	checkBootDisk(t, m)
 	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
 		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
@@ -182,20 +193,20 @@ func checkBootDisk(t *testing.T, m *qemu.Machine) {
 // TestImageBootQ35 boots q35 from the same image on its AHCI controller.
 func TestImageBootQ35(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{Machine: "q35"})
-	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)")
+	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)", biosLoader)
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^00:1f\.2 8086:2922 .*AHCI.*: no miniport drives it yet$`)
 	haltAndWait(t, m)
 }
 
 // imageSegments returns the (LBA, length on disk) of each firmware segment
-// listed in the image's header.
+// listed in the image's header (whose LBAs count from the header).
 func imageSegments(img []byte) [][2]uint32 {
 	le := binary.LittleEndian
 	h := img[imageHeaderLBA*imageSector:]
 	var segs [][2]uint32
 	for i := 0; i < int(le.Uint16(h[imageHdrNSegs:])); i++ {
 		e := h[imageHdrSegs+i*imageSegSize:]
-		segs = append(segs, [2]uint32{le.Uint32(e[imageSegLBA:]), le.Uint32(e[imageSegFileSz:])})
+		segs = append(segs, [2]uint32{imageHeaderLBA + le.Uint32(e[imageSegLBA:]), le.Uint32(e[imageSegFileSz:])})
 	}
 	return segs
 }
@@ -219,7 +230,7 @@ func TestImageTruncated(t *testing.T) {
 	segs := imageSegments(img)
 	last := segs[len(segs)-1]
 	end := last[0] + (last[1]+imageSector-1)/imageSector
-	cut := (imageFirmwareLBA + end) / 2
+	cut := (segs[0][0] + end) / 2
 
 	// The loader's reads: chunks of at most imageReadSectors per segment.
 	failing := uint32(0)
@@ -255,7 +266,7 @@ func TestImageBadLayout(t *testing.T) {
 		damage func(img []byte)
 		want   string
 	}{
-		{"no stage 2", func(img []byte) { clear(img[imageSector : 2*imageSector]) },
+		{"no stage 2", func(img []byte) { clear(img[imageStage2LBA*imageSector : (imageStage2LBA+1)*imageSector]) },
 			"boot: stage 2 missing"},
 		{"header magic", func(img []byte) { img[imageHeaderLBA*imageSector] ^= 0xff },
 			"boot: bad firmware header magic or version"},

@@ -29,7 +29,7 @@ func tamagoVersion() string {
 }
 
 func addSystemCommands(sh *shell.Shell) {
-	sh.Add(shell.Cmd{Name: "info", Help: "CPU, TSC, memory, versions, board and uptime", Handler: cmdInfo})
+	sh.Add(shell.Cmd{Name: "info", Help: "board, boot loader, CPU, TSC, memory, versions and uptime", Handler: cmdInfo})
 	sh.Add(shell.Cmd{Name: "date", Help: "wall-clock time (from the CMOS RTC at boot)", Handler: cmdDate})
 	sh.Add(shell.Cmd{Name: "uptime", Help: "time since CPU reset", Handler: cmdUptime})
 	sh.Add(shell.Cmd{Name: "sleep", Args: "DURATION", Help: "sleep for a Go duration (e.g. 1s, 250ms)", MinArgs: 1, MaxArgs: 1, Handler: cmdSleep})
@@ -44,6 +44,7 @@ func addSystemCommands(sh *shell.Shell) {
 func cmdInfo(c *shell.Context, _ []string) error {
 	brand, family, model, stepping := pc.CPUModel()
 	fmt.Fprintf(c, "board:    %s\n", pc.BoardName())
+	fmt.Fprintf(c, "loader:   %s\n", pc.Loader())
 	fmt.Fprintf(c, "cpu:      %s %s (family %#x model %#x stepping %d)\n", pc.CPUVendor(), brand, family, model, stepping)
 	fmt.Fprintf(c, "cpus:     %d in use (GOMAXPROCS %d)\n", pc.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(c, "tsc:      %d Hz (calibrated against the ACPI PM timer)\n", pc.TSCFrequency())

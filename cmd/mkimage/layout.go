@@ -5,10 +5,9 @@ package main
 // boot/README.md explains them).
 const (
 	SectorSize    = 512
-	Stage2LBA     = 1
+	Stage2LBA     = 2048
 	Stage2Sectors = 15
-	HeaderLBA     = 16
-	FirmwareLBA   = 17
+	HeaderLBA     = 2063
 
 	// Firmware header, little-endian, one sector at HeaderLBA.
 	HDR_MAGIC   = 0x00
@@ -25,7 +24,7 @@ const (
 	SEG_SIZE    = 0x10
 
 	HeaderMagic   = 0x57465441 // "ATFW"
-	HeaderVersion = 1
+	HeaderVersion = 2
 	Stage2Magic   = 0x32535441 // "ATS2"
 	MaxSegments   = 8
 
@@ -38,16 +37,36 @@ const (
 	FirmwareMax = 64 << 20
 )
 
-// Master boot record (UEFI 2.10, 5.2.1 "Legacy Master Boot Record").
+// Master boot record (UEFI 2.10, 5.2.1 "Legacy Master Boot Record"): the
+// boot code ends where the disk signature starts; the GPT's protective MBR
+// (5.2.3) fills the partition table.
 const (
-	MBRDiskSignature  = 0x1b8
-	MBRPartitionTable = 0x1be
-	MBRSignature      = 0x1fe
+	MBRDiskSignature = 0x1b8
+	MBRSignature     = 0x1fe
+)
 
-	// PartitionType marks the loader and firmware as data no file
-	// system driver should claim (0xda, "non-FS data").
-	PartitionType = 0xda
-	// PartitionActive is the boot indicator of the entry a BIOS (or an
-	// MBR that chains) boots.
-	PartitionActive = 0x80
+// The GPT disk (UEFI 2.10, 5.3 "GUID Partition Table (GPT) Disk Layout").
+const (
+	// PartitionAlign puts each partition on a 1 MiB boundary, as
+	// partitioning tools do, so that it starts on a flash erase block.
+	PartitionAlign = 2048
+	// GPTBackupSectors are the backup partition entries (128 of 128
+	// bytes) and the backup header at the end of the disk.
+	GPTBackupSectors = 33
+
+	// ESPSize is the EFI system partition's size. UEFI's FAT driver,
+	// like every FAT driver, takes the FAT type from the number of
+	// clusters (Microsoft FAT specification, "FAT Type Determination"):
+	// a FAT32 file system needs at least 65525 of them, which with
+	// go-diskfs's 512-byte clusters below 260 MiB takes about 33 MiB.
+	ESPSize  = 40 << 20
+	ESPLabel = "ATAPORT"
+
+	// The loader at the removable-media path every UEFI firmware tries
+	// (UEFI 2.10, 3.5.1.1 "Removable Media Boot Behavior"), and the
+	// payload it reads (boot/uefi.c, PAYLOAD_PATH).
+	EFIBootDir  = "/EFI/BOOT"
+	EFIBootName = "BOOTX64.EFI"
+	PayloadDir  = "/EFI/ATAPORT"
+	PayloadName = "FIRMWARE.BIN"
 )

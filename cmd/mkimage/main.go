@@ -1,15 +1,23 @@
-// Command mkimage writes the firmware's boot disk image for PCs with a
-// legacy BIOS: the stage 1 MBR and stage 2 assembled from boot/, a header
-// describing the firmware's load segments and PVH entry, and the segments
-// themselves (layout and boot protocol in boot/README.md). It refuses an
-// ELF or loader that does not fit that layout.
+// Command mkimage writes the firmware's boot disk image, which boots from a
+// legacy BIOS and from UEFI: a GPT disk whose protective MBR holds stage 1,
+// a BIOS boot partition with stage 2 and the firmware payload (a header
+// describing the firmware's load segments and PVH entry, then the
+// segments), and an EFI system partition with the UEFI loader as
+// \EFI\BOOT\BOOTX64.EFI and the same payload (layout and boot protocols in
+// boot/README.md). It refuses an ELF or loader that does not fit that
+// layout.
 //
 // Usage:
 //
-//	mkimage -mbr MBR.bin -stage2 STAGE2.bin [-pad SIZE] -o IMAGE FIRMWARE.elf
+//	mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf
+//	mkimage -payload -o PAYLOAD FIRMWARE.elf
 //
-// SIZE pads the image with zeros to look like a disk of that size: bytes,
-// or a number with K, M or G (binary units).
+// The second form writes the payload alone, the same bytes the image holds
+// twice: the UEFI loader is built with its SHA-256 (boot/README.md,
+// "Secure Boot").
+//
+// SIZE makes the image a disk of that size, the GPT covering all of it:
+// bytes, or a number with K, M or G (binary units).
 package main
 
 import (
@@ -24,32 +32,76 @@ import (
 func main() {
 	mbr := flag.String("mbr", "", "stage 1 (MBR) binary")
 	stage2 := flag.String("stage2", "", "stage 2 binary")
+	efi := flag.String("efi", "", "UEFI loader (BOOTX64.EFI)")
 	out := flag.String("o", "", "image to write")
-	pad := flag.String("pad", "", "pad the image to SIZE (e.g. 64M)")
+	pad := flag.String("pad", "", "make the image a disk of SIZE (e.g. 64M)")
+	payload := flag.Bool("payload", false, "write the firmware payload alone")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin [-pad SIZE] -o IMAGE FIRMWARE.elf\n")
+		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf\n")
+		fmt.Fprintf(os.Stderr, "       mkimage -payload -o PAYLOAD FIRMWARE.elf\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *mbr == "" || *stage2 == "" || *out == "" || flag.NArg() != 1 {
+	if *out == "" || flag.NArg() != 1 || !*payload && (*mbr == "" || *stage2 == "" || *efi == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*mbr, *stage2, flag.Arg(0), *out, *pad); err != nil {
+	run := func() error { return run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad) }
+	if *payload {
+		run = func() error { return writePayload(flag.Arg(0), *out) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(mbrPath, stage2Path, elfPath, out, pad string) error {
-	mbr, err := os.ReadFile(mbrPath)
+func run(mbrPath, stage2Path, efiPath, elfPath, out, pad string) error {
+	var in Image
+	var err error
+	for _, f := range []struct {
+		path string
+		b    *[]byte
+	}{{mbrPath, &in.MBR}, {stage2Path, &in.Stage2}, {efiPath, &in.EFILoader}} {
+		if *f.b, err = os.ReadFile(f.path); err != nil {
+			return err
+		}
+	}
+	b, err := os.ReadFile(elfPath)
 	if err != nil {
 		return err
 	}
-	stage2, err := os.ReadFile(stage2Path)
-	if err != nil {
-		return err
+	if in.Firmware, err = ReadFirmware(b); err != nil {
+		return fmt.Errorf("%s: %w", elfPath, err)
 	}
+	if pad != "" {
+		if in.Size, err = parseSize(pad); err != nil {
+			return fmt.Errorf("-pad: %w", err)
+		}
+	}
+	// Written aside and renamed, so a failed run leaves no half image.
+	tmp := out + ".tmp"
+	err = Build(tmp, in)
+	if err != nil {
+		os.Remove(tmp)
+	}
+	switch {
+	case errors.Is(err, ErrMBR):
+		return fmt.Errorf("%s: %w", mbrPath, err)
+	case errors.Is(err, ErrStage2):
+		return fmt.Errorf("%s: %w", stage2Path, err)
+	case errors.Is(err, ErrEFI):
+		return fmt.Errorf("%s: %w", efiPath, err)
+	case errors.Is(err, ErrSize):
+		return fmt.Errorf("-pad: %w", err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", elfPath, err)
+	}
+	return os.Rename(tmp, out)
+}
+
+// writePayload writes the payload of the firmware ELF at elfPath to out.
+func writePayload(elfPath, out string) error {
 	b, err := os.ReadFile(elfPath)
 	if err != nil {
 		return err
@@ -58,27 +110,12 @@ func run(mbrPath, stage2Path, elfPath, out, pad string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", elfPath, err)
 	}
-	img, err := Build(mbr, stage2, fw)
-	switch {
-	case errors.Is(err, ErrMBR):
-		return fmt.Errorf("%s: %w", mbrPath, err)
-	case errors.Is(err, ErrStage2):
-		return fmt.Errorf("%s: %w", stage2Path, err)
-	case err != nil:
+	p, err := Payload(fw)
+	if err != nil {
 		return fmt.Errorf("%s: %w", elfPath, err)
 	}
-	if pad != "" {
-		size, err := parseSize(pad)
-		if err != nil {
-			return fmt.Errorf("-pad: %w", err)
-		}
-		if img, err = Pad(img, size); err != nil {
-			return fmt.Errorf("-pad: %w", err)
-		}
-	}
-	// Written aside and renamed, so a failed run leaves no half image.
 	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, img, 0o644); err != nil {
+	if err := os.WriteFile(tmp, p, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)

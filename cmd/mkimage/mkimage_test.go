@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/partition/gpt"
 )
 
 // prog describes one program header of a synthetic ELF; filesz 0 means
@@ -102,29 +107,23 @@ func testStage2(n int) []byte {
 	return b
 }
 
-func TestBuildLayout(t *testing.T) {
+func testEFI() []byte { return append([]byte("MZ"), pattern(3000, 5)...) }
+
+func TestPayload(t *testing.T) {
 	fw, err := ReadFirmware(makeELF(elf.EM_X86_64, firmwareProgs()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mbr, stage2 := testMBR(), testStage2(1500)
-	img, err := Build(mbr, stage2, fw)
+	p, err := Payload(fw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	le := binary.LittleEndian
-	// text: 2 sectors from LBA 17, data: 2 sectors from LBA 19
-	if want := (FirmwareLBA + 2 + 2) * SectorSize; len(img) != want {
-		t.Fatalf("image is %d bytes, want %d", len(img), want)
+	// header, text in sectors 1-2, data in sectors 3-4
+	if want := 5 * SectorSize; len(p) != want {
+		t.Fatalf("payload is %d bytes, want %d", len(p), want)
 	}
-	if !bytes.Equal(img[:MBRDiskSignature], mbr[:MBRDiskSignature]) || img[510] != 0x55 || img[511] != 0xaa {
-		t.Error("stage 1 or the boot signature changed")
-	}
-	if !bytes.Equal(img[Stage2LBA*SectorSize:][:len(stage2)], stage2) {
-		t.Error("stage 2 is not at LBA 1")
-	}
-
-	h := img[HeaderLBA*SectorSize:][:SectorSize]
+	h := p[:SectorSize]
 	text, data := pattern(1000, 1), pattern(700, 3)
 	for _, c := range []struct {
 		name      string
@@ -139,49 +138,140 @@ func TestBuildLayout(t *testing.T) {
 		{"seg 0 paddr", le.Uint32(h[HDR_SEGS+SEG_PADDR:]), 0x100000},
 		{"seg 0 filesz", le.Uint32(h[HDR_SEGS+SEG_FILESZ:]), 1000},
 		{"seg 0 zero", le.Uint32(h[HDR_SEGS+SEG_ZERO:]), 0},
-		{"seg 0 lba", le.Uint32(h[HDR_SEGS+SEG_LBA:]), FirmwareLBA},
+		{"seg 0 lba", le.Uint32(h[HDR_SEGS+SEG_LBA:]), 1},
 		{"seg 1 paddr", le.Uint32(h[HDR_SEGS+SEG_SIZE+SEG_PADDR:]), 0x200000},
 		{"seg 1 filesz", le.Uint32(h[HDR_SEGS+SEG_SIZE+SEG_FILESZ:]), 700},
 		{"seg 1 zero", le.Uint32(h[HDR_SEGS+SEG_SIZE+SEG_ZERO:]), 4300},
-		{"seg 1 lba", le.Uint32(h[HDR_SEGS+SEG_SIZE+SEG_LBA:]), FirmwareLBA + 2},
+		{"seg 1 lba", le.Uint32(h[HDR_SEGS+SEG_SIZE+SEG_LBA:]), 3},
 	} {
 		if c.got != c.want {
 			t.Errorf("header %s = %#x, want %#x", c.name, c.got, c.want)
 		}
 	}
-	if !bytes.Equal(img[FirmwareLBA*SectorSize:][:1000], text) || !bytes.Equal(img[(FirmwareLBA+2)*SectorSize:][:700], data) {
-		t.Error("segment data is not at the LBAs in the header")
+	if !bytes.Equal(p[SectorSize:][:1000], text) || !bytes.Equal(p[3*SectorSize:][:700], data) {
+		t.Error("segment data is not at the offsets in the header")
 	}
-	if !bytes.Equal(img[FirmwareLBA*SectorSize+1000:(FirmwareLBA+2)*SectorSize], make([]byte, 24)) {
+	if !bytes.Equal(p[SectorSize+1000:3*SectorSize], make([]byte, 24)) || !bytes.Equal(p[3*SectorSize+700:], make([]byte, 2*SectorSize-700)) {
 		t.Error("the padding after a segment is not zero")
-	}
-
-	// one entry: active, 0xda, LBA 1 up to the last firmware sector
-	want := []byte{0x80, 0x00, 0x02, 0x00, 0xda, 0x00, 0x15, 0x00, 1, 0, 0, 0, 20, 0, 0, 0}
-	if got := img[MBRPartitionTable:][:16]; !bytes.Equal(got, want) {
-		t.Errorf("partition entry % x, want % x", got, want)
-	}
-	if !bytes.Equal(img[MBRPartitionTable+16:MBRSignature], make([]byte, 48)) {
-		t.Error("partition entries 2-4 are not empty")
 	}
 }
 
-func TestCHS(t *testing.T) {
+func TestBuildLayout(t *testing.T) {
+	fw, err := ReadFirmware(makeELF(elf.EM_X86_64, firmwareProgs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := Payload(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbr, stage2, efi := testMBR(), testStage2(1500), testEFI()
+	path := filepath.Join(t.TempDir(), "disk.img")
+	if err := Build(path, Image{MBR: mbr, Stage2: stage2, EFILoader: efi, Firmware: fw}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// BIOS boot partition 2048-4095, ESP from 4096, backup GPT, 1 MiB
+	// alignment.
+	espEnd := 4096 + ESPSize/SectorSize
+	if want := align(uint64(espEnd+GPTBackupSectors), PartitionAlign) * SectorSize; uint64(len(img)) != want {
+		t.Fatalf("image is %d bytes, want %d", len(img), want)
+	}
+	if !bytes.Equal(img[:MBRDiskSignature], mbr[:MBRDiskSignature]) || img[510] != 0x55 || img[511] != 0xaa {
+		t.Error("stage 1 or the boot signature changed")
+	}
+	// UEFI 2.10, Table 5-4: one 0xee entry from LBA 1 to the end.
+	le := binary.LittleEndian
+	pmbr := img[0x1be:][:16]
+	if pmbr[4] != 0xee || le.Uint32(pmbr[8:]) != 1 || le.Uint32(pmbr[12:]) != uint32(len(img)/SectorSize-1) {
+		t.Errorf("protective MBR entry % x", pmbr)
+	}
+	if !bytes.Equal(img[Stage2LBA*SectorSize:][:len(stage2)], stage2) {
+		t.Error("stage 2 is not at Stage2LBA")
+	}
+	if !bytes.Equal(img[HeaderLBA*SectorSize:][:len(payload)], payload) {
+		t.Error("the payload is not at HeaderLBA")
+	}
+
+	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pt, err := d.GetPartitionTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := pt.(*gpt.Table).Partitions
+	if len(parts) != 2 || parts[0].Type != gpt.BIOSBoot || parts[0].Start != 2048 || parts[0].End != 4095 ||
+		parts[1].Type != gpt.EFISystemPartition || parts[1].Start != 4096 || parts[1].End != uint64(espEnd-1) {
+		t.Errorf("GPT partitions: %+v %+v", parts[0], parts[1])
+	}
+	fs, err := d.GetFilesystem(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		lba  uint32
-		want []byte
-	}{
-		{0, []byte{0, 1, 0}},
-		{1, []byte{0, 2, 0}},
-		{62, []byte{0, 63, 0}},
-		{63, []byte{1, 1, 0}},
-		{255 * 63, []byte{0, 1, 1}},
-		{256 * 255 * 63, []byte{0, 1 | 1<<6, 0}},              // cylinder 256: bit 8 in the sector byte
-		{1023*255*63 + 254*63 + 62, []byte{0xfe, 0xff, 0xff}}, // the last CHS address
-		{1024 * 255 * 63, []byte{0xfe, 0xff, 0xff}},           // beyond: clamped
-	} {
-		if got := chs(c.lba); !bytes.Equal(got, c.want) {
-			t.Errorf("chs(%d) = % x, want % x", c.lba, got, c.want)
+		dir, name string
+		want      []byte
+	}{{EFIBootDir, EFIBootName, efi}, {PayloadDir, PayloadName, payload}} {
+		// The directory entry's size, then the contents: go-diskfs
+		// v1.7.0's File.Read returns whole clusters.
+		entries, err := fs.ReadDir(c.dir)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dir, err)
+		}
+		size := int64(-1)
+		for _, e := range entries {
+			if e.Name() == c.name {
+				size = e.Size()
+			}
+		}
+		if size != int64(len(c.want)) {
+			t.Errorf("%s/%s: size %d, want %d", c.dir, c.name, size, len(c.want))
+		}
+		f, err := fs.OpenFile(c.dir+"/"+c.name, os.O_RDONLY)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.dir, c.name, err)
+		}
+		got, err := io.ReadAll(f)
+		if err != nil || len(got) < len(c.want) || !bytes.Equal(got[:len(c.want)], c.want) {
+			t.Errorf("%s/%s: contents differ from what was written (%v)", c.dir, c.name, err)
+		}
+	}
+
+	// FAT type determination (Microsoft FAT specification): the BPB's
+	// cluster count must make it FAT32 to UEFI's driver.
+	bpb := img[4096*SectorSize:]
+	bytsPerSec, secPerClus := uint32(le.Uint16(bpb[11:])), uint32(bpb[13])
+	rsvd, nFATs, rootEnt := uint32(le.Uint16(bpb[14:])), uint32(bpb[16]), uint32(le.Uint16(bpb[17:]))
+	totSec, fatSz := le.Uint32(bpb[32:]), le.Uint32(bpb[36:])
+	rootDirSectors := (rootEnt*32 + bytsPerSec - 1) / bytsPerSec
+	if clusters := (totSec - (rsvd + nFATs*fatSz + rootDirSectors)) / secPerClus; clusters < 65525 {
+		t.Errorf("the ESP has %d clusters: FAT32 needs at least 65525", clusters)
+	}
+}
+
+func TestBuildSize(t *testing.T) {
+	fw, err := ReadFirmware(makeELF(elf.EM_X86_64, firmwareProgs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Image{MBR: testMBR(), Stage2: testStage2(100), EFILoader: testEFI(), Firmware: fw, Size: 64 << 20}
+	path := filepath.Join(t.TempDir(), "disk.img")
+	if err := Build(path, in); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 64<<20 {
+		t.Errorf("image of %v bytes (%v), want 64 MiB", st.Size(), err)
+	}
+	for _, size := range []int64{40 << 20, 64<<20 + 1} {
+		in.Size = size
+		if err := Build(path, in); !errors.Is(err, ErrSize) {
+			t.Errorf("size %d: error %v, want ErrSize", size, err)
 		}
 	}
 }
@@ -233,39 +323,26 @@ func TestBuildRefuses(t *testing.T) {
 	unsigned[MBRSignature] = 0
 	huge := &Firmware{Entry: 0x100000, Segments: []Segment{{Paddr: 0x100000, Memsz: FirmwareMax + 512, Data: make([]byte, FirmwareMax+512)}}}
 	for _, c := range []struct {
-		name        string
-		mbr, stage2 []byte
-		fw          *Firmware
-		wantErr     string
+		name             string
+		mbr, stage2, efi []byte
+		fw               *Firmware
+		wantErr          string
 	}{
-		{"stage 2 too large", testMBR(), testStage2(Stage2Sectors*SectorSize + 1), fw, "stage 2: 7681 bytes, at most 7680 (15 sectors)"},
-		{"stage 2 unsigned", testMBR(), pattern(100, 0), fw, "stage 2: does not start with its signature"},
-		{"MBR code too long", overlapping, testStage2(100), fw, "MBR: byte 0x1b8 is not zero"},
-		{"MBR unsigned", unsigned, testStage2(100), fw, "MBR: no boot signature"},
-		{"MBR size", testMBR()[:500], testStage2(100), fw, "MBR: 500 bytes, want 512"},
-		{"firmware too large", testMBR(), testStage2(100), huge, "firmware too large"},
+		{"stage 2 too large", testMBR(), testStage2(Stage2Sectors*SectorSize + 1), testEFI(), fw, "stage 2: 7681 bytes, at most 7680 (15 sectors)"},
+		{"stage 2 unsigned", testMBR(), pattern(100, 0), testEFI(), fw, "stage 2: does not start with its signature"},
+		{"MBR code too long", overlapping, testStage2(100), testEFI(), fw, "MBR: byte 0x1b8 is not zero"},
+		{"MBR unsigned", unsigned, testStage2(100), testEFI(), fw, "MBR: no boot signature"},
+		{"MBR size", testMBR()[:500], testStage2(100), testEFI(), fw, "MBR: 500 bytes, want 512"},
+		{"not PE", testMBR(), testStage2(100), pattern(100, 0), fw, "UEFI loader: not a PE image"},
+		{"firmware too large", testMBR(), testStage2(100), testEFI(), huge, "firmware too large"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Build(c.mbr, c.stage2, c.fw)
+			path := filepath.Join(t.TempDir(), "disk.img")
+			err := Build(path, Image{MBR: c.mbr, Stage2: c.stage2, EFILoader: c.efi, Firmware: c.fw})
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, c.wantErr)
 			}
 		})
-	}
-}
-
-func TestPad(t *testing.T) {
-	img := make([]byte, 3*SectorSize)
-	img[0] = 1
-	got, err := Pad(img, 64<<10)
-	if err != nil || len(got) != 64<<10 || got[0] != 1 {
-		t.Errorf("Pad to 64 KiB: %d bytes, %v", len(got), err)
-	}
-	if _, err := Pad(img, SectorSize); err == nil {
-		t.Error("Pad below the image size succeeded")
-	}
-	if _, err := Pad(img, 4*SectorSize+1); err == nil {
-		t.Error("Pad to a partial sector succeeded")
 	}
 }
 
@@ -299,8 +376,8 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 	}
 	for name, want := range map[string]uint64{
 		"SECTOR_SIZE": SectorSize, "STAGE2_LBA": Stage2LBA, "STAGE2_SECTORS": Stage2Sectors,
-		"HEADER_LBA": HeaderLBA, "FIRMWARE_LBA": FirmwareLBA,
-		"HDR_MAGIC": HDR_MAGIC, "HDR_VERSION": HDR_VERSION, "HDR_NSEGS": HDR_NSEGS, "HDR_ENTRY": HDR_ENTRY,
+		"HEADER_LBA": HeaderLBA,
+		"HDR_MAGIC":  HDR_MAGIC, "HDR_VERSION": HDR_VERSION, "HDR_NSEGS": HDR_NSEGS, "HDR_ENTRY": HDR_ENTRY,
 		"HDR_SIZE": HDR_SIZE, "HDR_CRC": HDR_CRC, "HDR_SEGS": HDR_SEGS,
 		"SEG_PADDR": SEG_PADDR, "SEG_FILESZ": SEG_FILESZ, "SEG_ZERO": SEG_ZERO, "SEG_LBA": SEG_LBA, "SEG_SIZE": SEG_SIZE,
 		"HEADER_MAGIC": HeaderMagic, "HEADER_VERSION": HeaderVersion, "STAGE2_MAGIC": Stage2Magic,
@@ -321,8 +398,15 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 	if HDR_SEGS+MaxSegments*SEG_SIZE > SectorSize {
 		t.Error("the segment table does not fit the header sector")
 	}
-	if set["MEMMAP_ADDR"]+set["MEMMAP_MAX"]*set["MEMMAP_ENTRY_SIZE"] > set["STAGE2_ADDR"] {
-		t.Error("the start_info memory map runs into stage 2")
+	if set["MEMMAP_ADDR"]+set["MEMMAP_MAX"]*set["MEMMAP_ENTRY_SIZE"] > set["CMDLINE_ADDR"] ||
+		set["CMDLINE_ADDR"]+set["CMDLINE_MAX"] > set["STAGE2_ADDR"] {
+		t.Error("the start_info memory map, the command line and stage 2 overlap")
+	}
+	if set["LOW_START"] > set["START_INFO_ADDR"] || set["CMDLINE_ADDR"]+set["CMDLINE_MAX"] > set["LOW_END"] || set["STACK_TOP"] > set["LOW_END"] {
+		t.Error("the UEFI loader's low-memory check does not cover start_info and the stack")
+	}
+	if Stage2LBA%PartitionAlign != 0 {
+		t.Error("stage 2 does not start the BIOS boot partition")
 	}
 }
 
@@ -357,7 +441,7 @@ func TestRealFirmware(t *testing.T) {
 	if fw.Size() != size {
 		t.Errorf("%d bytes to load, the PT_LOAD segments hold %d", fw.Size(), size)
 	}
-	if _, err := Build(testMBR(), testStage2(SectorSize), fw); err != nil {
+	if _, err := Payload(fw); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -46,6 +46,41 @@ type Options struct {
 	Args []string
 	// NoKernel boots from the first drive instead of -kernel.
 	NoKernel bool
+	// OVMFVars, when set, is a writable copy of OVMF's variable store
+	// (CopyOVMFVars): the machine then boots UEFI firmware, OVMF from
+	// Debian's ovmf package, instead of SeaBIOS.
+	OVMFVars string
+	// OVMFCode is the OVMF build to run with OVMFVars, OVMFCodeFile by
+	// default.
+	OVMFCode string
+}
+
+// OVMF's firmware volumes in Debian's ovmf package: the code, mapped
+// read-only, and variable store templates (4 MiB builds). OVMFCodeFile
+// works on pc and q35 without SMM, with OVMFVarsFile (no keys, Secure Boot
+// off). The Secure Boot pair needs q35 with SMM and the flash in secure
+// mode; its variables enroll Debian's "snakeoil" test certificate
+// (SnakeoilCert, its key SnakeoilKey with the password "snakeoil") in PK,
+// KEK and db, with Secure Boot on (/usr/share/doc/ovmf/README.Debian).
+const (
+	OVMFCodeFile           = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	OVMFVarsFile           = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	OVMFSecureBootCodeFile = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+	OVMFSecureBootVarsFile = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"
+	SnakeoilCert           = "/usr/share/ovmf/PkKek-1-snakeoil.pem"
+	SnakeoilKey            = "/usr/share/ovmf/PkKek-1-snakeoil.key"
+)
+
+// CopyOVMFVars copies the OVMF variable store template (OVMFVarsFile or
+// OVMFSecureBootVarsFile) into dir, so that each machine starts with fresh
+// variables (no boot entries) and none writes to the installed file.
+func CopyOVMFVars(dir, template string) (string, error) {
+	b, err := os.ReadFile(template)
+	if err != nil {
+		return "", fmt.Errorf("OVMF (Debian package ovmf): %w", err)
+	}
+	path := filepath.Join(dir, "OVMF_VARS.fd")
+	return path, os.WriteFile(path, b, 0o644)
 }
 
 // Machine is a running QEMU.
@@ -119,6 +154,14 @@ func Command(elf string, opts Options) []string {
 	}
 	if !opts.NoKernel {
 		args = append(args, "-kernel", elf)
+	}
+	if opts.OVMFVars != "" {
+		// No NIC: OVMF would load its network boot drivers and offer
+		// PXE and HTTP boot entries, which only cost time here.
+		args = append(args,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+def(opts.OVMFCode, OVMFCodeFile),
+			"-drive", "if=pflash,format=raw,unit=1,file="+opts.OVMFVars,
+			"-net", "none")
 	}
 	for _, d := range opts.Drives {
 		spec := "file=" + d.File + ",format=" + def(d.Format, "raw") +
