@@ -17,7 +17,8 @@
 //     Description Table (MADT)": I/O APIC structures and Interrupt Source
 //     Overrides give the IOAPICs and the GSI, trigger and polarity of each
 //     line, which the board passes in.
-//   - DESIGN.md "IRQL is the APIC task priority" and "Who runs where".
+//   - docs/DESIGN.md "IRQL is the local APIC task priority" and "Who runs
+//     where".
 //
 // # Dispatch
 //

@@ -14,10 +14,11 @@
 //     Task Priorities between CR8 and APIC" (10.8.6.1 / 11.8.6.1), which
 //     define CR8 as TPR[7:4].
 //   - Intel 64 and IA-32 Architectures Software Developer's Manual, Volume
-//     2, "CLI", "STI", "PUSHF/PUSHFD/PUSHFQ" and "MOV: Move to/from Control
-//     Registers".
-//   - The Windows ATA port execution model: /work/shared/DESIGN.md of this
-//     project (KeRaiseIrql, KeLowerIrql, KeAcquireSpinLock,
+//     2, "CLI", "STI", "PUSHF/PUSHFD/PUSHFQ", "MOV: Move to/from Control
+//     Registers", "RDTSCP", "WRMSR", "CPUID", "SIDT" and "IRET/IRETD/IRETQ";
+//     Volume 3A 6.14 "Exception and Interrupt Handling in 64-bit Mode".
+//   - The Windows ATA port execution model as this project keeps it:
+//     docs/DESIGN.md (KeRaiseIrql, KeLowerIrql, KeAcquireSpinLock,
 //     KeAcquireInterruptSpinLock, KeInsertQueueDpc, KeSetTimer,
 //     KeStallExecutionProcessor).
 //
@@ -30,12 +31,22 @@
 // PASSIVE. HIGH also clears RFLAGS.IF. DPCs queued on a CPU run when that
 // CPU's level drops below DISPATCH, at DISPATCH with IF=1.
 //
+// # Interrupts
+//
+// The kernel owns the interrupt entry (entry_amd64.s, intr.go): every
+// vector a local APIC delivers is recorded per CPU and per vector and left
+// pending; its ISR runs at that CPU's next safe point where the vector's
+// class is above the level (Raise, Lower, spins, Stall, the idle hook),
+// and the EOI follows it, highest vector first (docs/DESIGN.md "From the
+// IDT to the ISR").
+//
 // At DISPATCH and above code must not block, sleep, take a sync.Mutex,
 // allocate or call runtime.Gosched; the functions of this package that may
 // be called there state so in their Context paragraph and do none of these.
 //
-// Hardware access (CR8, RFLAGS, CLI/STI, the local APIC ID) sits behind the
-// small functions of hw_tamago.go; hw_host.go replaces them on the host with
+// Hardware access (CR8, RFLAGS, CLI/STI, the local APIC ID and EOI, the
+// TSC, CPUID, MSRs, the IDT) sits behind the small functions of
+// hw_tamago.go and entry_tamago.go; hw_host.go replaces them on the host with
 // a fake in which each Go scheduler P is a simulated CPU with its own CR8
 // and IF, so the logic is tested with `go test` on real goroutines.
 package kernel
@@ -44,7 +55,8 @@ package kernel
 // APIC task-priority class, TPR[7:4]) on the CPU running at it.
 type IRQL uint8
 
-// Interrupt request levels (DESIGN.md "IRQL is the APIC task priority").
+// Interrupt request levels (docs/DESIGN.md "IRQL is the local APIC task
+// priority").
 const (
 	PASSIVE  IRQL = 0  // nothing masked; the goroutine is not pinned
 	APC      IRQL = 1  // vectors 0x10-0x1f masked; pinned
