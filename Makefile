@@ -9,7 +9,8 @@
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
-#   make test     host unit tests and the QEMU integration tests
+#   make test     host unit tests and the QEMU integration tests, after
+#                 checking that the programs they run are installed
 #   make soak     the fault soak at full length: `ata stress` for SOAK_TIME
 #                 (60s) with faults injected, the images checked sector by
 #                 sector (make test runs it for 15 s)
@@ -42,7 +43,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb test bench soak clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb test test-tools bench soak clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -91,7 +92,26 @@ qemu: $(ELF) $(DISK)
 qemu-gdb: $(ELF) $(DISK)
 	$(QEMU) $(QEMU_FLAGS) -s -S
 
-test: $(ELF) $(IMAGE)
+# The outside programs `make test` runs, as program:Debian package: QEMU
+# boots the firmware, qemu-img makes the qcow2 image of TestFlushDurable, and
+# as/ld assemble the boot loader of the image tests. Everything else the tests
+# use is Go (the ISO 9660 image of TestATAFourDevices included).
+TEST_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils as:binutils ld:binutils
+
+# Checks every tool before anything is built, so that a fresh machine learns
+# in one message all it lacks instead of one test failure at a time.
+test-tools:
+	@missing=; for t in $(TEST_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 && continue; \
+	  case " $$missing " in *" $${t#*:} "*) ;; *) missing="$$missing $${t#*:}";; esac; \
+	done; \
+	test -z "$$missing" || { \
+	  echo "error: make test needs the Debian packages$$missing (apt-get install$$missing)"; \
+	  exit 1; }
+
+# The recursive make builds only once the tools are known to be there.
+test: test-tools
+	@$(MAKE) --no-print-directory image
 	go vet ./...
 	go test -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
 	@# The QEMU tests run alone: they time the guest from the host.

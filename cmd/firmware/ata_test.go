@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kdomanski/iso9660"
 
 	"github.com/ataport/firmware/internal/pattern"
 	"github.com/ataport/firmware/internal/qemu"
@@ -35,6 +36,33 @@ func randomImage(t *testing.T, name string, size int64, seed uint64) string {
 		}
 	}
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// isoImage writes an ISO 9660 image labelled volume that holds the file at
+// payload, in Go so that the tests need no genisoimage.
+func isoImage(t *testing.T, name, volume, payload string) string {
+	t.Helper()
+	w, err := iso9660.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cleanup()
+	if err := w.AddLocalFile(payload, filepath.Base(payload)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := w.WriteTo(f, volume); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -138,12 +166,7 @@ func TestATAFourDevices(t *testing.T) {
 	a := randomImage(t, "a.img", 4<<20, 10)
 	b := randomImage(t, "b.img", 6<<20, 11)
 	c := randomImage(t, "c.img", 8<<20, 12)
-	dir := t.TempDir()
-	payload := randomImage(t, "payload.bin", 1<<20, 13)
-	iso := filepath.Join(dir, "cd.iso")
-	if out, err := exec.Command("genisoimage", "-quiet", "-V", "ATAPORT", "-o", iso, payload).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v\n%s", err, out)
-	}
+	iso := isoImage(t, "cd.iso", "ATAPORT", randomImage(t, "payload.bin", 1<<20, 13))
 	isoData := readFile(t, iso)
 	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{
 		{File: a, Bus: 0, Unit: 0},
