@@ -87,8 +87,17 @@ func TestBootAndShell(t *testing.T) {
 	if out := m.Run("mem 0xf0000 32", 5*time.Second); !regexp.MustCompile(`000f0000  [0-9a-f]{2} `).MatchString(out) {
 		t.Errorf("mem of the BIOS area printed no dump: %q", out)
 	}
-	if out := m.Run("help", 5*time.Second); !strings.Contains(out, "disasm SYMBOL|ADDR [N]") {
-		t.Errorf("help lacks disasm:\n%s", out)
+	help := m.Run("help", 5*time.Second)
+	if !regexp.MustCompile(`(?m)^disasm SYMBOL\|ADDR \[N\]\n    disassemble `).MatchString(help) {
+		t.Errorf("help lacks disasm's usage and description:\n%s", help)
+	}
+	for _, l := range strings.Split(help, "\n") {
+		if len(l) > 79 {
+			t.Errorf("help line of %d columns does not fit an 80-column terminal: %q", len(l), l)
+		}
+	}
+	if out := m.Run("help ata bench", 5*time.Second); !strings.Contains(out, "[-tests seq-read,seq-write,rand-read]") {
+		t.Errorf("help ata bench lacks the full usage:\n%s", out)
 	}
 
 	m.Send("halt\r")
