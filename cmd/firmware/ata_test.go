@@ -194,8 +194,11 @@ func TestATAFourDevices(t *testing.T) {
 	expectLine(t, m.Run("ata rw on 1:1", 10*time.Second), `(?m)^error: .*1\.1.*`)
 }
 
-// TestATA48Bit reads a sector past LBA 2^28 of a sparse 200 GiB disk, which
-// only 48-bit commands reach.
+// TestATA48Bit reads sectors past LBA 2^28 of a sparse 200 GiB disk, which
+// only 48-bit commands reach, once in DMA and once in PIO. Each mode is
+// checked three ways: `ata mode` says it is set, `ata` lists it, and a read
+// of a sector QEMU fails (blkdebug, as in faults_test.go) names the 48-bit
+// command of that mode in its error, so the data were really moved by it.
 func TestATA48Bit(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "big.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
@@ -204,7 +207,7 @@ func TestATA48Bit(t *testing.T) {
 	if err := os.Truncate(img, 200<<30); err != nil {
 		t.Fatal(err)
 	}
-	const lba = 1<<28 + 5
+	const lba, bad = 1<<28 + 5, 1<<28 + 1000
 	data := make([]byte, 8*sector)
 	pattern.Pattern{Kind: "random", Value: 99}.Fill(data, lba, sector)
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
@@ -215,13 +218,19 @@ func TestATA48Bit(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img}}})
+	m := qemu.Boot(t, qemu.Options{Args: blkdebugDrive(t, img, 0, "disk0", blkdebugError("read_aio", bad))})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
-	for _, mode := range []string{"dma", "pio"} {
-		m.Run("ata mode 0:0 "+mode, 10*time.Second)
+	for _, mode := range []struct{ arg, name, read string }{
+		{"dma", "DMA", `READ DMA EXT`},
+		{"pio", "PIO", `READ (SECTORS|MULTIPLE) EXT`},
+	} {
+		runLine(t, m, "ata mode 0:0 "+mode.arg, "0:0: mode "+mode.name, 10*time.Second)
+		expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* mode `+mode.name+` `)
 		if got := firmwareSum(t, m, fmt.Sprintf("0:0 %d 8", lba), time.Minute); got != sum(data) {
-			t.Errorf("%s: LBA %d: firmware SHA-256 %s, host %s", mode, lba, got, sum(data))
+			t.Errorf("%s: LBA %d: firmware SHA-256 %s, host %s", mode.name, lba, got, sum(data))
 		}
+		expectLine(t, m.Run(fmt.Sprintf("ata read 0:0 %d", bad), 30*time.Second),
+			fmt.Sprintf(`(?m)^error: ata0\.0: %s lba %d count 1: device error \(.*; failing lba %d\)$`, mode.read, bad, bad))
 	}
 	out := m.Run(fmt.Sprintf("ata read 0:0 %d 1", lba), 10*time.Second)
 	first := fmt.Sprintf("%08x  % x", uint64(lba)*sector, data[:8])

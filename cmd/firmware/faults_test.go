@@ -130,13 +130,20 @@ func (m *faultMonitor) prompt() string {
 	return string(out)
 }
 
-// qemuIO runs a qemu-io command on drive id through the monitor.
-func (m *faultMonitor) qemuIO(id, cmd string) string {
+// command runs a monitor command and returns what the monitor printed up
+// to its next prompt.
+func (m *faultMonitor) command(cmd string) string {
 	m.t.Helper()
-	if _, err := fmt.Fprintf(m.conn, "qemu-io %s \"%s\"\n", id, cmd); err != nil {
+	if _, err := fmt.Fprintf(m.conn, "%s\n", cmd); err != nil {
 		m.t.Fatalf("monitor: %v", err)
 	}
 	return m.prompt()
+}
+
+// qemuIO runs a qemu-io command on drive id through the monitor.
+func (m *faultMonitor) qemuIO(id, cmd string) string {
+	m.t.Helper()
+	return m.command(fmt.Sprintf("qemu-io %s \"%s\"", id, cmd))
 }
 
 // stats returns the `ata stats` counters of channel ch: "requests" -> n.
@@ -229,8 +236,8 @@ func TestFaultDeviceErrors(t *testing.T) {
 
 	s := faultStats(t, m, "ata0")
 	t.Logf("ata0 after 5 injected device errors: %v", s)
-	if s["errors"] < 5 || s["retries"] != 0 || s["timeouts"] != 0 || s["recoveries"] != 0 {
-		t.Errorf("ata0 stats %v: want 5 errors, no retry, timeout or recovery", s)
+	if s["errors"] != 5 || s["retries"] != 0 || s["timeouts"] != 0 || s["recoveries"] != 0 {
+		t.Errorf("ata0 stats %v: want exactly 5 errors (one per failed command), no retry, timeout or recovery", s)
 	}
 	faultHalt(t, m)
 
@@ -496,8 +503,11 @@ func TestFaultSoak(t *testing.T) {
 		t.Errorf("%d corrupted sectors found by the host, %d by the firmware", corrupt, fwCorrupt)
 	case errs == 0 || errs != failedLines:
 		t.Errorf("%d errors counted, %d failure lines printed: the injected errors must all be reported", errs, failedLines)
-	case acked < count:
-		t.Errorf("only %d of the %d sectors stressed were acknowledged-written", acked, 2*count)
+	case acked < 2*count*8/10:
+		// The host check means little over sectors no write reached. 15 s
+		// on the loaded 2-core build machine (14 000 ops) covered 96%;
+		// 80% leaves room for a machine four times slower.
+		t.Errorf("only %d of the %d sectors stressed were acknowledged-written, want at least 80%% (%d)", acked, 2*count, 2*count*8/10)
 	}
 	if s0["timeouts"] < 1 || s0["retries"] < 1 || s0["recoveries"] < 1 || s0["dropped"] == 0 ||
 		s0["lost-interrupts"]+s0["lost-edges"] < s0["dropped"] || s1["delayed"] == 0 || s1["timeouts"] != 0 {
@@ -508,8 +518,10 @@ func TestFaultSoak(t *testing.T) {
 // Flush means durable: data written and flushed survive QEMU being killed
 // at once. The image is qcow2 with cache=writeback, so that QEMU keeps the
 // mapping of newly allocated clusters (its L2 tables) in memory until a
-// flush: without the flush, a kill can lose the data even though QEMU
-// wrote them to the file. The write after the flush is the control.
+// flush: without the flush, a kill loses the data even though QEMU wrote
+// them to the file. The write after the flush is the control: it must be
+// lost, or this setup could not tell a flush that works from one that does
+// nothing.
 func TestFlushDurable(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "flush.qcow2")
@@ -536,8 +548,11 @@ func TestFlushDurable(t *testing.T) {
 	if !bytes.Equal(disk[4096*faultSectorSize:4224*faultSectorSize], want) {
 		t.Error("flushed sectors 4096-4223 are not in the image after SIGKILL")
 	}
-	pattern.Pattern{Kind: "random", Value: 32}.Fill(want, 65536, faultSectorSize)
-	t.Logf("control: the unflushed write at 65536 survived the kill: %v", bytes.Equal(disk[65536*faultSectorSize:65664*faultSectorSize], want))
+	// An acknowledged but unflushed write leaves nothing of itself in the
+	// image: its cluster was never mapped, so it reads as zeros.
+	if !bytes.Equal(disk[65536*faultSectorSize:65664*faultSectorSize], make([]byte, 128*faultSectorSize)) {
+		t.Error("control: the unflushed write at 65536-65663 left data in the image after SIGKILL, so the test cannot show that the flush matters")
+	}
 }
 
 // Garbage on the console: thousands of random lines with control

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,12 +201,63 @@ func imageSegments(img []byte) [][2]uint32 {
 	return segs
 }
 
+// Where the loader runs, from boot/layout.inc: stage 2 at STAGE2_ADDR
+// (STAGE2_SECTORS long), stage 1 at MBR_ADDR.
+const (
+	imageStage2Addr = 0x2000
+	imageStage2End  = imageStage2Addr + 15*imageSector
+	imageMBRAddr    = 0x7c00
+	imageMBREnd     = imageMBRAddr + imageSector
+)
+
+// loaderHalt matches the CPU state lines of the QEMU monitor's `info
+// registers` this test needs: EIP, RFLAGS, the halt state and CS's base.
+var loaderHalt = regexp.MustCompile(`EIP=([0-9a-f]+) EFL=([0-9a-f]+) .* HLT=([01])(?s:.*)\nCS =[0-9a-f]+ ([0-9a-f]+) `)
+
+// haltedInLoader reports whether `info registers` shows the CPU halted with
+// interrupts off on an instruction of the loader, which is the loader's
+// halt loop (boot/bios.inc): only NMI or SMI wake such a CPU, and the loop
+// halts it again. SeaBIOS waits for its disks with interrupts on, so a
+// loader still reading is never taken for one that stopped.
+func haltedInLoader(regs string) bool {
+	f := loaderHalt.FindStringSubmatch(regs)
+	if f == nil {
+		return false
+	}
+	eip, _ := strconv.ParseUint(f[1], 16, 32)
+	efl, _ := strconv.ParseUint(f[2], 16, 32)
+	base, _ := strconv.ParseUint(f[4], 16, 32)
+	ip := base + eip
+	const flagsIF = 1 << 9
+	return f[3] == "1" && efl&flagsIF == 0 &&
+		(ip >= imageStage2Addr && ip < imageStage2End || ip >= imageMBRAddr && ip < imageMBREnd)
+}
+
 // expectRefusal boots img and waits for the loader's message want on the
-// serial line; the loader must then halt instead of starting the firmware.
+// serial line. The loader must then stop for good: the test asks the QEMU
+// monitor until the CPU is halted with interrupts off in the loader (see
+// haltedInLoader), and only then checks that "boot: starting firmware" was
+// never printed, so a loader that printed its refusal and went on fails
+// either way.
 func expectRefusal(t *testing.T, img []byte, want string) {
 	t.Helper()
-	m := startFromImage(t, writeTempImage(t, "firmware.img", img), qemu.Options{})
+	mon, sock := monitorArgs(t)
+	m := startFromImage(t, writeTempImage(t, "firmware.img", img), qemu.Options{Args: mon})
 	m.Expect(regexp.QuoteMeta(want+"\r\n"), 60*time.Second)
+	qm := dialMonitor(t, sock)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		regs := qm.command("info registers")
+		if haltedInLoader(regs) {
+			break
+		}
+		if strings.Contains(m.Log(), "boot: starting firmware") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loader printed %q but is not halted with interrupts off in its code 30 s later; CPU 0:\n%s\nserial log:\n%s", want, regs, m.Log())
+		}
+	}
 	if strings.Contains(m.Log(), "boot: starting firmware") {
 		t.Errorf("the loader started the firmware after %q:\n%s", want, m.Log())
 	}
