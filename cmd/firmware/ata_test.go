@@ -140,10 +140,7 @@ func TestATAWrite(t *testing.T) {
 	expectLine(t, m.Run("ata write 0:0 20000 40 lba", time.Minute), `0:0: wrote 40 sectors at LBA 20000 with lba`)
 	expectLine(t, m.Run("ata verify 0:0 20000 40", time.Minute), `0:0: 40 sectors at LBA 20000 match lba`)
 	expectLine(t, m.Run("ata flush 0:0", 10*time.Second), `0:0: flushed`)
-	m.Send("halt\r")
-	if code := m.Wait(10 * time.Second); code != 0 {
-		t.Fatalf("QEMU exit status %d", code)
-	}
+	m.Halt(10 * time.Second)
 
 	want := append([]byte(nil), orig...)
 	pattern.Pattern{Kind: "random", Value: 7}.Fill(want[1000*sector:1300*sector], 1000, sector)

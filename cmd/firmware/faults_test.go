@@ -22,7 +22,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -169,29 +168,6 @@ func runLine(t *testing.T, m *qemu.Machine, cmd, want string, timeout time.Durat
 	}
 }
 
-// firmwareSHA returns the SHA-256 `ata sum DEV LBA COUNT` prints.
-func firmwareSHA(t *testing.T, m *qemu.Machine, dev string, lba uint64, n int) string {
-	t.Helper()
-	out := m.Run(fmt.Sprintf("ata sum %s %d %d", dev, lba, n), 60*time.Second)
-	f := regexp.MustCompile(`([0-9a-f]{64})  `).FindStringSubmatch(out)
-	if f == nil {
-		t.Fatalf("ata sum %s %d %d: %q", dev, lba, n, out)
-	}
-	return f[1]
-}
-
-func shaHex(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
-
-// halt powers the machine off and waits for QEMU to exit, which flushes
-// its images.
-func faultHalt(t *testing.T, m *qemu.Machine) {
-	t.Helper()
-	m.Send("halt\r")
-	if code := m.Wait(30 * time.Second); code != 0 {
-		t.Fatalf("QEMU exit status %d after halt", code)
-	}
-}
-
 // Device errors from QEMU: each failed command is reported once, on one
 // line naming the device, the command, its range and the failing sector as
 // the device reports it: by DMA QEMU fails the whole command at its first
@@ -220,7 +196,7 @@ func TestFaultDeviceErrors(t *testing.T) {
 	pio("ata read 0:0 984 32",
 		`error: ata0\.0: READ (SECTORS|MULTIPLE) lba 984 count 32: device error \(status 0x41 DRDY\|ERR, error 0x04 ABRT; failing lba 1000\)`)
 	for _, r := range [][2]uint64{{900, 100}, {1001, 999}} {
-		if got, want := firmwareSHA(t, m, "0:0", r[0], int(r[1])), shaHex(faultOriginal(r[0], int(r[1]))); got != want {
+		if got, want := firmwareSum(t, m, fmt.Sprintf("0:0 %d %d", r[0], r[1]), time.Minute), sum(faultOriginal(r[0], int(r[1]))); got != want {
 			t.Errorf("sectors %d+%d around the bad one read wrong: sum %s, want %s", r[0], r[1], got, want)
 		}
 	}
@@ -239,7 +215,7 @@ func TestFaultDeviceErrors(t *testing.T) {
 	if s["errors"] != 5 || s["retries"] != 0 || s["timeouts"] != 0 || s["recoveries"] != 0 {
 		t.Errorf("ata0 stats %v: want exactly 5 errors (one per failed command), no retry, timeout or recovery", s)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 
 	disk, err := os.ReadFile(img)
 	if err != nil {
@@ -299,7 +275,7 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	m.Expect(`blkdebug: Suspended request 'held1'`, 30*time.Second)
 	out := m.Expect(regexp.QuoteMeta(qemu.Prompt), faultTimeout+30*time.Second)
 	took := time.Since(start)
-	if n := strings.Count(out, "  0:0 lba 5 count 1"); n != 1 || strings.Contains(out, "error") || !strings.Contains(out, shaHex(want)) {
+	if n := strings.Count(out, "  0:0 lba 5 count 1"); n != 1 || strings.Contains(out, "error") || !strings.Contains(out, sum(want)) {
 		t.Errorf("held read, retried: want one right sum and no error, got %q", out)
 	}
 	if took < faultTimeout {
@@ -332,11 +308,11 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	}
 
 	// Later I/O works, by PIO and DMA.
-	if got := firmwareSHA(t, m, "0:0", 5, 1); got != shaHex(want) {
-		t.Errorf("sector 5 after the recoveries: sum %s, want %s", got, shaHex(want))
+	if got := firmwareSum(t, m, "0:0 5 1", time.Minute); got != sum(want) {
+		t.Errorf("sector 5 after the recoveries: sum %s, want %s", got, sum(want))
 	}
 	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 5*time.Second)
-	if got := firmwareSHA(t, m, "0:0", 0, 4096); got != shaHex(append(faultOriginal(0, 5), append(want, faultOriginal(6, 4090)...)...)) {
+	if got := firmwareSum(t, m, "0:0 0 4096", time.Minute); got != sum(append(faultOriginal(0, 5), append(want, faultOriginal(6, 4090)...)...)) {
 		t.Errorf("sectors 0-4095 after the recoveries by DMA: sum %s", got)
 	}
 	s := faultStats(t, m, "ata0")
@@ -344,7 +320,7 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	if s["timeouts"] != 4 || s["retries"] != 3 || s["recoveries"] != 4 || s["resets"] != 5 {
 		t.Errorf("ata0 stats %v: want 4 timeouts, 3 retries, 4 recoveries, 5 resets (1 at discovery)", s)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }
 
 // Dropped and delayed interrupts (`ata inject`): every request still
@@ -379,7 +355,7 @@ func TestFaultDroppedInterrupts(t *testing.T) {
 		t.Errorf("ata0 stats %v: want 30 dropped, all recovered, no timeout, no reset but discovery's, delays", s)
 	}
 	runLine(t, m, "ata inject 0 off", fmt.Sprintf("ata0: inject off (dropped 30, delayed %d)", s["delayed"]), 5*time.Second)
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }
 
 // soakTime is how long TestFaultSoak stresses: SOAK_TIME (`make soak` sets
@@ -449,7 +425,7 @@ func TestFaultSoak(t *testing.T) {
 	failedLines := strings.Count(out, " failed: ")
 	failedWrites := len(regexp.MustCompile(`(?m)^stress: worker \d+ op \d+ write .* failed: `).FindAllString(out, -1))
 	s0, s1 := faultStats(t, m, "ata0"), faultStats(t, m, "ata1")
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 
 	rep, err := stress.ParseReport(out)
 	if err != nil {
@@ -614,5 +590,5 @@ func TestShellGarbage(t *testing.T) {
 	if n := strings.Count(log, "unknown command"); n < lines/2 {
 		t.Errorf("only %d of %d garbage lines were answered as unknown commands", n, lines)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }

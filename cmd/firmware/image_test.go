@@ -11,12 +11,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,38 +35,10 @@ const (
 	imageReadSectors = 64 // BOUNCE_SECTORS: the loader's int 13h chunk
 )
 
-var (
-	imageOnce sync.Once
-	imagePath string
-	imageErr  error
-)
-
-// firmwareImage returns the boot image: FIRMWARE_IMG, or build/firmware.img
-// made by `make image`.
-func firmwareImage(t testing.TB) string {
-	t.Helper()
-	imageOnce.Do(func() {
-		if img := os.Getenv("FIRMWARE_IMG"); img != "" {
-			imagePath = img
-			return
-		}
-		out, err := exec.Command("make", "-C", qemu.Root(), "image").CombinedOutput()
-		if err != nil {
-			imageErr = fmt.Errorf("make image: %v\n%s", err, out)
-			return
-		}
-		imagePath = filepath.Join(qemu.Root(), "build", "firmware.img")
-	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
-	}
-	return imagePath
-}
-
 // readImage returns a copy of the boot image's bytes.
 func readImage(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(firmwareImage(t))
+	b, err := os.ReadFile(qemu.Image(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,21 +108,12 @@ func checkImageInfo(t *testing.T, m *qemu.Machine, board string) {
 	}
 }
 
-// haltAndWait powers the machine off from the shell; QEMU must exit 0.
-func haltAndWait(t *testing.T, m *qemu.Machine) {
-	t.Helper()
-	m.Send("halt\r")
-	if code := m.Wait(10 * time.Second); code != 0 {
-		t.Errorf("QEMU exit status %d after halt, want 0", code)
-	}
-}
-
 // TestImageBoot boots `pc` from the image alone.
 func TestImageBoot(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{})
 	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)")
 	checkBootDisk(t, m)
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // TestImageBootWithDataDisk boots with a data-only disk as secondary
@@ -165,7 +126,7 @@ func TestImageBootWithDataDisk(t *testing.T) {
 	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
 		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
 	}
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // checkBootDisk checks that the disk the machine booted from is an ATA
@@ -185,7 +146,7 @@ func TestImageBootQ35(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{Machine: "q35"})
 	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)")
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^00:1f\.2 8086:2922 .*AHCI.*: no miniport drives it yet$`)
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // imageSegments returns the (LBA, length on disk) of each firmware segment
