@@ -160,6 +160,31 @@ func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count u
 	return lba, count, nil
 }
 
+// flagSpan checks the -lba and -count flags of bench and stress against
+// d's capacity and returns the count: without -count (hasCount false) the
+// sectors from lba to the end of the device, at most maxCount.
+func flagSpan(d *ata.Device, lba, count uint64, hasCount bool, maxCount uint64) (uint64, error) {
+	sectors := d.Sectors()
+	switch {
+	case lba >= sectors:
+		return 0, fmt.Errorf("%s: -lba %d is past the end of the device (%d sectors)", d.Name(), lba, sectors)
+	case !hasCount:
+		return min(sectors-lba, maxCount), nil
+	case count > sectors-lba:
+		return 0, fmt.Errorf("%s: -lba %d -count %d is past the end of the device (%d sectors)", d.Name(), lba, count, sectors)
+	}
+	return count, nil
+}
+
+// writable returns the error of write, bench and stress for a device that
+// refuses writes, naming the command that allows them.
+func writable(d *ata.Device) error {
+	if !d.Writable() {
+		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	}
+	return nil
+}
+
 func cmdATA(c *shell.Context, _ []string) error {
 	n := 0
 	for _, ctl := range controllers {
@@ -284,8 +309,8 @@ func cmdWrite(c *shell.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !d.Writable() {
-		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	if err := writable(d); err != nil {
+		return err
 	}
 	ss := uint64(d.SectorSize())
 	err = chunks(c, d, lba, count, func(buf []byte, at, _ uint64) error {
