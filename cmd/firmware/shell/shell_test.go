@@ -184,16 +184,26 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	con := &console{in: []byte("help\rhelp ata\r")}
+// runCmds runs a shell with the prompt "ata> " and the rows cmds on input
+// until EOF and returns what it printed.
+func runCmds(t *testing.T, input string, cmds []Cmd) string {
+	t.Helper()
+
+	con := &console{in: []byte(input)}
 	s := &Shell{In: con, Out: con, Prompt: "ata> "}
-	for _, c := range testCmds()[:3] {
+	for _, c := range cmds {
 		s.Add(c)
 	}
 
 	if err := s.Run(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("Run: %v", err)
 	}
+
+	return con.out.String()
+}
+
+func TestHelp(t *testing.T) {
+	got := runCmds(t, "help\rhelp ata\r", testCmds()[:3])
 
 	want := "ata> help\r\n" +
 		"ata read DEV LBA [COUNT]\r\n" +
@@ -210,7 +220,7 @@ func TestHelp(t *testing.T) {
 		"ata sum DEV\r\n" +
 		"    checksum a disk\r\n" +
 		"ata> "
-	if got := con.out.String(); got != want {
+	if got != want {
 		t.Errorf("output\n%s\nwant\n%s", got, want)
 	}
 }
@@ -225,13 +235,8 @@ func TestHelpWraps(t *testing.T) {
 		help = "sequential and random (4 KiB, QD1) throughput, latency and costs per request, in DMA and PIO, " +
 			"with a word longer than any line: " + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	)
-	con := &console{in: []byte("help ata bench\r")}
-	s := &Shell{In: con, Out: con, Prompt: "ata> "}
-	s.Add(Cmd{Name: "ata bench", Args: args, Help: help, MaxArgs: -1,
-		Handler: func(*Context, []string) error { return nil }})
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
+	got := runCmds(t, "help ata bench\r", []Cmd{{Name: "ata bench", Args: args, Help: help, MaxArgs: -1,
+		Handler: func(*Context, []string) error { return nil }}})
 
 	want := "ata> help ata bench\r\n" +
 		"ata bench DEV [-size N] [-lba N -count N] [-time D] [-passes N]\r\n" +
@@ -240,7 +245,7 @@ func TestHelpWraps(t *testing.T) {
 		"    request, in DMA and PIO, with a word longer than any line:\r\n" +
 		"    0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n" +
 		"ata> "
-	if got := con.out.String(); got != want {
+	if got != want {
 		t.Errorf("output\n%s\nwant\n%s", got, want)
 	}
 }
