@@ -4,7 +4,7 @@
 // packages kernel and irq, and offers the devices it finds to upper layers
 // as block devices.
 //
-// The contract it keeps is DESIGN.md "Who runs where":
+// The contract it keeps is docs/DESIGN.md "Who runs where":
 //
 //   - HwBuildIo runs at DISPATCH, pinned, from a submitter or the channel's
 //     builder goroutine, with IF=1 and the line unmasked, not synchronized

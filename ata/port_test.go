@@ -645,7 +645,7 @@ func TestDeviceErrorsAndFlush(t *testing.T) {
 	}
 }
 
-// The contexts table proves the contract of DESIGN.md "Who runs where".
+// The contexts table proves the contract of docs/DESIGN.md "Who runs where".
 func TestContexts(t *testing.T) {
 	disk := bigDisk()
 	h := newHarness(t, disk, cd(), nil)
