@@ -12,7 +12,8 @@
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
-#   make test     host unit tests and the QEMU integration tests
+#   make test     host unit tests and the QEMU integration tests, after
+#                 checking that the programs they run are installed
 #   make soak     the soaks at full length, SOAK_TIME (10m) each: `ata
 #                 stress` with faults injected, the images checked sector by
 #                 sector afterwards; and with nothing injected, DMA+DMA then
@@ -49,7 +50,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb qemu-uefi test bench soak clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb qemu-uefi test test-tools bench soak clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -158,7 +159,31 @@ qemu-uefi: $(IMAGE) $(BUILD)/OVMF_VARS.fd
 	  -drive if=pflash,format=raw,unit=1,file=$(BUILD)/OVMF_VARS.fd \
 	  -drive file=$(IMAGE),format=raw,if=ide,snapshot=on
 
-test: $(ELF) $(IMAGE)
+# The outside programs and files `make test` uses, as program-or-path:Debian
+# package: QEMU boots the firmware, qemu-img makes the qcow2 image of
+# TestFlushDurable, as/ld/gcc/objcopy build the boot loaders, OVMF and
+# gnu-efi boot and build the UEFI path, sbsign and openssl sign the loader
+# for the Secure Boot test. Everything else the tests use is Go (the ISO
+# 9660 image of TestATAFourDevices included).
+TEST_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils as:binutils ld:binutils \
+	objcopy:binutils gcc:gcc $(OVMF_CODE):ovmf /usr/lib/crt0-efi-x86_64.o:gnu-efi \
+	sbsign:sbsigntool openssl:openssl
+
+# Checks every tool before anything is built, so that a fresh machine learns
+# in one message all it lacks instead of one test failure at a time.
+test-tools:
+	@missing=; for t in $(TEST_TOOLS); do \
+	  p=$${t%%:*}; \
+	  case $$p in /*) test -e $$p && continue;; *) command -v $$p >/dev/null 2>&1 && continue;; esac; \
+	  case " $$missing " in *" $${t#*:} "*) ;; *) missing="$$missing $${t#*:}";; esac; \
+	done; \
+	test -z "$$missing" || { \
+	  echo "error: make test needs the Debian packages$$missing (apt-get install$$missing)"; \
+	  exit 1; }
+
+# The recursive make builds only once the tools are known to be there.
+test: test-tools
+	@$(MAKE) --no-print-directory image
 	go vet ./...
 	go test -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
 	@# The QEMU tests run alone: they time the guest from the host.

@@ -6,6 +6,7 @@ tool github.com/usbarmory/tamago/cmd/tamago
 
 require (
 	github.com/diskfs/go-diskfs v1.7.0
+	github.com/kdomanski/iso9660 v0.4.0
 	github.com/usbarmory/tamago v1.26.0
 	golang.org/x/arch v0.32.0
 )

@@ -19,7 +19,6 @@ import (
 	"github.com/ataport/firmware/irq"
 	"github.com/ataport/firmware/kernel"
 	"github.com/ataport/firmware/miniport"
-	"github.com/ataport/firmware/miniport/piix"
 	"github.com/ataport/firmware/miniport/sff/sfftest"
 )
 
@@ -63,36 +62,15 @@ func newTwoChannels(t *testing.T, timeout time.Duration) *twoChannels {
 	mem := sfftest.NewMemory(0x50000000)
 	m := mux{pri: sfftest.NewBus(h.disk[0], nil, mem), sec: sfftest.NewBus(h.disk[1], nil, mem)}
 	m.sec.Cmd, m.sec.Ctl, m.sec.BM = 0x170, 0x376, 0xc008
-	regs := map[uint8]uint32{0x40: 0x80008000, 0x04: 0x5} // both channels decoding
-	var cfgMu, logMu sync.Mutex
-	mp, err := piix.New(piix.PCI{
-		Vendor: 0x8086, DeviceID: 0x7010, Class: 0x010180, BAR4: 0xc001,
-		Read32: func(off uint8) uint32 {
-			cfgMu.Lock()
-			defer cfgMu.Unlock()
-			return regs[off&^3]
-		},
-		Write32: func(off uint8, v uint32) {
-			cfgMu.Lock()
-			defer cfgMu.Unlock()
-			regs[off&^3] = v
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	buses := map[irq.Line]*sfftest.Bus{{GSI: 14}: m.pri, {GSI: 15}: m.sec}
-	h.ctl, err = Attach(mp, Config{
-		Lines:       []Line{{Line: irq.Line{GSI: 14}, DIRQL: 5}, {Line: irq.Line{GSI: 15}, DIRQL: 5}},
+	var err error
+	h.ctl, err = Attach(fakePIIX(t, idetimBoth), Config{
+		Lines:       ideLines,
 		IO:          m,
 		DMA:         mem,
 		Timeout:     timeout,
 		BusyTimeout: 2 * time.Second,
-		Log: func(s string) {
-			logMu.Lock()
-			h.logs = append(h.logs, s)
-			logMu.Unlock()
-		},
+		Log:         logTo(&h.logs),
 		Connect: func(name string, line irq.Line, dirql kernel.IRQL, isr irq.ISR) (Interrupt, error) {
 			f := &fakeIntr{edges: make(chan struct{}, 1024), isr: isr}
 			f.lock.Name, f.lock.Level = name, dirql

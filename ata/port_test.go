@@ -139,42 +139,67 @@ func cd() *sfftest.Device {
 	}
 }
 
-func newHarness(t *testing.T, master, slave *sfftest.Device, edit func(*Config)) *harness {
+// IDETIM (PCI config 0x40-0x43, primary then secondary) with IDE Decode
+// Enable set for the primary channel only, or for both.
+const (
+	idetimPrimary = 0x00008000
+	idetimBoth    = 0x80008000
+)
+
+// ideLines are the lines of the two legacy IDE channels (ISA IRQ 14 and
+// 15), both at DIRQL 5 as the firmware connects them.
+var ideLines = []Line{{Line: irq.Line{GSI: 14}, DIRQL: 5}, {Line: irq.Line{GSI: 15}, DIRQL: 5}}
+
+// fakePIIX returns the PIIX3 miniport over a PCI configuration space held
+// in memory, with I/O decoding on and IDETIM as given.
+func fakePIIX(t *testing.T, idetim uint32) *piix.Controller {
 	t.Helper()
-	h := &harness{t: t, mem: sfftest.NewMemory(0x50000000)}
-	h.bus = sfftest.NewBus(master, slave, h.mem)
-	h.intr = &fakeIntr{edges: make(chan struct{}, 1024)}
-	h.bus.IRQ = h.intr.edge
-	regs := map[uint8]uint32{0x40: 0x00008000, 0x04: 0x5} // secondary channel not decoding
-	var cfgMu sync.Mutex
+	regs := map[uint8]uint32{0x40: idetim, 0x04: 0x5}
+	var mu sync.Mutex
 	mp, err := piix.New(piix.PCI{
 		Vendor: 0x8086, DeviceID: 0x7010, Class: 0x010180, BAR4: 0xc001,
 		Read32: func(off uint8) uint32 {
-			cfgMu.Lock()
-			defer cfgMu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
 			return regs[off&^3]
 		},
 		Write32: func(off uint8, v uint32) {
-			cfgMu.Lock()
-			defer cfgMu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
 			regs[off&^3] = v
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logMu sync.Mutex
+	return mp
+}
+
+// logTo returns a Config.Log that appends each line to *logs; the port
+// logs from several goroutines.
+func logTo(logs *[]string) func(string) {
+	var mu sync.Mutex
+	return func(s string) {
+		mu.Lock()
+		*logs = append(*logs, s)
+		mu.Unlock()
+	}
+}
+
+func newHarness(t *testing.T, master, slave *sfftest.Device, edit func(*Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, mem: sfftest.NewMemory(0x50000000)}
+	h.bus = sfftest.NewBus(master, slave, h.mem)
+	h.intr = &fakeIntr{edges: make(chan struct{}, 1024)}
+	h.bus.IRQ = h.intr.edge
+	mp := fakePIIX(t, idetimPrimary)
 	cfg := Config{
-		Lines:       []Line{{Line: irq.Line{GSI: 14}, DIRQL: 5}, {Line: irq.Line{GSI: 15}, DIRQL: 5}},
+		Lines:       ideLines,
 		IO:          h.bus,
 		DMA:         h.mem,
 		Timeout:     2 * time.Second,
 		BusyTimeout: 2 * time.Second,
-		Log: func(s string) {
-			logMu.Lock()
-			h.logs = append(h.logs, s)
-			logMu.Unlock()
-		},
+		Log:         logTo(&h.logs),
 		Connect: func(name string, line irq.Line, dirql kernel.IRQL, isr irq.ISR) (Interrupt, error) {
 			h.intr.lock.Name, h.intr.lock.Level, h.intr.isr = name, dirql, isr
 			go h.intr.loop()
@@ -184,6 +209,7 @@ func newHarness(t *testing.T, master, slave *sfftest.Device, edit func(*Config))
 	if edit != nil {
 		edit(&cfg)
 	}
+	var err error
 	h.ctl, err = Attach(mp, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -23,8 +23,8 @@
 //     descriptions (clause 7), the Status and Error field descriptions, the
 //     IDENTIFY DEVICE and IDENTIFY PACKET DEVICE data tables, and SET
 //     FEATURES "Set transfer mode".
-//   - The execution contract of this project: /work/shared/DESIGN.md ("Who
-//     runs where"). Every routine below carries it in a Context paragraph.
+//   - The execution contract of this project: docs/DESIGN.md ("Who runs
+//     where"). Every routine below carries it in a Context paragraph.
 //
 // # Who runs where
 //

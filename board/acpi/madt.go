@@ -292,33 +292,20 @@ func (m *MADT) PCATCompat() bool { return m.Flags&(1<<PCAT_COMPAT) != 0 }
 
 // Processors returns the processor local APIC entries in table order; the
 // first enabled one is conventionally the boot processor.
-func (m *MADT) Processors() []LocalAPIC {
-	var l []LocalAPIC
-	for _, e := range m.Entries {
-		if p, ok := e.(LocalAPIC); ok {
-			l = append(l, p)
-		}
-	}
-	return l
-}
+func (m *MADT) Processors() []LocalAPIC { return entriesOf[LocalAPIC](m) }
 
 // IOAPICs returns the I/O APIC entries in table order.
-func (m *MADT) IOAPICs() []IOAPIC {
-	var l []IOAPIC
-	for _, e := range m.Entries {
-		if a, ok := e.(IOAPIC); ok {
-			l = append(l, a)
-		}
-	}
-	return l
-}
+func (m *MADT) IOAPICs() []IOAPIC { return entriesOf[IOAPIC](m) }
 
 // Overrides returns the interrupt source overrides in table order.
-func (m *MADT) Overrides() []InterruptOverride {
-	var l []InterruptOverride
+func (m *MADT) Overrides() []InterruptOverride { return entriesOf[InterruptOverride](m) }
+
+// entriesOf returns m's entries of type T, in table order.
+func entriesOf[T MADTEntry](m *MADT) []T {
+	var l []T
 	for _, e := range m.Entries {
-		if o, ok := e.(InterruptOverride); ok {
-			l = append(l, o)
+		if t, ok := e.(T); ok {
+			l = append(l, t)
 		}
 	}
 	return l

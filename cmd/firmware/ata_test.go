@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kdomanski/iso9660"
 
 	"github.com/ataport/firmware/internal/pattern"
 	"github.com/ataport/firmware/internal/qemu"
@@ -35,6 +36,33 @@ func randomImage(t *testing.T, name string, size int64, seed uint64) string {
 		}
 	}
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// isoImage writes an ISO 9660 image labelled volume that holds the file at
+// payload, in Go so that the tests need no genisoimage.
+func isoImage(t *testing.T, name, volume, payload string) string {
+	t.Helper()
+	w, err := iso9660.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cleanup()
+	if err := w.AddLocalFile(payload, filepath.Base(payload)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := w.WriteTo(f, volume); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -112,10 +140,7 @@ func TestATAWrite(t *testing.T) {
 	expectLine(t, m.Run("ata write 0:0 20000 40 lba", time.Minute), `0:0: wrote 40 sectors at LBA 20000 with lba`)
 	expectLine(t, m.Run("ata verify 0:0 20000 40", time.Minute), `0:0: 40 sectors at LBA 20000 match lba`)
 	expectLine(t, m.Run("ata flush 0:0", 10*time.Second), `0:0: flushed`)
-	m.Send("halt\r")
-	if code := m.Wait(10 * time.Second); code != 0 {
-		t.Fatalf("QEMU exit status %d", code)
-	}
+	m.Halt(10 * time.Second)
 
 	want := append([]byte(nil), orig...)
 	pattern.Pattern{Kind: "random", Value: 7}.Fill(want[1000*sector:1300*sector], 1000, sector)
@@ -138,12 +163,7 @@ func TestATAFourDevices(t *testing.T) {
 	a := randomImage(t, "a.img", 4<<20, 10)
 	b := randomImage(t, "b.img", 6<<20, 11)
 	c := randomImage(t, "c.img", 8<<20, 12)
-	dir := t.TempDir()
-	payload := randomImage(t, "payload.bin", 1<<20, 13)
-	iso := filepath.Join(dir, "cd.iso")
-	if out, err := exec.Command("genisoimage", "-quiet", "-V", "ATAPORT", "-o", iso, payload).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v\n%s", err, out)
-	}
+	iso := isoImage(t, "cd.iso", "ATAPORT", randomImage(t, "payload.bin", 1<<20, 13))
 	isoData := readFile(t, iso)
 	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{
 		{File: a, Bus: 0, Unit: 0},
@@ -171,8 +191,11 @@ func TestATAFourDevices(t *testing.T) {
 	expectLine(t, m.Run("ata rw on 1:1", 10*time.Second), `(?m)^error: .*1\.1.*`)
 }
 
-// TestATA48Bit reads a sector past LBA 2^28 of a sparse 200 GiB disk, which
-// only 48-bit commands reach.
+// TestATA48Bit reads sectors past LBA 2^28 of a sparse 200 GiB disk, which
+// only 48-bit commands reach, once in DMA and once in PIO. Each mode is
+// checked three ways: `ata mode` says it is set, `ata` lists it, and a read
+// of a sector QEMU fails (blkdebug, as in faults_test.go) names the 48-bit
+// command of that mode in its error, so the data were really moved by it.
 func TestATA48Bit(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "big.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
@@ -181,7 +204,7 @@ func TestATA48Bit(t *testing.T) {
 	if err := os.Truncate(img, 200<<30); err != nil {
 		t.Fatal(err)
 	}
-	const lba = 1<<28 + 5
+	const lba, bad = 1<<28 + 5, 1<<28 + 1000
 	data := make([]byte, 8*sector)
 	pattern.Pattern{Kind: "random", Value: 99}.Fill(data, lba, sector)
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
@@ -192,13 +215,19 @@ func TestATA48Bit(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img}}})
+	m := qemu.Boot(t, qemu.Options{Args: blkdebugDrive(t, img, 0, "disk0", blkdebugError("read_aio", bad))})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
-	for _, mode := range []string{"dma", "pio"} {
-		m.Run("ata mode 0:0 "+mode, 10*time.Second)
+	for _, mode := range []struct{ arg, name, read string }{
+		{"dma", "DMA", `READ DMA EXT`},
+		{"pio", "PIO", `READ (SECTORS|MULTIPLE) EXT`},
+	} {
+		runLine(t, m, "ata mode 0:0 "+mode.arg, "0:0: mode "+mode.name, 10*time.Second)
+		expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* mode `+mode.name+` `)
 		if got := firmwareSum(t, m, fmt.Sprintf("0:0 %d 8", lba), time.Minute); got != sum(data) {
-			t.Errorf("%s: LBA %d: firmware SHA-256 %s, host %s", mode, lba, got, sum(data))
+			t.Errorf("%s: LBA %d: firmware SHA-256 %s, host %s", mode.name, lba, got, sum(data))
 		}
+		expectLine(t, m.Run(fmt.Sprintf("ata read 0:0 %d", bad), 30*time.Second),
+			fmt.Sprintf(`(?m)^error: ata0\.0: %s lba %d count 1: device error \(.*; failing lba %d\)$`, mode.read, bad, bad))
 	}
 	out := m.Run(fmt.Sprintf("ata read 0:0 %d 1", lba), 10*time.Second)
 	first := fmt.Sprintf("%08x  % x", uint64(lba)*sector, data[:8])

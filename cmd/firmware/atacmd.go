@@ -131,6 +131,18 @@ func device(name string) (*ata.Device, error) {
 	return nil, fmt.Errorf("no device %q (devices: %s)", name, strings.Join(names, " "))
 }
 
+// deviceSpan parses the arguments DEV LBA COUNT that read, sum, write and
+// verify share: the device, then LBA and COUNT (at most maxCount) against
+// its capacity.
+func deviceSpan(devArg, lbaArg, countArg string, maxCount uint64) (*ata.Device, uint64, uint64, error) {
+	d, err := device(devArg)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	lba, count, err := span(d, lbaArg, countArg, maxCount)
+	return d, lba, count, err
+}
+
 // span parses LBA and COUNT against the device's capacity.
 func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count uint64, err error) {
 	sectors := d.Sectors()
@@ -147,6 +159,31 @@ func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count u
 		return 0, 0, fmt.Errorf("%s: LBA %d COUNT %d is past the end of the device (%d sectors)", d, lba, count, sectors)
 	}
 	return lba, count, nil
+}
+
+// flagSpan checks the -lba and -count flags of bench and stress against
+// d's capacity and returns the count: without -count (hasCount false) the
+// sectors from lba to the end of the device, at most maxCount.
+func flagSpan(d *ata.Device, lba, count uint64, hasCount bool, maxCount uint64) (uint64, error) {
+	sectors := d.Sectors()
+	switch {
+	case lba >= sectors:
+		return 0, fmt.Errorf("%s: -lba %d is past the end of the device (%d sectors)", d.Name(), lba, sectors)
+	case !hasCount:
+		return min(sectors-lba, maxCount), nil
+	case count > sectors-lba:
+		return 0, fmt.Errorf("%s: -lba %d -count %d is past the end of the device (%d sectors)", d.Name(), lba, count, sectors)
+	}
+	return count, nil
+}
+
+// writable returns the error of write, bench and stress for a device that
+// refuses writes, naming the command that allows them.
+func writable(d *ata.Device) error {
+	if !d.Writable() {
+		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	}
+	return nil
 }
 
 func cmdATA(c *shell.Context, _ []string) error {
@@ -187,15 +224,11 @@ func cmdIdentify(c *shell.Context, args []string) error {
 }
 
 func cmdRead(c *shell.Context, args []string) error {
-	d, err := device(args[0])
-	if err != nil {
-		return err
-	}
 	countArg := "1"
 	if len(args) > 2 {
 		countArg = args[2]
 	}
-	lba, count, err := span(d, args[1], countArg, 64)
+	d, lba, count, err := deviceSpan(args[0], args[1], countArg, 64)
 	if err != nil {
 		return err
 	}
@@ -210,6 +243,26 @@ func cmdRead(c *shell.Context, args []string) error {
 // chunk is how much sum, write and verify move per call: large enough that
 // the port splits it into the biggest commands it issues.
 const chunk = 1 << 20
+
+// chunks calls f with a buffer of chunk bytes for each run of at most that
+// many bytes of the count sectors from lba, in order: the loop sum, write
+// and verify share. It stops at f's first error, or with
+// shell.ErrInterrupted at Ctrl-C.
+func chunks(c *shell.Context, d *ata.Device, lba, count uint64, f func(buf []byte, lba, n uint64) error) error {
+	ss := uint64(d.SectorSize())
+	buf := make([]byte, chunk)
+	for done := uint64(0); done < count; {
+		if c.Interrupted() {
+			return shell.ErrInterrupted
+		}
+		n := min(chunk/ss, count-done)
+		if err := f(buf[:n*ss], lba+done, n); err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
 
 func cmdSum(c *shell.Context, args []string) error {
 	d, err := device(args[0])
@@ -227,23 +280,21 @@ func cmdSum(c *shell.Context, args []string) error {
 	}
 	ss := uint64(d.SectorSize())
 	h := sha256.New()
-	buf := make([]byte, chunk)
 	total := count * ss
 	start, lastReport := time.Now(), time.Now()
-	for done := uint64(0); done < total; {
-		if c.Interrupted() {
-			return shell.ErrInterrupted
-		}
-		n := min(uint64(len(buf)), total-done)
-		if _, err := d.ReadAt(buf[:n], int64(lba*ss+done)); err != nil {
+	err = chunks(c, d, lba, count, func(buf []byte, at, _ uint64) error {
+		if _, err := d.ReadAt(buf, int64(at*ss)); err != nil {
 			return err
 		}
-		h.Write(buf[:n])
-		done += n
-		if time.Since(lastReport) > 2*time.Second && done < total {
+		h.Write(buf)
+		if done := (at-lba)*ss + uint64(len(buf)); time.Since(lastReport) > 2*time.Second && done < total {
 			fmt.Fprintf(c, "sum: %d of %d MiB\n", done>>20, total>>20)
 			lastReport = time.Now()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	el := time.Since(start)
 	fmt.Fprintf(c, "%x  %s lba %d count %d (%d bytes, %v, %.1f MB/s)\n", h.Sum(nil), d.Name(), lba, count, total, el.Round(time.Millisecond), float64(total)/el.Seconds()/1e6)
@@ -251,11 +302,7 @@ func cmdSum(c *shell.Context, args []string) error {
 }
 
 func cmdWrite(c *shell.Context, args []string) error {
-	d, err := device(args[0])
-	if err != nil {
-		return err
-	}
-	lba, count, err := span(d, args[1], args[2], 1<<32)
+	d, lba, count, err := deviceSpan(args[0], args[1], args[2], 1<<32)
 	if err != nil {
 		return err
 	}
@@ -263,21 +310,17 @@ func cmdWrite(c *shell.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !d.Writable() {
-		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	if err := writable(d); err != nil {
+		return err
 	}
 	ss := uint64(d.SectorSize())
-	buf := make([]byte, chunk)
-	for done := uint64(0); done < count; {
-		if c.Interrupted() {
-			return shell.ErrInterrupted
-		}
-		n := min(uint64(len(buf))/ss, count-done)
-		p.Fill(buf[:n*ss], lba+done, int(ss))
-		if _, err := d.WriteAt(buf[:n*ss], int64((lba+done)*ss)); err != nil {
-			return err
-		}
-		done += n
+	err = chunks(c, d, lba, count, func(buf []byte, at, _ uint64) error {
+		p.Fill(buf, at, int(ss))
+		_, err := d.WriteAt(buf, int64(at*ss))
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	lastMu.Lock()
 	lastPattern[d.Name()] = p
@@ -287,11 +330,7 @@ func cmdWrite(c *shell.Context, args []string) error {
 }
 
 func cmdVerify(c *shell.Context, args []string) error {
-	d, err := device(args[0])
-	if err != nil {
-		return err
-	}
-	lba, count, err := span(d, args[1], args[2], 1<<32)
+	d, lba, count, err := deviceSpan(args[0], args[1], args[2], 1<<32)
 	if err != nil {
 		return err
 	}
@@ -302,26 +341,25 @@ func cmdVerify(c *shell.Context, args []string) error {
 		return fmt.Errorf("%s: nothing written since boot, no pattern to verify against", d.Name())
 	}
 	ss := uint64(d.SectorSize())
-	got, want := make([]byte, chunk), make([]byte, chunk)
+	want := make([]byte, chunk)
 	bad, first := uint64(0), uint64(0)
-	for done := uint64(0); done < count; {
-		if c.Interrupted() {
-			return shell.ErrInterrupted
-		}
-		n := min(uint64(len(got))/ss, count-done)
-		if _, err := d.ReadAt(got[:n*ss], int64((lba+done)*ss)); err != nil {
+	err = chunks(c, d, lba, count, func(got []byte, at, n uint64) error {
+		if _, err := d.ReadAt(got, int64(at*ss)); err != nil {
 			return err
 		}
-		p.Fill(want[:n*ss], lba+done, int(ss))
+		p.Fill(want[:n*ss], at, int(ss))
 		for i := uint64(0); i < n; i++ {
 			if !bytes.Equal(got[i*ss:(i+1)*ss], want[i*ss:(i+1)*ss]) {
 				if bad == 0 {
-					first = lba + done + i
+					first = at + i
 				}
 				bad++
 			}
 		}
-		done += n
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if bad != 0 {
 		return fmt.Errorf("%s: %d of %d sectors differ from %v, the first at LBA %d", d.Name(), bad, count, p, first)

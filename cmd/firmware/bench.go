@@ -109,14 +109,9 @@ func parseBench(args []string) (*benchArgs, error) {
 		return nil, errors.New("-time: must be more than 0")
 	case a.size == 0 || uint64(a.size)%ss != 0:
 		return nil, fmt.Errorf("-size: %d is not a whole number of %d-byte sectors", a.size, ss)
-	case a.lba >= d.Sectors():
-		return nil, fmt.Errorf("%s: -lba %d is past the end of the device (%d sectors)", d.Name(), a.lba, d.Sectors())
 	}
-	if !hasCount {
-		a.count = d.Sectors() - a.lba
-	}
-	if a.count > d.Sectors()-a.lba {
-		return nil, fmt.Errorf("%s: -lba %d -count %d is past the end of the device (%d sectors)", d.Name(), a.lba, a.count, d.Sectors())
+	if a.count, err = flagSpan(d, a.lba, a.count, hasCount, d.Sectors()); err != nil {
+		return nil, err
 	}
 	if a.count*ss < uint64(max(a.size, benchRandSize)) {
 		return nil, fmt.Errorf("-count: %d sectors hold no %d-byte request", a.count, max(a.size, benchRandSize))
@@ -124,8 +119,10 @@ func parseBench(args []string) (*benchArgs, error) {
 	if a.tests, err = benchList("-tests", tests, benchTests, d.Writable()); err != nil {
 		return nil, err
 	}
-	if slices.Contains(a.tests, "seq-write") && !d.Writable() {
-		return nil, fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
+	if slices.Contains(a.tests, "seq-write") {
+		if err := writable(d); err != nil {
+			return nil, err
+		}
 	}
 	was := d.Mode()
 	hasDMA := d.SetMode(ata.ModeDMA) == nil

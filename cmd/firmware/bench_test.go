@@ -52,8 +52,7 @@ func TestBenchCommand(t *testing.T) {
 	if r := results["rand-read DMA"]; r.AllocsPerReq > 0.05 {
 		t.Errorf("rand-read DMA: %.2f allocations per request, want none", r.AllocsPerReq)
 	}
-	m.Send("halt\r")
-	m.Wait(30 * time.Second)
+	m.Halt(30 * time.Second)
 
 	after := readFile(t, img)
 	if !bytes.Equal(before[:lba*512], after[:lba*512]) || !bytes.Equal(before[(lba+count)*512:], after[(lba+count)*512:]) {

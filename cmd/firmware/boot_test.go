@@ -3,7 +3,7 @@
 package main
 
 import (
-	"os/exec"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,21 +13,22 @@ import (
 	"github.com/ataport/firmware/internal/qemu"
 )
 
-// hostTSC reads the host CPU's nominal frequency for comparison with the
-// firmware's calibration; under TCG the guest TSC runs at the host's rate.
-func hostTSC(t *testing.T) float64 {
-	out, err := exec.Command("sh", "-c", "grep -m1 'cpu MHz' /proc/cpuinfo").Output()
+// guestUptime runs uptime and returns the guest's time since reset, and
+// the host's time when the answer arrived.
+func guestUptime(t *testing.T, m *qemu.Machine) (time.Duration, time.Time) {
+	t.Helper()
+	out := strings.TrimSpace(m.Run("uptime", 5*time.Second))
+	host := time.Now()
+	d, err := time.ParseDuration(out)
 	if err != nil {
-		t.Skipf("host CPU frequency unknown: %v", err)
+		t.Fatalf("uptime: %q: %v", out, err)
 	}
-	f := strings.TrimSpace(string(out[strings.IndexByte(string(out), ':')+1:]))
-	mhz, err := strconv.ParseFloat(f, 64)
-	if err != nil {
-		t.Skipf("host CPU frequency %q: %v", f, err)
-	}
-	return mhz * 1e6
+	return d, host
 }
 
+// TestBootAndShell boots to the prompt and checks the system commands:
+// info (2 CPUs, a TSC frequency that keeps the guest's clock at the host's
+// pace, versions), pci, acpi, disasm, sleep, errors, mem, help and halt.
 func TestBootAndShell(t *testing.T) {
 	m := qemu.Start(t, qemu.Options{})
 	m.Expect(regexp.QuoteMeta(qemu.Prompt), 60*time.Second)
@@ -41,10 +42,20 @@ func TestBootAndShell(t *testing.T) {
 	if mt == nil {
 		t.Fatalf("info has no TSC frequency:\n%s", info)
 	}
-	guest, _ := strconv.ParseFloat(mt[1], 64)
-	host := hostTSC(t)
-	if guest < host*0.75 || guest > host*1.25 {
-		t.Errorf("TSC %0.f Hz is not within 25%% of the host's %0.f Hz", guest, host)
+	// The guest's clock is its TSC divided by the frequency the firmware
+	// calibrated, so it keeps the host's pace only if that frequency is the
+	// TSC's real rate: over 2 s, a 5% error in it shows as 100 ms, against
+	// a few ms of serial latency at each end.
+	tsc, _ := strconv.ParseFloat(mt[1], 64)
+	up0, host0 := guestUptime(t, m)
+	m.Run("sleep 2s", 10*time.Second)
+	up1, host1 := guestUptime(t, m)
+	ratio := float64(up1-up0) / float64(host1.Sub(host0))
+	t.Logf("TSC %.0f Hz calibrated; the guest clock ran %v while the host's ran %v: the TSC runs at %.0f Hz",
+		tsc, up1-up0, host1.Sub(host0).Round(time.Millisecond), tsc*ratio)
+	if ratio < 0.95 || ratio > 1.05 {
+		t.Errorf("TSC calibrated at %.0f Hz runs at %.0f Hz: the guest clock ran %v while the host's ran %v, not within 5%%",
+			tsc, tsc*ratio, up1-up0, host1.Sub(host0).Round(time.Millisecond))
 	}
 	for _, want := range []string{"board:", "loader:   PVH entry, no loader named (QEMU -kernel)", "versions: firmware", "Go go1.26", "TamaGo v1.26.0", "uptime:"} {
 		if !strings.Contains(info, want) {
@@ -87,15 +98,21 @@ func TestBootAndShell(t *testing.T) {
 	if out := m.Run("mem 0xf0000 32", 5*time.Second); !regexp.MustCompile(`000f0000  [0-9a-f]{2} `).MatchString(out) {
 		t.Errorf("mem of the BIOS area printed no dump: %q", out)
 	}
-	if out := m.Run("help", 5*time.Second); !strings.Contains(out, "disasm SYMBOL|ADDR [N]") {
-		t.Errorf("help lacks disasm:\n%s", out)
+	help := m.Run("help", 5*time.Second)
+	if !regexp.MustCompile(`(?m)^disasm SYMBOL\|ADDR \[N\]\n    disassemble `).MatchString(help) {
+		t.Errorf("help lacks disasm's usage and description:\n%s", help)
+	}
+	for _, l := range strings.Split(help, "\n") {
+		if len(l) > 79 {
+			t.Errorf("help line of %d columns does not fit an 80-column terminal: %q", len(l), l)
+		}
+	}
+	if out := m.Run("help ata bench", 5*time.Second); !strings.Contains(out, "[-tests seq-read,seq-write,rand-read]") {
+		t.Errorf("help ata bench lacks the full usage:\n%s", out)
 	}
 
-	m.Send("halt\r")
 	start = time.Now()
-	if code := m.Wait(5 * time.Second); code != 0 {
-		t.Errorf("QEMU exit status %d after halt, want 0", code)
-	}
+	m.Halt(5 * time.Second)
 	t.Logf("halt to QEMU exit: %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -105,5 +122,67 @@ func TestBootWith8259(t *testing.T) {
 	m := qemu.Boot(t, qemu.Options{Machine: "pc,pic=on,pit=on"})
 	if out := m.Run("uptime", 5*time.Second); !regexp.MustCompile(`\d`).MatchString(out) {
 		t.Errorf("uptime: %q", out)
+	}
+}
+
+// TestMachines boots each machine of README's "Tested machines" with its
+// CPU count and memory size, and checks what each shows: the board, every
+// CPU in use, the memory map the firmware read (RAM from 1 MiB to where the
+// machine ends it below 4 GiB, and the RAM above 4 GiB exactly when there
+// is some), the Go runtime in its fixed window whatever the memory size,
+// and the storage: on pc a disk the firmware reads right, on q35 the AHCI
+// controller named as driven by no miniport. pc with one CPU and both
+// machines with four are not here: pc with one CPU stops at boot, and with
+// four CPUs a #GP stops pc at boot in about half the boots and q35 in about
+// one in sixteen (issue 10; README says so). Add their rows when that is
+// fixed.
+func TestMachines(t *testing.T) {
+	for _, c := range []struct {
+		machine, board string
+		cpus           int
+		mem            string
+		low, high      uint64 // ends of RAM below and above 4 GiB (0: none above)
+	}{
+		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "2G", 0x7ffe0000, 0},
+		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "4G", 0xbffe0000, 0x140000000},
+		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "8G", 0xbffe0000, 0x240000000},
+		{"q35", "QEMU q35 (Q35 + ICH9)", 1, "2G", 0x7ffdf000, 0},
+		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "4G", 0x7ffdf000, 0x180000000},
+		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "8G", 0x7ffdf000, 0x280000000},
+	} {
+		t.Run(fmt.Sprintf("%s/%dcpu/%s", c.machine, c.cpus, c.mem), func(t *testing.T) {
+			opts := qemu.Options{Machine: c.machine, Mem: c.mem, SMP: fmt.Sprintf("%d,sockets=1,cores=%d", c.cpus, c.cpus)}
+			var disk string
+			if c.machine == "pc" {
+				disk = randomImage(t, "disk.img", 4<<20, uint64(c.cpus))
+				opts.Drives = []qemu.Drive{{File: disk}}
+			}
+			m := qemu.Boot(t, opts)
+
+			info := m.Run("info", 10*time.Second)
+			expectLine(t, info, `(?m)^board:\s+`+regexp.QuoteMeta(c.board)+`$`)
+			expectLine(t, info, fmt.Sprintf(`(?m)^cpus:\s+%d in use \(GOMAXPROCS %d\)$`, c.cpus, c.cpus))
+			expectLine(t, info, fmt.Sprintf(`(?m)^memmap:\s+0x000000100000-0x%012x RAM$`, c.low))
+			high := regexp.MustCompile(`(?m)^memmap:\s+0x000100000000-0x([0-9a-f]{12}) RAM$`).FindStringSubmatch(info)
+			switch {
+			case c.high == 0 && high != nil:
+				t.Errorf("RAM above 4 GiB in a machine of %s:\n%s", c.mem, info)
+			case c.high != 0 && (high == nil || high[1] != fmt.Sprintf("%012x", c.high)):
+				t.Errorf("no RAM 0x100000000-0x%x in the memory map:\n%s", c.high, info)
+			}
+			expectLine(t, info, `(?m)^ram:\s+0x10000000-0x50000000 Go runtime`)
+
+			list := m.Run("ata", 10*time.Second)
+			if c.machine == "pc" {
+				expectLine(t, list, `(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors 8192 `)
+				if got, want := firmwareSum(t, m, "0:0", time.Minute), sum(readFile(t, disk)); got != want {
+					t.Errorf("0:0: firmware SHA-256 %s, host %s", got, want)
+				}
+			} else {
+				expectLine(t, list, `(?m)^no ATA devices$`)
+				expectLine(t, list, `(?m)^00:1f\.2 8086:2922 .*AHCI.*: no miniport drives it yet$`)
+			}
+			m.Halt(10 * time.Second)
+		})
 	}
 }

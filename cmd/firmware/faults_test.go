@@ -22,7 +22,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -130,13 +129,20 @@ func (m *faultMonitor) prompt() string {
 	return string(out)
 }
 
-// qemuIO runs a qemu-io command on drive id through the monitor.
-func (m *faultMonitor) qemuIO(id, cmd string) string {
+// command runs a monitor command and returns what the monitor printed up
+// to its next prompt.
+func (m *faultMonitor) command(cmd string) string {
 	m.t.Helper()
-	if _, err := fmt.Fprintf(m.conn, "qemu-io %s \"%s\"\n", id, cmd); err != nil {
+	if _, err := fmt.Fprintf(m.conn, "%s\n", cmd); err != nil {
 		m.t.Fatalf("monitor: %v", err)
 	}
 	return m.prompt()
+}
+
+// qemuIO runs a qemu-io command on drive id through the monitor.
+func (m *faultMonitor) qemuIO(id, cmd string) string {
+	m.t.Helper()
+	return m.command(fmt.Sprintf("qemu-io %s \"%s\"", id, cmd))
 }
 
 // stats returns the `ata stats` counters of channel ch: "requests" -> n.
@@ -159,29 +165,6 @@ func runLine(t *testing.T, m *qemu.Machine, cmd, want string, timeout time.Durat
 	t.Helper()
 	if out := strings.TrimSpace(m.Run(cmd, timeout)); out != want {
 		t.Errorf("%s:\n got  %q\n want %q", cmd, out, want)
-	}
-}
-
-// firmwareSHA returns the SHA-256 `ata sum DEV LBA COUNT` prints.
-func firmwareSHA(t *testing.T, m *qemu.Machine, dev string, lba uint64, n int) string {
-	t.Helper()
-	out := m.Run(fmt.Sprintf("ata sum %s %d %d", dev, lba, n), 60*time.Second)
-	f := regexp.MustCompile(`([0-9a-f]{64})  `).FindStringSubmatch(out)
-	if f == nil {
-		t.Fatalf("ata sum %s %d %d: %q", dev, lba, n, out)
-	}
-	return f[1]
-}
-
-func shaHex(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
-
-// halt powers the machine off and waits for QEMU to exit, which flushes
-// its images.
-func faultHalt(t *testing.T, m *qemu.Machine) {
-	t.Helper()
-	m.Send("halt\r")
-	if code := m.Wait(30 * time.Second); code != 0 {
-		t.Fatalf("QEMU exit status %d after halt", code)
 	}
 }
 
@@ -213,7 +196,7 @@ func TestFaultDeviceErrors(t *testing.T) {
 	pio("ata read 0:0 984 32",
 		`error: ata0\.0: READ (SECTORS|MULTIPLE) lba 984 count 32: device error \(status 0x41 DRDY\|ERR, error 0x04 ABRT; failing lba 1000\)`)
 	for _, r := range [][2]uint64{{900, 100}, {1001, 999}} {
-		if got, want := firmwareSHA(t, m, "0:0", r[0], int(r[1])), shaHex(faultOriginal(r[0], int(r[1]))); got != want {
+		if got, want := firmwareSum(t, m, fmt.Sprintf("0:0 %d %d", r[0], r[1]), time.Minute), sum(faultOriginal(r[0], int(r[1]))); got != want {
 			t.Errorf("sectors %d+%d around the bad one read wrong: sum %s, want %s", r[0], r[1], got, want)
 		}
 	}
@@ -229,10 +212,10 @@ func TestFaultDeviceErrors(t *testing.T) {
 
 	s := faultStats(t, m, "ata0")
 	t.Logf("ata0 after 5 injected device errors: %v", s)
-	if s["errors"] < 5 || s["retries"] != 0 || s["timeouts"] != 0 || s["recoveries"] != 0 {
-		t.Errorf("ata0 stats %v: want 5 errors, no retry, timeout or recovery", s)
+	if s["errors"] != 5 || s["retries"] != 0 || s["timeouts"] != 0 || s["recoveries"] != 0 {
+		t.Errorf("ata0 stats %v: want exactly 5 errors (one per failed command), no retry, timeout or recovery", s)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 
 	disk, err := os.ReadFile(img)
 	if err != nil {
@@ -292,7 +275,7 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	m.Expect(`blkdebug: Suspended request 'held1'`, 30*time.Second)
 	out := m.Expect(regexp.QuoteMeta(qemu.Prompt), faultTimeout+30*time.Second)
 	took := time.Since(start)
-	if n := strings.Count(out, "  0:0 lba 5 count 1"); n != 1 || strings.Contains(out, "error") || !strings.Contains(out, shaHex(want)) {
+	if n := strings.Count(out, "  0:0 lba 5 count 1"); n != 1 || strings.Contains(out, "error") || !strings.Contains(out, sum(want)) {
 		t.Errorf("held read, retried: want one right sum and no error, got %q", out)
 	}
 	if took < faultTimeout {
@@ -325,11 +308,11 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	}
 
 	// Later I/O works, by PIO and DMA.
-	if got := firmwareSHA(t, m, "0:0", 5, 1); got != shaHex(want) {
-		t.Errorf("sector 5 after the recoveries: sum %s, want %s", got, shaHex(want))
+	if got := firmwareSum(t, m, "0:0 5 1", time.Minute); got != sum(want) {
+		t.Errorf("sector 5 after the recoveries: sum %s, want %s", got, sum(want))
 	}
 	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 5*time.Second)
-	if got := firmwareSHA(t, m, "0:0", 0, 4096); got != shaHex(append(faultOriginal(0, 5), append(want, faultOriginal(6, 4090)...)...)) {
+	if got := firmwareSum(t, m, "0:0 0 4096", time.Minute); got != sum(append(faultOriginal(0, 5), append(want, faultOriginal(6, 4090)...)...)) {
 		t.Errorf("sectors 0-4095 after the recoveries by DMA: sum %s", got)
 	}
 	s := faultStats(t, m, "ata0")
@@ -337,7 +320,7 @@ func TestFaultDeviceStopsAnswering(t *testing.T) {
 	if s["timeouts"] != 4 || s["retries"] != 3 || s["recoveries"] != 4 || s["resets"] != 5 {
 		t.Errorf("ata0 stats %v: want 4 timeouts, 3 retries, 4 recoveries, 5 resets (1 at discovery)", s)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }
 
 // Dropped and delayed interrupts (`ata inject`): every request still
@@ -372,7 +355,7 @@ func TestFaultDroppedInterrupts(t *testing.T) {
 		t.Errorf("ata0 stats %v: want 30 dropped, all recovered, no timeout, no reset but discovery's, delays", s)
 	}
 	runLine(t, m, "ata inject 0 off", fmt.Sprintf("ata0: inject off (dropped 30, delayed %d)", s["delayed"]), 5*time.Second)
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }
 
 // soakTime is how long TestFaultSoak stresses: SOAK_TIME (`make soak` sets
@@ -442,7 +425,7 @@ func TestFaultSoak(t *testing.T) {
 	failedLines := strings.Count(out, " failed: ")
 	failedWrites := len(regexp.MustCompile(`(?m)^stress: worker \d+ op \d+ write .* failed: `).FindAllString(out, -1))
 	s0, s1 := faultStats(t, m, "ata0"), faultStats(t, m, "ata1")
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 
 	rep, err := stress.ParseReport(out)
 	if err != nil {
@@ -496,8 +479,11 @@ func TestFaultSoak(t *testing.T) {
 		t.Errorf("%d corrupted sectors found by the host, %d by the firmware", corrupt, fwCorrupt)
 	case errs == 0 || errs != failedLines:
 		t.Errorf("%d errors counted, %d failure lines printed: the injected errors must all be reported", errs, failedLines)
-	case acked < count:
-		t.Errorf("only %d of the %d sectors stressed were acknowledged-written", acked, 2*count)
+	case acked < 2*count*8/10:
+		// The host check means little over sectors no write reached. 15 s
+		// on the loaded 2-core build machine (14 000 ops) covered 96%;
+		// 80% leaves room for a machine four times slower.
+		t.Errorf("only %d of the %d sectors stressed were acknowledged-written, want at least 80%% (%d)", acked, 2*count, 2*count*8/10)
 	}
 	if s0["timeouts"] < 1 || s0["retries"] < 1 || s0["recoveries"] < 1 || s0["dropped"] == 0 ||
 		s0["lost-interrupts"]+s0["lost-edges"] < s0["dropped"] || s1["delayed"] == 0 || s1["timeouts"] != 0 {
@@ -508,8 +494,10 @@ func TestFaultSoak(t *testing.T) {
 // Flush means durable: data written and flushed survive QEMU being killed
 // at once. The image is qcow2 with cache=writeback, so that QEMU keeps the
 // mapping of newly allocated clusters (its L2 tables) in memory until a
-// flush: without the flush, a kill can lose the data even though QEMU
-// wrote them to the file. The write after the flush is the control.
+// flush: without the flush, a kill loses the data even though QEMU wrote
+// them to the file. The write after the flush is the control: it must be
+// lost, or this setup could not tell a flush that works from one that does
+// nothing.
 func TestFlushDurable(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "flush.qcow2")
@@ -536,8 +524,11 @@ func TestFlushDurable(t *testing.T) {
 	if !bytes.Equal(disk[4096*faultSectorSize:4224*faultSectorSize], want) {
 		t.Error("flushed sectors 4096-4223 are not in the image after SIGKILL")
 	}
-	pattern.Pattern{Kind: "random", Value: 32}.Fill(want, 65536, faultSectorSize)
-	t.Logf("control: the unflushed write at 65536 survived the kill: %v", bytes.Equal(disk[65536*faultSectorSize:65664*faultSectorSize], want))
+	// An acknowledged but unflushed write leaves nothing of itself in the
+	// image: its cluster was never mapped, so it reads as zeros.
+	if !bytes.Equal(disk[65536*faultSectorSize:65664*faultSectorSize], make([]byte, 128*faultSectorSize)) {
+		t.Error("control: the unflushed write at 65536-65663 left data in the image after SIGKILL, so the test cannot show that the flush matters")
+	}
 }
 
 // Garbage on the console: thousands of random lines with control
@@ -599,5 +590,5 @@ func TestShellGarbage(t *testing.T) {
 	if n := strings.Count(log, "unknown command"); n < lines/2 {
 		t.Errorf("only %d of %d garbage lines were answered as unknown commands", n, lines)
 	}
-	faultHalt(t, m)
+	m.Halt(30 * time.Second)
 }

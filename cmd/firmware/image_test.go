@@ -11,11 +11,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,38 +42,10 @@ const (
 	uefiLoader = `UEFI (\EFI\BOOT\BOOTX64.EFI)`
 )
 
-var (
-	imageOnce sync.Once
-	imagePath string
-	imageErr  error
-)
-
-// firmwareImage returns the boot image: FIRMWARE_IMG, or build/firmware.img
-// made by `make image`.
-func firmwareImage(t testing.TB) string {
-	t.Helper()
-	imageOnce.Do(func() {
-		if img := os.Getenv("FIRMWARE_IMG"); img != "" {
-			imagePath = img
-			return
-		}
-		out, err := exec.Command("make", "-C", qemu.Root(), "image").CombinedOutput()
-		if err != nil {
-			imageErr = fmt.Errorf("make image: %v\n%s", err, out)
-			return
-		}
-		imagePath = filepath.Join(qemu.Root(), "build", "firmware.img")
-	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
-	}
-	return imagePath
-}
-
 // readImage returns a copy of the boot image's bytes.
 func readImage(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(firmwareImage(t))
+	b, err := os.ReadFile(qemu.Image(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,21 +119,12 @@ func checkImageInfo(t *testing.T, m *qemu.Machine, board, loader string) {
 	}
 }
 
-// haltAndWait powers the machine off from the shell; QEMU must exit 0.
-func haltAndWait(t *testing.T, m *qemu.Machine) {
-	t.Helper()
-	m.Send("halt\r")
-	if code := m.Wait(10 * time.Second); code != 0 {
-		t.Errorf("QEMU exit status %d after halt, want 0", code)
-	}
-}
-
 // TestImageBoot boots `pc` from the image alone.
 func TestImageBoot(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{})
 	checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)", biosLoader)
 	checkBootDisk(t, m)
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // TestImageBootWithDataDisk boots with a data-only disk as secondary
@@ -175,7 +137,7 @@ func TestImageBootWithDataDisk(t *testing.T) {
 	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
 		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
 	}
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // checkBootDisk checks that the disk the machine booted from is an ATA
@@ -195,7 +157,7 @@ func TestImageBootQ35(t *testing.T) {
 	m := bootFromImage(t, qemu.Options{Machine: "q35"})
 	checkImageInfo(t, m, "QEMU q35 (Q35 + ICH9)", biosLoader)
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^00:1f\.2 8086:2922 .*AHCI.*: no miniport drives it yet$`)
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // imageSegments returns the (LBA, length on disk) of each firmware segment
@@ -211,12 +173,63 @@ func imageSegments(img []byte) [][2]uint32 {
 	return segs
 }
 
+// Where the loader runs, from boot/layout.inc: stage 2 at STAGE2_ADDR
+// (STAGE2_SECTORS long), stage 1 at MBR_ADDR.
+const (
+	imageStage2Addr = 0x2000
+	imageStage2End  = imageStage2Addr + 15*imageSector
+	imageMBRAddr    = 0x7c00
+	imageMBREnd     = imageMBRAddr + imageSector
+)
+
+// loaderHalt matches the CPU state lines of the QEMU monitor's `info
+// registers` this test needs: EIP, RFLAGS, the halt state and CS's base.
+var loaderHalt = regexp.MustCompile(`EIP=([0-9a-f]+) EFL=([0-9a-f]+) .* HLT=([01])(?s:.*)\nCS =[0-9a-f]+ ([0-9a-f]+) `)
+
+// haltedInLoader reports whether `info registers` shows the CPU halted with
+// interrupts off on an instruction of the loader, which is the loader's
+// halt loop (boot/bios.inc): only NMI or SMI wake such a CPU, and the loop
+// halts it again. SeaBIOS waits for its disks with interrupts on, so a
+// loader still reading is never taken for one that stopped.
+func haltedInLoader(regs string) bool {
+	f := loaderHalt.FindStringSubmatch(regs)
+	if f == nil {
+		return false
+	}
+	eip, _ := strconv.ParseUint(f[1], 16, 32)
+	efl, _ := strconv.ParseUint(f[2], 16, 32)
+	base, _ := strconv.ParseUint(f[4], 16, 32)
+	ip := base + eip
+	const flagsIF = 1 << 9
+	return f[3] == "1" && efl&flagsIF == 0 &&
+		(ip >= imageStage2Addr && ip < imageStage2End || ip >= imageMBRAddr && ip < imageMBREnd)
+}
+
 // expectRefusal boots img and waits for the loader's message want on the
-// serial line; the loader must then halt instead of starting the firmware.
+// serial line. The loader must then stop for good: the test asks the QEMU
+// monitor until the CPU is halted with interrupts off in the loader (see
+// haltedInLoader), and only then checks that "boot: starting firmware" was
+// never printed, so a loader that printed its refusal and went on fails
+// either way.
 func expectRefusal(t *testing.T, img []byte, want string) {
 	t.Helper()
-	m := startFromImage(t, writeTempImage(t, "firmware.img", img), qemu.Options{})
+	mon, sock := monitorArgs(t)
+	m := startFromImage(t, writeTempImage(t, "firmware.img", img), qemu.Options{Args: mon})
 	m.Expect(regexp.QuoteMeta(want+"\r\n"), 60*time.Second)
+	qm := dialMonitor(t, sock)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		regs := qm.command("info registers")
+		if haltedInLoader(regs) {
+			break
+		}
+		if strings.Contains(m.Log(), "boot: starting firmware") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loader printed %q but is not halted with interrupts off in its code 30 s later; CPU 0:\n%s\nserial log:\n%s", want, regs, m.Log())
+		}
+	}
 	if strings.Contains(m.Log(), "boot: starting firmware") {
 		t.Errorf("the loader started the firmware after %q:\n%s", want, m.Log())
 	}

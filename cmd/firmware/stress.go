@@ -117,20 +117,15 @@ func parseStress(args []string) (*stressArgs, error) {
 func (a *stressArgs) config() (stress.Config, error) {
 	cfg := stress.Config{Seed: a.seed, Workers: a.workers, MaxSectors: stress.DefaultMaxSectors}
 	for _, d := range a.devs {
-		switch {
-		case d.Type() != miniport.DeviceATA:
+		if d.Type() != miniport.DeviceATA {
 			return cfg, fmt.Errorf("%s is %v: read-only here", d.Name(), d.Type())
-		case !d.Writable():
-			return cfg, fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
-		case a.lba >= d.Sectors():
-			return cfg, fmt.Errorf("%s: -lba %d is past the end of the device (%d sectors)", d.Name(), a.lba, d.Sectors())
 		}
-		count := a.count
-		if !a.hasCount {
-			count = min(d.Sectors()-a.lba, stressMaxSectors)
+		if err := writable(d); err != nil {
+			return cfg, err
 		}
-		if count > d.Sectors()-a.lba {
-			return cfg, fmt.Errorf("%s: -lba %d -count %d is past the end of the device (%d sectors)", d.Name(), a.lba, count, d.Sectors())
+		count, err := flagSpan(d, a.lba, a.count, a.hasCount, stressMaxSectors)
+		if err != nil {
+			return cfg, err
 		}
 		cfg.Targets = append(cfg.Targets, stress.Target{Name: d.Name(), LBA: a.lba, Count: count, SectorSize: d.SectorSize()})
 	}

@@ -93,7 +93,7 @@ func TestUEFIBoot(t *testing.T) {
 	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
 		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
 	}
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // TestUEFIBootQ35 boots q35 through OVMF from the image on the ICH9 AHCI
@@ -109,7 +109,7 @@ func TestUEFIBootQ35(t *testing.T) {
 	if !named.MatchString(out) && !driven.MatchString(out) {
 		t.Errorf("ata neither names the AHCI controller 00:1f.2 nor lists the boot disk:\n%s", out)
 	}
-	haltAndWait(t, m)
+	m.Halt(10 * time.Second)
 }
 
 // The loader and the payload on the ESP (cmd/mkimage: EFIBootDir,
@@ -288,7 +288,7 @@ func TestUEFISecureBoot(t *testing.T) {
 		m.Expect(`boot: ataport UEFI loader\r*\n`, 120*time.Second)
 		m.Expect(regexp.QuoteMeta(qemu.Prompt), 120*time.Second)
 		checkUEFIInfo(t, m, "QEMU q35 (Q35 + ICH9)")
-		haltAndWait(t, m)
+		m.Halt(10 * time.Second)
 	})
 	t.Run("unsigned", func(t *testing.T) {
 		m := startSecureBoot(t, writeTempImage(t, "unsigned.img", readImage(t)))

@@ -1,5 +1,6 @@
 // Package qemu boots the firmware in QEMU for integration tests: it builds
-// the image (or takes FIRMWARE_ELF), starts qemu-system-x86_64 with the
+// the ELF and the boot image (or takes FIRMWARE_ELF and FIRMWARE_IMG),
+// starts qemu-system-x86_64 with the
 // serial console on a pipe, and lets a test type shell commands and wait
 // for their output. Every wait is on output, never on a sleep; a wait that
 // times out fails the test with the whole serial log attached.
@@ -100,11 +101,44 @@ type Machine struct {
 	Started time.Time
 }
 
+// artifact is a file of build/ the tests need: the one its environment
+// variable names, or the one `make target` writes, made once per test
+// binary.
+type artifact struct {
+	env, target, file string
+
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	buildELF  string
-	buildErr  error
+	firmwareELF = &artifact{env: "FIRMWARE_ELF", target: "firmware", file: "firmware.elf"}
+	firmwareIMG = &artifact{env: "FIRMWARE_IMG", target: "image", file: "firmware.img"}
 )
+
+// get returns the artifact's path, building it the first time unless its
+// environment variable names one; a failed build fails every test that
+// asks.
+func (a *artifact) get(t testing.TB) string {
+	t.Helper()
+	a.once.Do(func() {
+		if p := os.Getenv(a.env); p != "" {
+			a.path = p
+			return
+		}
+		out, err := exec.Command("make", "-C", Root(), a.target).CombinedOutput()
+		if err != nil {
+			a.err = fmt.Errorf("make %s: %v\n%s", a.target, err, out)
+			return
+		}
+		a.path = filepath.Join(Root(), "build", a.file)
+	})
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	return a.path
+}
 
 // Root returns the repository root.
 func Root() string {
@@ -116,23 +150,14 @@ func Root() string {
 // FIRMWARE_ELF names one.
 func Firmware(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if elf := os.Getenv("FIRMWARE_ELF"); elf != "" {
-			buildELF = elf
-			return
-		}
-		cmd := exec.Command("make", "-C", Root(), "firmware")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("make firmware: %v\n%s", err, out)
-			return
-		}
-		buildELF = filepath.Join(Root(), "build", "firmware.elf")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildELF
+	return firmwareELF.get(t)
+}
+
+// Image returns the boot disk image (boot/README.md), building it with
+// make unless FIRMWARE_IMG names one.
+func Image(t testing.TB) string {
+	t.Helper()
+	return firmwareIMG.get(t)
 }
 
 // Command returns the qemu-system-x86_64 arguments for opts.
@@ -252,6 +277,28 @@ func (m *Machine) Expect(re string, timeout time.Duration) string {
 // ExpectErr is Expect returning an error instead of failing the test.
 func (m *Machine) ExpectErr(re string, timeout time.Duration) (string, error) {
 	rx := regexp.MustCompile(re)
+	var loc []int
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.await(timeout, func() bool {
+		loc = rx.FindIndex(m.out.Bytes()[m.mark:])
+		return loc != nil || m.exited
+	})
+	switch {
+	case loc != nil:
+		out := string(m.out.Bytes()[m.mark : m.mark+loc[1]])
+		m.mark += loc[1]
+		return out, nil
+	case m.exited:
+		return "", fmt.Errorf("waiting for %q: QEMU exited (%v)", re, m.err)
+	}
+	return "", fmt.Errorf("waiting for %q: timeout after %v", re, timeout)
+}
+
+// await waits until done reports true, or until timeout has passed, and
+// reports whether done did. The caller holds m.mu, which done runs under;
+// every write of output, QEMU's exit and a timer at the deadline wake it.
+func (m *Machine) await(timeout time.Duration, done func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
 		m.mu.Lock()
@@ -259,23 +306,13 @@ func (m *Machine) ExpectErr(re string, timeout time.Duration) (string, error) {
 		m.mu.Unlock()
 	})
 	defer timer.Stop()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for {
-		buf := m.out.Bytes()[m.mark:]
-		if loc := rx.FindIndex(buf); loc != nil {
-			out := string(buf[:loc[1]])
-			m.mark += loc[1]
-			return out, nil
-		}
-		if m.exited {
-			return "", fmt.Errorf("waiting for %q: QEMU exited (%v)", re, m.err)
-		}
+	for !done() {
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("waiting for %q: timeout after %v", re, timeout)
+			return false
 		}
 		m.cond.Wait()
 	}
+	return true
 }
 
 // Send types s on the serial line.
@@ -303,20 +340,10 @@ func (m *Machine) Run(cmd string, timeout time.Duration) string {
 // Wait waits for QEMU to exit and returns its exit code.
 func (m *Machine) Wait(timeout time.Duration) int {
 	m.t.Helper()
-	deadline := time.Now().Add(timeout)
-	timer := time.AfterFunc(timeout, func() {
-		m.mu.Lock()
-		m.cond.Broadcast()
-		m.mu.Unlock()
-	})
-	defer timer.Stop()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for !m.exited {
-		if time.Now().After(deadline) {
-			m.t.Fatalf("QEMU still running after %v\nserial log:\n%s", timeout, m.out.String())
-		}
-		m.cond.Wait()
+	if !m.await(timeout, func() bool { return m.exited }) {
+		m.t.Fatalf("QEMU still running after %v\nserial log:\n%s", timeout, m.out.String())
 	}
 	if m.err == nil {
 		return 0
@@ -326,6 +353,17 @@ func (m *Machine) Wait(timeout time.Duration) int {
 	}
 	m.t.Fatalf("qemu: %v", m.err)
 	return -1
+}
+
+// Halt powers the machine off from the shell (ACPI S5) and waits for QEMU
+// to exit, which also flushes its images; an exit status other than 0 or
+// no exit within timeout fails the test.
+func (m *Machine) Halt(timeout time.Duration) {
+	m.t.Helper()
+	m.Send("halt\r")
+	if code := m.Wait(timeout); code != 0 {
+		m.t.Fatalf("QEMU exit status %d after halt, want 0\nserial log:\n%s", code, m.Log())
+	}
 }
 
 // Kill stops QEMU at once (SIGKILL), as a power cut would.

@@ -1,7 +1,6 @@
 package shell
 
 import (
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -18,7 +17,8 @@ type Cmd struct {
 	// "DEV LBA [COUNT]".
 	Args string
 
-	// Help is a one-line description.
+	// Help is a description of a sentence or two, without line breaks:
+	// help wraps it to fit 80 columns.
 	Help string
 
 	// MinArgs and MaxArgs bound the number of arguments; a negative
@@ -132,30 +132,92 @@ func (s *Shell) unknown(args []string) {
 	s.printf("unknown command %q (try help %s)\n", name, strings.Join(args[:group], " "))
 }
 
+// Help layout: every line fits an 80-column terminal with its last column
+// free, because some terminals wrap as soon as that column is written and
+// would then show an empty line after a full one. A row is its usage, long
+// usages broken between words with continuation lines indented by
+// usageIndent, then its description indented by helpIndent.
+const (
+	helpWidth   = 79
+	helpIndent  = 4
+	usageIndent = 8
+)
+
 // help is the built-in help command: the rows whose names start with args,
-// sorted, one per line, with usages aligned.
+// sorted, each as its usage then its indented description (see helpWidth).
 func (s *Shell) help(c *Context, args []string) error {
-	var rows []*entry
-	width := 0
+	var b strings.Builder
 
 	for _, e := range s.cmds {
 		if len(e.words) >= len(args) && slices.Equal(e.words[:len(args)], args) {
-			rows = append(rows, e)
-			width = max(width, len(e.usage()))
+			wrap(&b, usageWords(e.usage()), 0, usageIndent)
+			wrap(&b, strings.Fields(e.Help), helpIndent, helpIndent)
 		}
 	}
 
-	if len(rows) == 0 {
+	if b.Len() == 0 {
 		s.printf("unknown command %q (try help)\n", strings.Join(args, " "))
 		return nil
 	}
 
-	for _, e := range rows {
-		line := fmt.Sprintf("%-*s  %s", width, e.usage(), e.Help)
-		if _, err := fmt.Fprintln(c, strings.TrimRight(line, " ")); err != nil {
-			return err
+	_, err := io.WriteString(c, b.String())
+	return err
+}
+
+// usageWords splits a usage into the units a line may break between: words
+// outside brackets, and whole bracketed groups such as "[-lba A -count C]",
+// so that an option is never split from its value.
+func usageWords(usage string) []string {
+	var words []string
+	depth, start := 0, -1
+
+	for i, r := range usage {
+		switch {
+		case r == ' ' && depth == 0:
+			if start >= 0 {
+				words = append(words, usage[start:i])
+			}
+			start = -1
+			continue
+		case r == '[':
+			depth++
+		case r == ']' && depth > 0:
+			depth--
+		}
+		if start < 0 {
+			start = i
 		}
 	}
 
-	return nil
+	if start >= 0 {
+		words = append(words, usage[start:])
+	}
+	return words
+}
+
+// wrap writes words to b, separated by spaces, in lines of at most
+// helpWidth columns, the first line indented by first spaces and the
+// others by next. A word longer than a line gets a line of its own.
+func wrap(b *strings.Builder, words []string, first, next int) {
+	indent, n := first, 0
+
+	for _, w := range words {
+		if n > 0 && n+1+len(w) > helpWidth {
+			b.WriteByte('\n')
+			indent, n = next, 0
+		}
+		if n == 0 {
+			b.WriteString(strings.Repeat(" ", indent))
+			n = indent
+		} else {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+
+	if n > 0 {
+		b.WriteByte('\n')
+	}
 }

@@ -27,7 +27,7 @@ func FuzzShell(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
-		con := &fuzzConsole{in: in, chunk: int(chunk)}
+		con := &fuzzConsole{console: console{in: in}, chunk: int(chunk)}
 		s := &Shell{In: con, Out: con, Poll: con.Rx, OnPanic: func(any, []byte) {}}
 		for _, c := range testCmds() {
 			s.Add(c)
@@ -51,10 +51,11 @@ func FuzzShell(f *testing.F) {
 	})
 }
 
-// fuzzConsole reads up to chunk%9 bytes at a time, a 0 giving an empty
-// read, and counts what is written.
+// fuzzConsole is console (its Rx included) reading up to chunk%9 bytes at
+// a time, a 0 giving an empty read, and counting what is written instead
+// of keeping it.
 type fuzzConsole struct {
-	in    []byte
+	console
 	chunk int
 	reads int
 	out   int
@@ -71,17 +72,6 @@ func (c *fuzzConsole) Read(p []byte) (int, error) {
 	c.in = c.in[n:]
 
 	return n, nil
-}
-
-func (c *fuzzConsole) Rx() (byte, bool) {
-	if len(c.in) == 0 {
-		return 0, false
-	}
-
-	b := c.in[0]
-	c.in = c.in[1:]
-
-	return b, true
 }
 
 func (c *fuzzConsole) Write(p []byte) (int, error) {

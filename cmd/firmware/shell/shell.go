@@ -175,7 +175,7 @@ func (s *Shell) init() {
 		Cmd: Cmd{
 			Name:    "help",
 			Args:    "[CMD...]",
-			Help:    "list all commands, or those starting with CMD",
+			Help:    "every command with its usage, or those starting with CMD",
 			MaxArgs: -1,
 			Handler: s.help,
 		},

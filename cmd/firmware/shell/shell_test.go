@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -171,7 +172,7 @@ func TestDispatch(t *testing.T) {
 		{"boom", "panic: kaboom; second line\r\n"},
 		{"partial", "partial\r\n"},
 		{"partial oops", "partial\r\nerror: oops\r\n"},
-		{"help ata sum", "ata sum DEV  checksum a disk\r\n"},
+		{"help ata sum", "ata sum DEV\r\n    checksum a disk\r\n"},
 		{"help nosuch", `unknown command "nosuch" (try help)` + "\r\n"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
@@ -183,28 +184,86 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	con := &console{in: []byte("help\rhelp ata\r")}
+// runCmds runs a shell with the prompt "ata> " and the rows cmds on input
+// until EOF and returns what it printed.
+func runCmds(t *testing.T, input string, cmds []Cmd) string {
+	t.Helper()
+
+	con := &console{in: []byte(input)}
 	s := &Shell{In: con, Out: con, Prompt: "ata> "}
-	for _, c := range testCmds()[:3] {
+	for _, c := range cmds {
 		s.Add(c)
 	}
 
 	if err := s.Run(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("Run: %v", err)
 	}
 
+	return con.out.String()
+}
+
+func TestHelp(t *testing.T) {
+	got := runCmds(t, "help\rhelp ata\r", testCmds()[:3])
+
 	want := "ata> help\r\n" +
-		"ata read DEV LBA [COUNT]  read sectors\r\n" +
-		"ata sum DEV               checksum a disk\r\n" +
-		"echo [WORD...]            print words\r\n" +
-		"help [CMD...]             list all commands, or those starting with CMD\r\n" +
+		"ata read DEV LBA [COUNT]\r\n" +
+		"    read sectors\r\n" +
+		"ata sum DEV\r\n" +
+		"    checksum a disk\r\n" +
+		"echo [WORD...]\r\n" +
+		"    print words\r\n" +
+		"help [CMD...]\r\n" +
+		"    every command with its usage, or those starting with CMD\r\n" +
 		"ata> help ata\r\n" +
-		"ata read DEV LBA [COUNT]  read sectors\r\n" +
-		"ata sum DEV               checksum a disk\r\n" +
+		"ata read DEV LBA [COUNT]\r\n" +
+		"    read sectors\r\n" +
+		"ata sum DEV\r\n" +
+		"    checksum a disk\r\n" +
 		"ata> "
-	if got := con.out.String(); got != want {
+	if got != want {
 		t.Errorf("output\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestHelpWraps checks that a usage and a description longer than a line
+// are broken between words into lines of at most 79 columns, usage
+// continuations indented by 8 and the description by 4, no word lost, and
+// a bracketed group of the usage never split.
+func TestHelpWraps(t *testing.T) {
+	const (
+		args = "DEV [-size N] [-lba N -count N] [-time D] [-passes N] [-tests seq-read,seq-write,rand-read] [-modes dma,pio]"
+		help = "sequential and random (4 KiB, QD1) throughput, latency and costs per request, in DMA and PIO, " +
+			"with a word longer than any line: " + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	)
+	got := runCmds(t, "help ata bench\r", []Cmd{{Name: "ata bench", Args: args, Help: help, MaxArgs: -1,
+		Handler: func(*Context, []string) error { return nil }}})
+
+	want := "ata> help ata bench\r\n" +
+		"ata bench DEV [-size N] [-lba N -count N] [-time D] [-passes N]\r\n" +
+		"        [-tests seq-read,seq-write,rand-read] [-modes dma,pio]\r\n" +
+		"    sequential and random (4 KiB, QD1) throughput, latency and costs per\r\n" +
+		"    request, in DMA and PIO, with a word longer than any line:\r\n" +
+		"    0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n" +
+		"ata> "
+	if got != want {
+		t.Errorf("output\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestUsageWords(t *testing.T) {
+	for _, tc := range []struct {
+		usage string
+		want  []string
+	}{
+		{"halt", []string{"halt"}},
+		{"ata read DEV LBA [COUNT]", []string{"ata", "read", "DEV", "LBA", "[COUNT]"}},
+		{"ata stress DEV... [-time D | -ops N] [-lba A -count C]", []string{"ata", "stress", "DEV...", "[-time D | -ops N]", "[-lba A -count C]"}},
+		{"x [a [b c]] d", []string{"x", "[a [b c]]", "d"}},
+		{"x a] [b", []string{"x", "a]", "[b"}},
+	} {
+		if got := usageWords(tc.usage); !slices.Equal(got, tc.want) {
+			t.Errorf("usageWords(%q) = %q, want %q", tc.usage, got, tc.want)
+		}
 	}
 }
 
@@ -212,24 +271,34 @@ func TestHelpListsEveryRow(t *testing.T) {
 	_, out := run(t, "help\r", false)
 
 	lines := strings.Split(out, "\r\n")
-	rows := lines[1 : len(lines)-1]
+	lines = lines[1 : len(lines)-1]
 
-	if len(rows) != len(testCmds())+1 {
-		t.Fatalf("help printed %d rows, want %d:\n%s", len(rows), len(testCmds())+1, out)
+	// Usage lines start in column 0, description lines are indented.
+	var usages, helps []string
+	for _, l := range lines {
+		if d, ok := strings.CutPrefix(l, "    "); ok {
+			helps[len(helps)-1] = strings.TrimSpace(helps[len(helps)-1] + " " + d)
+		} else {
+			usages, helps = append(usages, l), append(helps, "")
+		}
+	}
+
+	if len(usages) != len(testCmds())+1 {
+		t.Fatalf("help printed %d rows, want %d:\n%s", len(usages), len(testCmds())+1, out)
 	}
 
 	for i, c := range append(testCmds(), Cmd{Name: "help"}) {
 		name := strings.Join(strings.Fields(c.Name), " ")
 		found := false
-		for _, r := range rows {
-			found = found || strings.HasPrefix(r, name+" ") && strings.Contains(r, c.Help)
+		for j, u := range usages {
+			found = found || (u == name || strings.HasPrefix(u, name+" ")) && strings.Contains(helps[j], c.Help)
 		}
 		if !found {
 			t.Errorf("row %d %q missing from help:\n%s", i, name, out)
 		}
 	}
 
-	if !strings.HasPrefix(rows[0], "ata ") || !strings.HasPrefix(rows[len(rows)-1], "usage ") {
+	if !strings.HasPrefix(usages[0], "ata ") || !strings.HasPrefix(usages[len(usages)-1], "usage ") {
 		t.Errorf("help not sorted:\n%s", out)
 	}
 }
