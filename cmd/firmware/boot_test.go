@@ -131,11 +131,7 @@ func TestBootWith8259(t *testing.T) {
 // machine ends it below 4 GiB, and the RAM above 4 GiB exactly when there
 // is some), the Go runtime in its fixed window whatever the memory size,
 // and the storage: on pc a disk the firmware reads right, on q35 the AHCI
-// controller named as driven by no miniport. pc with one CPU and both
-// machines with four are not here: pc with one CPU stops at boot, and with
-// four CPUs a #GP stops pc at boot in about half the boots and q35 in about
-// one in sixteen (issue 10; README says so). Add their rows when that is
-// fixed.
+// controller named as driven by no miniport.
 func TestMachines(t *testing.T) {
 	for _, c := range []struct {
 		machine, board string
@@ -143,12 +139,15 @@ func TestMachines(t *testing.T) {
 		mem            string
 		low, high      uint64 // ends of RAM below and above 4 GiB (0: none above)
 	}{
+		{"pc", "QEMU pc (i440FX + PIIX3)", 1, "2G", 0x7ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "2G", 0x7ffe0000, 0},
+		{"pc", "QEMU pc (i440FX + PIIX3)", 4, "2G", 0x7ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "4G", 0xbffe0000, 0x140000000},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "8G", 0xbffe0000, 0x240000000},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 1, "2G", 0x7ffdf000, 0},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "4G", 0x7ffdf000, 0x180000000},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "8G", 0x7ffdf000, 0x280000000},
+		{"q35", "QEMU q35 (Q35 + ICH9)", 4, "2G", 0x7ffdf000, 0},
 	} {
 		t.Run(fmt.Sprintf("%s/%dcpu/%s", c.machine, c.cpus, c.mem), func(t *testing.T) {
 			opts := qemu.Options{Machine: c.machine, Mem: c.mem, SMP: fmt.Sprintf("%d,sockets=1,cores=%d", c.cpus, c.cpus)}

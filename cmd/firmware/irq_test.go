@@ -12,13 +12,14 @@ import (
 	"github.com/ataport/firmware/internal/qemu"
 )
 
-// TestIRQLContract runs the firmware's irqtest on one CPU and on two:
+// TestIRQLContract runs the firmware's irqtest on one, two and four CPUs:
 // every check of the IRQL contract on the running machine must PASS, but
 // the spin lock shared by two CPUs, which one CPU reports as skipped.
 func TestIRQLContract(t *testing.T) {
 	for _, tc := range []struct{ smp, summary string }{
 		{"1", "irqtest: 9/9 checks passed, 1 skipped"},
 		{"2,sockets=1,cores=2", "irqtest: 10/10 checks passed, 0 skipped"},
+		{"4,sockets=1,cores=4", "irqtest: 10/10 checks passed, 0 skipped"},
 	} {
 		t.Run("smp"+tc.smp[:1], func(t *testing.T) { irqlContract(t, tc.smp, tc.summary) })
 	}
@@ -50,10 +51,7 @@ func irqlContract(t *testing.T, smp, summary string) {
 	}
 
 	irql := m.Run("irql", 5*time.Second)
-	cpus := 1
-	if smp != "1" {
-		cpus = 2
-	}
+	cpus, _ := strconv.Atoi(smp[:1])
 	for c := 0; c < cpus; c++ {
 		if !regexp.MustCompile(`(?m)^cpu` + strconv.Itoa(c) + `: CR8  0 PASSIVE\s+IF 1`).MatchString(irql) {
 			t.Errorf("irql does not show cpu%d at PASSIVE with IF 1:\n%s", c, irql)
