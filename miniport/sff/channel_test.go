@@ -417,6 +417,37 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// A reset with device 1 (absent) left selected, as a BIOS may leave it,
+// must not make device 0 look absent to the probe that follows: with the
+// devices still busy, a selection of device 0 is ignored (QEMU), and an
+// absent device 1 reads STATUS 0. The probe must answer busy, then find
+// the disk.
+func TestProbeAfterResetWithDevice1Selected(t *testing.T) {
+	d := disk(100)
+	d.BusyReads = 5
+	r := newRig(t, d, nil, sff.Hooks{})
+	r.bus.AbsentBusyReads = 5
+	r.bus.Out8(r.bus.Cmd+sff.DEVICE, miniport.DeviceOBS|miniport.DeviceDEV)
+	r.port.Run(func() { r.ch.Reset() })
+	var status miniport.Status
+	for try := 0; try < 20; try++ {
+		probe := r.request(miniport.FunctionMiniport, 0, 0, 0)
+		probe.Miniport = miniport.MiniportProbe
+		if !r.ch.BuildIo(probe) {
+			t.Fatalf("probe refused by BuildIo: %v", probe.Status)
+		}
+		r.startIo(probe)
+		if status = probe.Status; status == miniport.StatusBusy {
+			continue
+		}
+		if status != miniport.StatusSuccess || probe.AtaStatus == 0 || probe.AtaStatus&miniport.BSY != 0 {
+			t.Fatalf("probe of device 0 after the reset: %v, status %#x: device 0 looks absent", status, probe.AtaStatus)
+		}
+		return
+	}
+	t.Fatalf("probe still %v after 20 tries", status)
+}
+
 // After a reset the device holds BSY: StartIo answers busy without
 // touching the task file; Reset records the registers of the request it
 // abandons.

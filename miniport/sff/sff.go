@@ -239,21 +239,30 @@ const (
 // SoftReset resets both devices of the channel by pulsing SRST (ATA8-APT
 // software reset protocol; libata ata_bus_softreset), with nIEN clear:
 //
-//  1. write DEVICE CONTROL with SRST set;
-//  2. stall at least 5 us;
-//  3. write DEVICE CONTROL with SRST clear;
-//  4. stall at least 2 ms before anyone reads STATUS.
+//  1. select device 0 (libata selects it before the reset too);
+//  2. write DEVICE CONTROL with SRST set;
+//  3. stall at least 5 us;
+//  4. write DEVICE CONTROL with SRST clear;
+//  5. stall at least 2 ms before anyone reads STATUS.
 //
 // The devices then hold BSY for up to 31 s; waiting for that is the
-// caller's business (the port retries commands that find BSY).
+// caller's business (the port retries commands that find BSY). Step 1
+// makes STATUS read device 0 meanwhile. A device ignores writes to the
+// command block registers while the selected device shows BSY (QEMU's
+// ide_ioport_write does, and ATA8-APT forbids them), and an absent device 1
+// reads STATUS 0: with device 1 left selected by the BIOS, a probe of
+// device 0 right after the reset had its selection ignored and read device
+// 1's 0, "no device", whenever the reset took longer than the probe to
+// come (seen under load on QEMU, once in tens of boots).
 //
 // Context: any IRQL (the channel's DIRQL with the line masked, from
 // Channel.Reset); does not block or allocate; stalls about 2 ms.
 func (p *Ports) SoftReset(stall func(time.Duration)) {
-	p.IO.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS|SRST) // 1
-	stall(SRSTPulse)                                 // 2
-	p.IO.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS)      // 3
-	stall(SRSTSettle)                                // 4
+	p.Select(0)                                      // 1
+	p.IO.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS|SRST) // 2
+	stall(SRSTPulse)                                 // 3
+	p.IO.Out8(p.Ctl+DEVICE_CONTROL, DEVCTL_OBS)      // 4
+	stall(SRSTSettle)                                // 5
 }
 
 // LostInterrupt reports whether the device has finished what it was doing

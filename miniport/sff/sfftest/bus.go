@@ -150,6 +150,14 @@ type Bus struct {
 	Mem          *Memory // DMA target
 	EmptyZero    bool    // with no device at all, registers read 0 (QEMU) instead of 0xFF (floating bus)
 
+	// AbsentBusyReads models QEMU's absent device 1 after a reset: its
+	// state holds BSY like the present device's for this many STATUS
+	// reads (which read 0, as an absent device does), and, as for any
+	// selected device showing BSY, writes to the command block registers
+	// but COMMAND are ignored meanwhile (QEMU ide_ioport_write).
+	AbsentBusyReads int
+	absentBusy      int
+
 	// IRQ, when set, is called for every rising edge of INTRQ while nIEN
 	// is clear, after the access that caused it has returned its lock.
 	IRQ func()
@@ -275,6 +283,9 @@ func (b *Bus) In8(port uint16) uint8 {
 
 func (b *Bus) in8(port uint16) uint8 {
 	d := b.dev()
+	if d == nil && b.absentBusy > 0 && (port == b.Ctl || port == b.Cmd+sff.STATUS) {
+		b.absentBusy--
+	}
 	switch {
 	case port == b.Ctl:
 		if d == nil {
@@ -323,6 +334,9 @@ func (b *Bus) Out8(port uint16, v uint8) {
 	b.mu.Lock()
 	defer b.unlock()
 	b.record(Op{Write: true, Port: port, Size: 1, Value: uint32(v)})
+	if port > b.Cmd && port < b.Cmd+sff.COMMAND && b.selectedBusy() {
+		return
+	}
 	switch {
 	case port == b.Ctl:
 		b.control(v)
@@ -352,6 +366,15 @@ func (b *Bus) Out8(port uint16, v uint8) {
 	}
 }
 
+// selectedBusy reports whether the selected device shows BSY, without
+// counting a STATUS read.
+func (b *Bus) selectedBusy() bool {
+	if d := b.dev(); d != nil {
+		return d.busyLeft > 0 || d.hung
+	}
+	return b.absentBusy > 0
+}
+
 // control handles a DEVICE CONTROL write: nIEN, HOB, and SRST, whose
 // falling edge resets both devices (ATA8-APT software reset protocol).
 func (b *Bus) control(v uint8) {
@@ -362,6 +385,7 @@ func (b *Bus) control(v uint8) {
 	}
 	b.phase, b.intrq, b.bmcmd = idle, false, 0
 	b.bmst &^= sff.BMIDEA
+	b.absentBusy = b.AbsentBusyReads
 	for _, d := range b.Dev {
 		if d == nil {
 			continue
