@@ -278,6 +278,10 @@ func connectIRQ(name string, line irq.Line, dirql kernel.IRQL, isr irq.ISR) (Int
 // Name returns the controller kind: "PIIX3".
 func (c *Controller) Name() string { return c.props.Name }
 
+// ChannelCount returns the number of channels the controller has, those
+// that did not come up included: the numbers its channels take in names.
+func (c *Controller) ChannelCount() int { return c.props.Channels }
+
 // Channels returns the channels that came up.
 func (c *Controller) Channels() []*Channel { return append([]*Channel(nil), c.channels...) }
 

@@ -178,6 +178,12 @@ func (ch *Channel) Name() string { return ch.name }
 // Context: any IRQL; does not block or allocate.
 func (ch *Channel) Number() int { return ch.number }
 
+// Index returns the channel's index within its controller: for AHCI, the
+// port number.
+//
+// Context: any IRQL; does not block or allocate.
+func (ch *Channel) Index() int { return ch.index }
+
 // Devices returns the devices found on the channel (master first).
 //
 // Context: PASSIVE; allocates.

@@ -146,8 +146,10 @@ type Interrupt struct {
 	isr    ISR
 	lock   kernel.InterruptLock
 
-	io  *ioapic.IOAPIC // nil for ConnectVector
+	io  *ioapic.IOAPIC // nil for ConnectVector and ConnectMSI
 	pin int
+
+	mask *MaskHook // ConnectMSI: the device-side mask; nil otherwise
 
 	connected atomic.Bool
 	pending   atomic.Pointer[func() bool]
@@ -348,6 +350,9 @@ func (i *Interrupt) Disconnect() {
 		i.io.Mask(i.pin)
 	}
 	old := i.lock.Acquire()
+	if i.mask != nil {
+		i.mask.Set(true)
+	}
 	i.connected.Store(false)
 	i.lock.Release(old)
 	byVector[i.vector].Store(nil)
@@ -426,10 +431,14 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 	old := i.lock.Acquire()
 	if i.io != nil {
 		i.io.Mask(i.pin)
+	} else if i.mask != nil {
+		i.mask.Set(true)
 	}
 	fn()
 	if i.io != nil {
 		i.io.Unmask(i.pin)
+	} else if i.mask != nil {
+		i.mask.Set(false)
 	}
 	if p := i.pending.Load(); p != nil {
 		signalled = (*p)()
@@ -443,6 +452,9 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 //
 // Context: PASSIVE..HIGH, any IF; does not block or allocate.
 func (i *Interrupt) Masked() bool {
+	if i.mask != nil {
+		return i.mask.Masked()
+	}
 	if i.io == nil {
 		return false
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/ataport/firmware/board/pci"
 	"github.com/ataport/firmware/cmd/firmware/shell"
 	"github.com/ataport/firmware/internal/pattern"
+	"github.com/ataport/firmware/irq"
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport/ahci"
 	"github.com/ataport/firmware/miniport/piix"
 )
 
@@ -26,6 +28,11 @@ import (
 // of the first instead of preempting its handler.
 const ataDIRQL kernel.IRQL = 5
 
+// ahciDIRQL is the level of an AHCI controller's interrupt, one MSI message
+// for all its ports: above the IDE channels, as the HAL gives each
+// interrupt its own level (DESIGN.md).
+const ahciDIRQL kernel.IRQL = 7
+
 // Legacy ISA interrupts of the compatibility-mode IDE channels.
 var ideIRQ = [2]uint8{14, 15}
 
@@ -33,6 +40,8 @@ var (
 	controllers []*ata.Controller
 	// unsupported lists the storage controllers no miniport drives.
 	unsupported []string
+	// described names each controller and, per channel, where it is.
+	described = map[*ata.Controller]describer{}
 
 	lastMu      sync.Mutex
 	lastPattern = map[string]pattern.Pattern{}
@@ -46,18 +55,24 @@ func startATA() {
 		if f.Class != 0x01 {
 			continue
 		}
-		if f.Subclass != 0x01 {
+		var c *ata.Controller
+		var err error
+		switch {
+		case f.Subclass == 0x01:
+			c, err = attachIDE(f, next)
+		case f.Subclass == 0x06 && f.ProgIF == 0x01:
+			c, err = attachAHCI(f, next)
+		default:
 			unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: no miniport drives it yet",
 				f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName()))
 			continue
 		}
-		c, err := attachIDE(f, next)
 		if err != nil {
 			fmt.Printf("ata: %02x:%02x.%d %04x:%04x: %v\n", f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, err)
 		}
 		if c != nil {
 			controllers = append(controllers, c)
-			next += len(c.Channels())
+			next += c.ChannelCount()
 		}
 	}
 }
@@ -92,6 +107,66 @@ func attachIDE(f *pci.Function, first int) (*ata.Controller, error) {
 		FirstChannel: first,
 		Log:          func(s string) { fmt.Println(s) },
 	})
+}
+
+// describer describes a controller the firmware drives: its name and
+// address, and where each channel is.
+type describer interface {
+	String() string
+	PortInfo(ch int) string
+}
+
+// attachAHCI attaches the AHCI miniport to function f: memory decode and
+// bus mastering on, ABAR from BAR5, and its one interrupt by MSI, shared
+// by its ports (ata.SharedInterrupt), masked by GHC.IE since QEMU's ICH9
+// MSI capability has no per-vector mask.
+func attachAHCI(f *pci.Function, first int) (*ata.Controller, error) {
+	bar, ok := f.BAR(5)
+	if !ok || bar.IO || bar.Addr == 0 || bar.Addr >= 1<<32 {
+		unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: no ABAR (BAR5) below 4 GiB",
+			f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName()))
+		return nil, nil
+	}
+	f.Write16(pc.PCI, pci.COMMAND, f.Read16(pc.PCI, pci.COMMAND)|1<<pci.CMD_MEMORY_SPACE|1<<pci.CMD_BUS_MASTER)
+	mp, err := ahci.New(ahci.PCI{
+		Bus: f.Bus, Device: f.Dev, Function: f.Fn,
+		Vendor: f.Vendor, DeviceID: f.Device,
+		Class: uint32(f.Class)<<16 | uint32(f.Subclass)<<8 | uint32(f.ProgIF),
+		ABAR:  bar.Addr,
+		Regs:  ahci.MMIO(bar.Addr),
+	})
+	if err != nil {
+		return nil, err
+	}
+	shared := ata.NewSharedInterrupt(func(isr irq.ISR) (ata.Interrupt, error) {
+		mask := irq.MaskHook{
+			Set:    func(masked bool) bool { return !mp.SetInterrupt(!masked) },
+			Masked: func() bool { return !mp.InterruptEnabled() },
+		}
+		i, msg, err := irq.ConnectMSI(mp.Name(), ahciDIRQL, isr, mask)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.EnableMSI(pc.PCI, msg.Address, msg.Data); err != nil {
+			return nil, err
+		}
+		return i, nil
+	})
+	lines := make([]ata.Line, 32)
+	for i := range lines {
+		lines[i].DIRQL = ahciDIRQL
+	}
+	c, err := ata.Attach(mp, ata.Config{
+		Lines:        lines,
+		FirstChannel: first,
+		Connect:      shared.Connect,
+		Log:          func(s string) { fmt.Println(s) },
+	})
+	if c != nil {
+		described[c] = mp
+		fmt.Println("ata: " + mp.String())
+	}
+	return c, err
 }
 
 func addATACommands(sh *shell.Shell) {
@@ -164,6 +239,16 @@ func cmdATA(c *shell.Context, _ []string) error {
 	}
 	if n == 0 {
 		fmt.Fprintln(c, "no ATA devices")
+	}
+	for _, ctl := range controllers {
+		d, ok := described[ctl]
+		if !ok {
+			continue
+		}
+		fmt.Fprintln(c, d.String())
+		for _, ch := range ctl.Channels() {
+			fmt.Fprintf(c, "  %s: %s\n", ch.Name(), d.PortInfo(ch.Index()))
+		}
 	}
 	for _, u := range unsupported {
 		fmt.Fprintln(c, u)
