@@ -123,3 +123,66 @@ func TestAHCI48Bit(t *testing.T) {
 	}
 	haltAndWait(t, m)
 }
+
+// TestAHCIContexts runs the contexts test's load on two AHCI disks of two
+// ports, which share the controller's one MSI interrupt at DIRQL 7: every
+// row keeps its meaning, and HwReset sees the interrupt masked (GHC.IE
+// read back clear). The AHCI miniport needs no synchronized routine on
+// its normal path (only its error recovery runs one, TestAHCIMediaError),
+// and at depth 1 a command completes so fast under TCG that the BSP
+// seldom takes the interrupt inside a BuildIo, so neither is required.
+func TestAHCIContexts(t *testing.T) {
+	a := randomImage(t, "a.img", 32<<20, 41)
+	b := randomImage(t, "b.img", 32<<20, 42)
+	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: append(ahciDrive(a, 0, false), ahciDrive(b, 1, false)...)})
+	for _, cmd := range []string{"ata rw on 0:0", "ata rw on 1:0"} {
+		m.Run(cmd, 10*time.Second)
+	}
+	out := m.Run("ata stress 0:0 1:0 -time 5s -workers 4", 2*time.Minute)
+	t.Logf("stress:\n%s", out)
+	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
+	checkContexts(t, m.Run("ata contexts", 10*time.Second), 7,
+		[]string{"HwBuildIo", "HwStartIo", "HwInterrupt", "HwReset", "CompletionDPC"}, false)
+	haltAndWait(t, m)
+}
+
+// TestAHCIMediaError fails reads and writes of one sector each on an AHCI
+// disk (blkdebug EIO, which QEMU's AHCI reports as a Task File Error with
+// STATUS DRDY|ERR and ERROR ABRT): each failing command fails once with
+// its command, range and failing LBA, after the miniport's recovery ran in
+// a synchronized routine with GHC.IE masked; the sectors around it read
+// right and the disk goes on working.
+func TestAHCIMediaError(t *testing.T) {
+	img := faultImage(t, "errors.img")
+	cfg := filepath.Join(t.TempDir(), "p0.blkdebug")
+	if err := os.WriteFile(cfg, []byte(blkdebugError("read_aio", 1000)+blkdebugError("write_aio", 2000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: []string{
+		"-drive", fmt.Sprintf("driver=raw,file.driver=blkdebug,file.config=%s,file.image.driver=file,"+
+			"file.image.filename=%s,if=none,id=p0,rerror=report,werror=report", cfg, img),
+		"-device", "ide-hd,drive=p0,bus=ide.0",
+	}})
+	runLine(t, m, "ata read 0:0 1000",
+		"error: ata0.0: READ DMA lba 1000 count 1: device error (status 0x41 DRDY|ERR, error 0x04 ABRT; failing lba 1000)", 30*time.Second)
+	runLine(t, m, "ata read 0:0 984 32",
+		"error: ata0.0: READ DMA lba 984 count 32: device error (status 0x41 DRDY|ERR, error 0x04 ABRT; failing lba 984)", 30*time.Second)
+	for _, r := range [][2]uint64{{900, 100}, {1001, 999}} {
+		if got, want := firmwareSHA(t, m, "0:0", r[0], int(r[1])), shaHex(faultOriginal(r[0], int(r[1]))); got != want {
+			t.Errorf("sectors %d+%d around the bad one read wrong: sum %s, want %s", r[0], r[1], got, want)
+		}
+	}
+	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 5*time.Second)
+	runLine(t, m, "ata write 0:0 2000 2 0x6b",
+		"error: ata0.0: WRITE DMA lba 2000 count 2: device error (status 0x41 DRDY|ERR, error 0x04 ABRT; failing lba 2000)", 30*time.Second)
+	runLine(t, m, "ata write 0:0 3000 8 0x77", "0:0: wrote 8 sectors at LBA 3000 with 0x77", 30*time.Second)
+	runLine(t, m, "ata flush 0:0", "0:0: flushed", 30*time.Second)
+	s := faultStats(t, m, "ata0")
+	t.Logf("ata0 after 3 injected device errors: %v", s)
+	if s["errors"] < 3 || s["synchronized"] != 3 || s["retries"] != 0 || s["timeouts"] != 0 {
+		t.Errorf("ata0 stats %v: want 3 errors, each recovered in one synchronized routine, no retry or timeout", s)
+	}
+	ctx := m.Run("ata contexts", 10*time.Second)
+	expectLine(t, ctx, `(?m)^ata0\s+SynchronizedRoutine\s+3\s+7\s+7\s+1\s+1\s+1\s`)
+	faultHalt(t, m)
+}
