@@ -235,6 +235,7 @@ func (c *Controller) attachChannel(i int, cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("ata: %s: ChannelInit: %w", ch.name, err)
 	}
 	ch.mp, ch.info = mpch, info
+	ch.depth = max(1, info.QueueDepth)
 	ch.dio.init(cfg.Phys, info)
 	if info.MaxTransfer > 0 && info.MaxTransfer < ch.maxXfer {
 		ch.maxXfer = info.MaxTransfer

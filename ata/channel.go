@@ -2,6 +2,7 @@ package ata
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,8 @@ type Stats struct {
 	Recoveries     uint64 // re-identifications and re-programmings of the devices after a fault
 	Dropped        uint64 // interrupts the injected fault dropped (InjectDrop)
 	Delayed        uint64 // interrupts the injected fault left to a timer (InjectDelay)
+	MaxOutstanding int    // the most requests ever in flight at once (between StartIo and completion)
+	Depth          int    // the most requests the channel keeps in flight (ChannelInfo.QueueDepth)
 }
 
 type counters struct {
@@ -65,13 +68,21 @@ type request struct {
 	// internal marks the port's own requests (execInternal): they go to
 	// the urgent queue and start while a recovery holds the others.
 	internal bool
+
+	// Under the interrupt lock: the request went to StartIo and has not
+	// completed (flying), when it times out, and whether a channel reset
+	// aborted it through no fault of its own, so that it goes back to
+	// the queue instead of to its waiter (requeue).
+	flying   bool
+	deadline time.Duration
+	requeue  bool
 }
 
 // reset prepares r for a new submission of function f to target.
 func (r *request) reset(f miniport.Function, target int, timeout time.Duration) {
 	ext, tag := r.irb.Extension, r.irb.Tag
 	r.irb = miniport.Request{Function: f, Target: uint8(target), Tag: tag, Extension: ext, Timeout: timeout}
-	r.sgN, r.busy, r.next, r.internal = 0, 0, nil, false
+	r.sgN, r.busy, r.next, r.internal, r.requeue = 0, 0, nil, false, false
 }
 
 // setData makes the first n bytes of the bounce buffer the request's data.
@@ -102,6 +113,7 @@ type Channel struct {
 	timeout     time.Duration
 	busyTimeout time.Duration
 	maxXfer     int
+	depth       int // requests in flight at once: ChannelInfo.QueueDepth, at least 1
 
 	reqs []*request
 	pool chan *request // the request blocks of upper layers; ch.reqs[len(ch.reqs)-1] is ownRequest's
@@ -115,12 +127,11 @@ type Channel struct {
 	built     *request // BuildIo accepted it; next to start
 	retryReq  *request // StartIo found the device busy; started before built
 	building  bool     // a BuildIo runs
-	inFlight  bool     // a request went to StartIo and its completion is not retired yet
+	started   int      // requests that went to StartIo and whose completion is not retired yet, at most depth
 	retryWait bool     // retryReq waits for the retry timer
 
 	// Shared with the ISR, under the interrupt lock (DIRQL).
-	active    *request
-	deadline  time.Duration // since epoch, when active times out
+	flying    int // requests between StartIo and their completion (request.flying)
 	doneHead  *request
 	doneTail  *request
 	mpTimerFn miniport.TimerRoutine
@@ -145,8 +156,8 @@ type Channel struct {
 	inj     injector      // inject.go
 
 	// Parameters of the thunks below, each written by the one goroutine
-	// that holds the right to run it (syncMu for sync, the claim of
-	// inFlight for the reset).
+	// that holds the right to run it (syncMu for sync; for the reset, the
+	// start of a FunctionReset, which waits until nothing is in flight).
 	syncMu   kernel.SpinLock
 	syncFn   miniport.SynchronizedRoutine
 	syncReq  *miniport.Request
@@ -160,6 +171,7 @@ type Channel struct {
 	lostEdgeThunk, userResetThunk       func()
 
 	isrTotal atomic.Uint64
+	maxOut   atomic.Int32 // the most requests ever in flight at once
 
 	devMu   sync.Mutex // serialises discovery, mode changes and re-initialisation, at PASSIVE
 	devices [2]*Device
@@ -177,6 +189,11 @@ func (ch *Channel) Name() string { return ch.name }
 //
 // Context: any IRQL; does not block or allocate.
 func (ch *Channel) Number() int { return ch.number }
+
+// Miniport returns the miniport's channel, for figures of its own.
+//
+// Context: any IRQL; does not block or allocate.
+func (ch *Channel) Miniport() miniport.Channel { return ch.mp }
 
 // Index returns the channel's index within its controller: for AHCI, the
 // port number.
@@ -211,6 +228,7 @@ func (ch *Channel) Stats() Stats {
 		BusyRetries: s.busyRetries.Load(), Synchronized: s.synchronized.Load(),
 		Retries: s.retries.Load(), Recoveries: s.recoveries.Load(),
 		Dropped: s.dropped.Load(), Delayed: s.delayed.Load(),
+		MaxOutstanding: int(ch.maxOut.Load()), Depth: ch.depth,
 	}
 }
 
@@ -365,8 +383,9 @@ func (ch *Channel) finish(r *request) {
 	}
 }
 
-// pump moves the queue along: it starts the next request when none is in
-// flight (a busy retry first, then the one BuildIo accepted), and builds
+// pump moves the queue along: it starts the next request while fewer than
+// depth are in flight (a busy retry first, then the one BuildIo accepted;
+// a FunctionReset only once none is in flight), and builds
 // the next queued request when none waits built, the urgent queue of
 // internal requests first. While a recovery holds the channel only
 // internal requests are built and started (recovery.go). Building happens
@@ -381,16 +400,22 @@ func (ch *Channel) pump(mayBuild bool) {
 	for {
 		old := ch.qlock.Acquire()
 		held := ch.rec.held.Load() // a recovery holds all but internal requests
-		if !ch.inFlight && !ch.retryWait {
+		if ch.started < ch.depth && !ch.retryWait {
 			var r *request
+			retry := false
 			switch {
 			case ch.retryReq != nil && (!held || ch.retryReq.internal):
-				r, ch.retryReq = ch.retryReq, nil
+				r, retry = ch.retryReq, true
 			case ch.built != nil && (!held || ch.built.internal):
-				r, ch.built = ch.built, nil
+				r = ch.built
 			}
-			if r != nil {
-				ch.inFlight = true
+			if r != nil && (r.irb.Function != miniport.FunctionReset || ch.started == 0) {
+				if retry {
+					ch.retryReq = nil
+				} else {
+					ch.built = nil
+				}
+				ch.started++
 				ch.qlock.Release(old)
 				ch.startRequest(r)
 				continue
@@ -498,12 +523,12 @@ func (ch *Channel) buildIo(r *request) bool {
 	return ok
 }
 
-// startRequest starts r, which this caller claimed by setting inFlight:
+// startRequest starts r, which this caller counted in started:
 // HwStartIo under the interrupt lock, or the channel reset for
 // FunctionReset. A request StartIo refused is finished, or retried when
 // the device was busy.
 //
-// Context: PASSIVE or DISPATCH, IF=1, no lock held, inFlight claimed.
+// Context: PASSIVE or DISPATCH, IF=1, no lock held, r counted in started.
 func (ch *Channel) startRequest(r *request) {
 	if r.irb.Function == miniport.FunctionReset {
 		ch.resetReq = r
@@ -536,7 +561,8 @@ func (ch *Channel) startRequest(r *request) {
 		if t-r.busy < ch.busyTimeout {
 			ch.stats.busyRetries.Add(1)
 			old := ch.qlock.Acquire()
-			ch.retryReq, ch.retryWait, ch.inFlight = r, true, false
+			ch.retryReq, ch.retryWait = r, true
+			ch.started--
 			ch.qlock.Release(old)
 			ch.retry.Set(busyRetry)
 			return
@@ -547,12 +573,13 @@ func (ch *Channel) startRequest(r *request) {
 	ch.release()
 }
 
-// release ends the claim of inFlight.
+// release uncounts a request from started: it was retired, or not
+// started after all.
 //
 // Context: PASSIVE or DISPATCH, no lock held.
 func (ch *Channel) release() {
 	old := ch.qlock.Acquire()
-	ch.inFlight = false
+	ch.started--
 	ch.qlock.Release(old)
 }
 
@@ -567,26 +594,33 @@ func (ch *Channel) onRetry() {
 	ch.pump(false)
 }
 
-// startLocked calls HwStartIo for r and arms its timeout. It reports
-// whether r was started (or already completed by StartIo); false leaves r
-// to the caller, with its status set.
+// startLocked calls HwStartIo for r and, when it is the only request in
+// flight, arms the channel's timer (timeoutLocked keeps it armed while any
+// is). It reports whether r was started (or already completed by
+// StartIo); false leaves r to the caller, with its status set.
 //
 // Context: the channel's DIRQL, IF=1, line unmasked, interrupt lock held.
 func (ch *Channel) startLocked(r *request) bool {
 	ch.assertLocked("ata: StartIo section")
 	defer ch.ctx.spent(RoutineStartIo, ch.record(RoutineStartIo, int(r.irb.Tag)))
 	r.irb.Status = miniport.StatusPending
-	ch.active = r
-	ch.deadline = now() + r.irb.Timeout
+	r.flying, r.deadline = true, now()+r.irb.Timeout
+	ch.flying++
+	if n := int32(ch.flying); n > ch.maxOut.Load() {
+		ch.maxOut.Store(n)
+	}
 	ok := ch.mp.StartIo(&r.irb)
 	switch {
-	case ch.active != r:
+	case !r.flying:
 		return true // completed through Complete, whatever StartIo answered
 	case !ok:
-		ch.active = nil
+		r.flying = false
+		ch.flying--
 		return false
 	}
-	ch.timer.Set(min(r.irb.Timeout, lostInterruptCheck))
+	if ch.flying == 1 {
+		ch.timer.Set(min(r.irb.Timeout, lostInterruptCheck))
+	}
 	return true
 }
 
@@ -597,11 +631,7 @@ func (ch *Channel) startLocked(r *request) bool {
 // held; does not block or allocate.
 func (ch *Channel) interrupt() bool {
 	ch.assertLocked("ata: ISR")
-	tag := -1
-	if ch.active != nil {
-		tag = int(ch.active.irb.Tag)
-	}
-	defer ch.ctx.spent(RoutineInterrupt, ch.record(RoutineInterrupt, tag))
+	defer ch.ctx.spent(RoutineInterrupt, ch.record(RoutineInterrupt, -1))
 	ch.isrTotal.Add(1)
 	if ch.mp.Interrupt() {
 		ch.stats.interrupts.Add(1)
@@ -645,14 +675,15 @@ func (ch *Channel) lostEdgeLocked() {
 // it takes req out of flight and queues the completion DPC.
 //
 // Context: the channel's DIRQL with the interrupt lock held; does not block
-// or allocate. Panics when req is not the request in flight.
+// or allocate. Panics when req is not in flight.
 func (ch *Channel) Complete(req *miniport.Request) {
 	ch.assertLocked("ata: Complete")
-	if int(req.Tag) >= len(ch.reqs) || ch.reqs[req.Tag] != ch.active || &ch.active.irb != req {
+	if int(req.Tag) >= len(ch.reqs) || !ch.reqs[req.Tag].flying || &ch.reqs[req.Tag].irb != req {
 		kernel.Bugcheck("ata: " + ch.name + ": Complete of request tag " + strconv.Itoa(int(req.Tag)) + ", which is not in flight")
 	}
-	r := ch.active
-	ch.active = nil
+	r := ch.reqs[req.Tag]
+	r.flying = false
+	ch.flying--
 	ch.queueDone(r)
 }
 
@@ -697,7 +728,7 @@ func (ch *Channel) completionDPC() {
 		// count whose list another one took, and a cancel outside the
 		// lock could then stop the timer of a request starting meanwhile
 		// on another CPU, which would never time out.
-		if list != nil && ch.active == nil {
+		if list != nil && ch.flying == 0 {
 			ch.timer.Cancel()
 		}
 		lock.Release(old)
@@ -712,11 +743,30 @@ func (ch *Channel) completionDPC() {
 	ch.pump(false)
 }
 
-// retire finishes one completed request and ends the claim of the channel
-// it held.
+// retire finishes one completed request and uncounts it from started; a
+// request a channel reset aborted through no fault of its own goes back
+// to the head of the queue instead, to be built and started again.
 //
 // Context: DISPATCH, no lock held.
 func (ch *Channel) retire(r *request) {
+	if r.requeue {
+		r.requeue = false
+		old := ch.qlock.Acquire()
+		if r.internal {
+			r.next, ch.uhead = ch.uhead, r
+			if ch.utail == nil {
+				ch.utail = r
+			}
+		} else {
+			r.next, ch.head = ch.head, r
+			if ch.tail == nil {
+				ch.tail = r
+			}
+		}
+		ch.started--
+		ch.qlock.Release(old)
+		return
+	}
 	if r.irb.Status == miniport.StatusTimeout {
 		ch.stats.timeouts.Add(1)
 	}
@@ -739,60 +789,89 @@ func (ch *Channel) onTimeout() {
 	}
 }
 
-// timeoutLocked handles the timer of the request in flight, which fires
-// every lostInterruptCheck and at the request's deadline:
+// timeoutLocked handles the channel's timer, which fires every
+// lostInterruptCheck while requests are in flight and at the earliest of
+// their deadlines:
 //
 //  1. with nothing in flight it does nothing;
 //  2. when the device shows it finished although no interrupt was
-//     serviced (HwPending: not busy, IDEINTS set), it notes a lost
-//     interrupt instead of resetting: the pending hook, asked once the
-//     line is unmasked again, has onTimeout run the interrupt path with
-//     the line unmasked, as an ISR runs, and lostEdgeLocked counts it
-//     (libata ata_sff_lost_interrupt); a request still in flight after it
-//     (a PIO command between blocks) keeps its deadline;
-//  3. before the deadline it arms the timer again;
-//  4. at the deadline it resets the channel (HwReset), fails the request
-//     once with StatusTimeout and, for a request of an upper layer, holds
-//     the channel until the worker has recovered the devices.
+//     serviced (HwPending: not busy, IDEINTS set; PxIS for AHCI), it notes
+//     a lost interrupt instead of resetting: the pending hook, asked once
+//     the line is unmasked again, has onTimeout run the interrupt path
+//     with the line unmasked, as an ISR runs, and lostEdgeLocked counts it
+//     (libata ata_sff_lost_interrupt); requests still in flight after it
+//     keep their deadlines;
+//  3. before the earliest deadline it arms the timer again;
+//  4. at a deadline it resets the channel (HwReset), which aborts every
+//     request in flight: those past their deadline fail once with
+//     StatusTimeout, the others go back to the queue (retire); for a
+//     request of an upper layer that timed out, the channel is held until
+//     the worker has recovered the devices.
 //
 // Context: the channel's DIRQL, IF=1, line masked, interrupt lock held.
 func (ch *Channel) timeoutLocked() {
 	ch.assertLocked("ata: timeout section")
-	r := ch.active
 	t := now()
 	ch.lostFound = false
+	first := ch.firstDeadline()
 	switch {
 	// 1.
-	case r == nil:
+	case ch.flying == 0:
 	// 2.
 	case ch.pending():
 		ch.lostFound = true
-		ch.armLocked(t)
+		ch.armLocked(t, first)
 	// 3.
-	case t < ch.deadline:
-		ch.armLocked(t)
+	case t < first:
+		ch.armLocked(t, first)
 	// 4.
 	default:
-		start := ch.record(RoutineReset, int(r.irb.Tag))
+		start := ch.record(RoutineReset, -1)
 		ch.stats.resets.Add(1)
 		ch.mp.Reset()
 		ch.ctx.spent(RoutineReset, start)
-		ch.active = nil
-		r.irb.Status = miniport.StatusTimeout
-		ch.queueDone(r)
-		if !r.internal {
+		hold := false
+		for _, r := range ch.reqs {
+			if !r.flying {
+				continue
+			}
+			r.flying = false
+			ch.flying--
+			if r.deadline <= t {
+				r.irb.Status = miniport.StatusTimeout
+				hold = hold || !r.internal
+			} else {
+				r.requeue = true
+			}
+			ch.queueDone(r)
+		}
+		if hold {
 			ch.scheduleRecovery(false)
 		}
 	}
 }
 
-// armLocked arms the timer of the request in flight for its next
-// lost-interrupt check, or for its deadline when that comes first.
+// firstDeadline returns the earliest deadline of the requests in flight.
 //
 // Context: the channel's DIRQL, interrupt lock held; does not block or
 // allocate.
-func (ch *Channel) armLocked(t time.Duration) {
-	ch.timer.Set(min(ch.deadline-t, lostInterruptCheck))
+func (ch *Channel) firstDeadline() time.Duration {
+	first := time.Duration(math.MaxInt64)
+	for _, r := range ch.reqs {
+		if r.flying && r.deadline < first {
+			first = r.deadline
+		}
+	}
+	return first
+}
+
+// armLocked arms the channel's timer for its next lost-interrupt check, or
+// for the deadline first when that comes sooner.
+//
+// Context: the channel's DIRQL, interrupt lock held; does not block or
+// allocate.
+func (ch *Channel) armLocked(t, first time.Duration) {
+	ch.timer.Set(min(first-t, lostInterruptCheck))
 }
 
 // userResetLocked resets the channel for a FunctionReset request; nothing

@@ -83,8 +83,10 @@ func needsReset(s miniport.Status) bool {
 
 // retryable reports whether err, from one command of the block API, is
 // worth another try: a timeout, after which the port reset the channel and
-// re-programmed its devices, or an interface CRC error (ICRC in ERROR), a
-// transfer garbled on the cable. Media errors (UNC, IDNF) and refusals
+// re-programmed its devices, a command aborted by the recovery from
+// another's error (StatusBusReset: the queued commands after an NCQ
+// error), or an interface CRC error (ICRC in ERROR), a transfer garbled on
+// the cable. Media errors (UNC, IDNF) and refusals
 // (ABRT) are not retried.
 func retryable(err error) bool {
 	var e *Error
@@ -92,7 +94,7 @@ func retryable(err error) bool {
 		return false
 	}
 	switch e.Status {
-	case miniport.StatusTimeout:
+	case miniport.StatusTimeout, miniport.StatusBusReset:
 		return true
 	case miniport.StatusDeviceError:
 		return e.AtaError&miniport.ICRC != 0

@@ -148,10 +148,12 @@ func TestAHCIContexts(t *testing.T) {
 
 // TestAHCIMediaError fails reads and writes of one sector each on an AHCI
 // disk (blkdebug EIO, which QEMU's AHCI reports as a Task File Error with
-// STATUS DRDY|ERR and ERROR ABRT): each failing command fails once with
-// its command, range and failing LBA, after the miniport's recovery ran in
-// a synchronized routine with GHC.IE masked; the sectors around it read
-// right and the disk goes on working.
+// STATUS DRDY|ERR and ERROR ABRT). Non-queued (`ata ncq off`), each
+// failing command fails once with its command, range and failing LBA,
+// after the miniport's recovery ran in a synchronized routine with GHC.IE
+// masked; the sectors around it read right and the disk goes on working.
+// Queued, the NCQ error fails the queued command, which the port tries
+// again non-queued: the error then names the same command and LBA.
 func TestAHCIMediaError(t *testing.T) {
 	img := faultImage(t, "errors.img")
 	cfg := filepath.Join(t.TempDir(), "p0.blkdebug")
@@ -163,6 +165,7 @@ func TestAHCIMediaError(t *testing.T) {
 			"file.image.filename=%s,if=none,id=p0,rerror=report,werror=report", cfg, img),
 		"-device", "ide-hd,drive=p0,bus=ide.0",
 	}})
+	runLine(t, m, "ata ncq off 0:0", "0:0: ncq off", 5*time.Second)
 	runLine(t, m, "ata read 0:0 1000",
 		"error: ata0.0: READ DMA lba 1000 count 1: device error (status 0x41 DRDY|ERR, error 0x04 ABRT; failing lba 1000)", 30*time.Second)
 	runLine(t, m, "ata read 0:0 984 32",
@@ -184,5 +187,44 @@ func TestAHCIMediaError(t *testing.T) {
 	}
 	ctx := m.Run("ata contexts", 10*time.Second)
 	expectLine(t, ctx, `(?m)^ata0\s+SynchronizedRoutine\s+3\s+7\s+7\s+1\s+1\s+1\s`)
+
+	runLine(t, m, "ata ncq on 0:0", "0:0: ncq on", 5*time.Second)
+	runLine(t, m, "ata read 0:0 1000",
+		"error: ata0.0: READ DMA lba 1000 count 1: device error (status 0x41 DRDY|ERR, error 0x04 ABRT; failing lba 1000; after 1 retries)", 30*time.Second)
+	if got, want := firmwareSHA(t, m, "0:0", 1001, 999), shaHex(faultOriginal(1001, 999)); got != want {
+		t.Errorf("queued: sectors after the bad one read wrong: sum %s, want %s", got, want)
+	}
+	s = faultStats(t, m, "ata0")
+	t.Logf("ata0 after the queued error: %v", s)
+	if s["retries"] != 1 || s["synchronized"] != 5 || s["timeouts"] != 0 {
+		t.Errorf("ata0 stats %v: want the queued read retried once, non-queued, each failure recovered in a synchronized routine", s)
+	}
 	faultHalt(t, m)
+}
+
+// TestAHCINCQStress runs 16 stress workers on one NCQ disk: the port keeps
+// more than 8 requests in flight at once, the ISR sees more than 8 NCQ
+// commands outstanding in PxSACT, and no operation fails or corrupts a
+// sector. `ata ncq off` then
+// runs the same disk non-queued.
+func TestAHCINCQStress(t *testing.T) {
+	img := randomImage(t, "ncq.img", 64<<20, 51)
+	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 0, false)})
+	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* ncq on \(depth 32\)$`)
+	m.Run("ata rw on 0:0", 10*time.Second)
+	out := m.Run("ata stress 0:0 -time 5s -workers 16", 2*time.Minute)
+	t.Logf("stress:\n%s", out)
+	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+	s := faultStats(t, m, "ata0")
+	t.Logf("ata0: %v", s)
+	if s["max-outstanding"] <= 8 || s["max-sactive"] <= 8 || s["depth"] != 32 || s["errors"] > 1 {
+		t.Errorf("ata0 stats %v: want depth 32, more than 8 requests outstanding and more than 8 in PxSACT, no error but the probe of target 1", s)
+	}
+	if s["interrupts"] >= s["requests"] {
+		t.Errorf("%d interrupts for %d requests: completions are not batched", s["interrupts"], s["requests"])
+	}
+	expectLine(t, m.Run("ata ncq off 0:0", 10*time.Second), `0:0: ncq off`)
+	out = m.Run("ata stress 0:0 -time 2s -workers 16 -seed 2", 2*time.Minute)
+	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+	haltAndWait(t, m)
 }

@@ -109,6 +109,10 @@ func attachIDE(f *pci.Function, first int) (*ata.Controller, error) {
 	})
 }
 
+// ahciRequests is the number of request blocks of each AHCI channel, the
+// callers it serves at once: as many as an HBA has command slots.
+const ahciRequests = 32
+
 // describer describes a controller the firmware drives: its name and
 // address, and where each channel is.
 type describer interface {
@@ -160,6 +164,7 @@ func attachAHCI(f *pci.Function, first int) (*ata.Controller, error) {
 		Lines:        lines,
 		FirstChannel: first,
 		Connect:      shared.Connect,
+		Requests:     ahciRequests,
 		Log:          func(s string) { fmt.Println(s) },
 	})
 	if c != nil {
@@ -180,6 +185,7 @@ func addATACommands(sh *shell.Shell) {
 		{Name: "ata flush", Args: "DEV", Help: "FLUSH CACHE: written data is on the medium when it returns", MinArgs: 1, MaxArgs: 1, Handler: cmdFlush},
 		{Name: "ata rw", Args: "on|off DEV", Help: "allow or refuse writes to DEV (refused at boot)", MinArgs: 2, MaxArgs: 2, Handler: cmdRW},
 		{Name: "ata mode", Args: "DEV pio|dma", Help: "transfer mode of DEV", MinArgs: 2, MaxArgs: 2, Handler: cmdMode},
+		{Name: "ata ncq", Args: "on|off DEV", Help: "native command queuing of DEV's DMA reads and writes (on where supported)", MinArgs: 2, MaxArgs: 2, Handler: cmdNCQ},
 		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors, retries, recoveries, fault injection", Handler: cmdStats},
 		{Name: "ata contexts", Help: "per routine: CR8, IF, line masked, lock held, as recorded at each call", Handler: cmdContexts},
 	} {
@@ -231,6 +237,9 @@ func cmdATA(c *shell.Context, _ []string) error {
 			rw := "read-only"
 			if d.Writable() {
 				rw = "writable"
+			}
+			if d.NCQCapable() {
+				rw += fmt.Sprintf(" ncq %s (depth %d)", onOff(d.NCQ()), id.NCQDepth)
 			}
 			fmt.Fprintf(c, "%s %-5v %q sectors %d (%d bytes, %d-byte sectors) modes %v mode %v %s\n",
 				d.Name(), d.Type(), id.Model, d.Sectors(), d.Size(), d.SectorSize(), d.Modes(), d.Mode(), rw)
@@ -471,11 +480,50 @@ func cmdStats(c *shell.Context, _ []string) error {
 	for _, ctl := range controllers {
 		for _, ch := range ctl.Channels() {
 			s := ch.Stats()
-			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d %s\n",
+			fmt.Fprintf(c, "%s: requests %d interrupts %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d depth %d max-outstanding %d%s %s\n",
 				ch.Name(), s.Requests, s.Interrupts, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
-				s.Retries, s.Recoveries, injection(ch))
+				s.Retries, s.Recoveries, s.Depth, s.MaxOutstanding, queueStats(ch), injection(ch))
 		}
 	}
+	return nil
+}
+
+// queueStats returns what the miniport saw of the channel's queue, for a
+// miniport that keeps such figures (AHCI: the most slots issued, the most
+// NCQ commands in PxSACT as its ISR read it).
+func queueStats(ch *ata.Channel) string {
+	q, ok := ch.Miniport().(interface{ QueueStats() (issued, active int) })
+	if !ok {
+		return ""
+	}
+	issued, active := q.QueueStats()
+	return fmt.Sprintf(" max-issued %d max-sactive %d", issued, active)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func cmdNCQ(c *shell.Context, args []string) error {
+	var on bool
+	switch args[0] {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return shell.ErrUsage
+	}
+	d, err := device(args[1])
+	if err != nil {
+		return err
+	}
+	if err := d.SetNCQ(on); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s: ncq %s\n", d.Name(), onOff(d.NCQ()))
 	return nil
 }
 

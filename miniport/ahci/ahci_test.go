@@ -334,3 +334,75 @@ func TestBuildIoRefusals(t *testing.T) {
 		t.Error("a refused request reached PxCI")
 	}
 }
+
+// TestNCQ queues three reads: BuildIo makes them READ FPDMA QUEUED with
+// the count in FEATURES, StartIo puts the slot in COUNT 7:3 as the tag and
+// sets PxSACT before PxCI; a flush meanwhile is answered busy (no mixing);
+// the ISR completes the slots that left PxSACT. An NCQ error then fails
+// every queued command not completed with StatusBusReset, for the port to
+// try again one at a time.
+func TestNCQ(t *testing.T) {
+	r := newRig(t, 0)
+	if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, FlushCacheExt: true, NCQ: true, NCQDepth: 32}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4096; i++ {
+		r.hba.disk[1][i*512] = byte(i)
+	}
+	var reqs []*miniport.Request
+	for i := 0; i < 3; i++ {
+		q := r.request(t, uint8(i), miniport.READ_DMA_EXT, uint64(10*i), 4, false)
+		q.Flags |= miniport.FlagQueued
+		if !r.start(t, q) {
+			t.Fatalf("StartIo refused queued read %d: %v", i, q.Status)
+		}
+		fis := q.Extension.Buf[CFIS:]
+		if miniport.Command(fis[2]) != miniport.READ_FPDMA_QUEUED || fis[3] != 4 || fis[11] != 0 || fis[12] != uint8(i)<<3 || fis[7] != 0x40 {
+			t.Errorf("queued read %d: FIS % x", i, fis[:16])
+		}
+		reqs = append(reqs, q)
+	}
+	if got := strings.Join(r.hba.issue, ","); got != "SACT 0x1,CI 0x1,SACT 0x2,CI 0x2,SACT 0x4,CI 0x4" {
+		t.Errorf("PxSACT/PxCI writes %s, want SACT before CI for each", got)
+	}
+	flush := &miniport.Request{Function: miniport.FunctionFlush, Tag: 9, Extension: reqs[0].Extension}
+	ext, _ := r.mem.Reserve(extSize, cmdTableAlign)
+	flush.Extension = ext
+	if r.start(t, flush) || flush.Status != miniport.StatusBusy {
+		t.Errorf("a flush with queued reads outstanding: %v, want busy", flush.Status)
+	}
+	r.hba.run(1)
+	r.port.Run(func() { r.ch.Interrupt() })
+	done := r.port.Completed()
+	if len(done) != 3 {
+		t.Fatalf("%d queued reads completed, want 3", len(done))
+	}
+	for i, q := range reqs {
+		if q.Status != miniport.StatusSuccess || q.Data[0] != byte(10*i) {
+			t.Errorf("queued read %d: %v, first byte %d", i, q.Status, q.Data[0])
+		}
+	}
+	if issued, _ := r.ch.QueueStats(); issued != 3 {
+		t.Errorf("QueueStats issued %d, want 3", issued)
+	}
+
+	r.hba.bad[41] = true
+	a := r.request(t, 3, miniport.READ_DMA_EXT, 40, 4, false)
+	b := r.request(t, 4, miniport.READ_DMA_EXT, 80, 4, false)
+	a.Flags |= miniport.FlagQueued
+	b.Flags |= miniport.FlagQueued
+	r.start(t, a)
+	r.start(t, b)
+	r.hba.run(1)
+	r.port.Run(func() { r.ch.Interrupt() })
+	if !r.port.FireTimer() {
+		t.Fatal("no recovery after the NCQ error")
+	}
+	done = r.port.Completed()[3:]
+	if len(done) != 2 || a.Status != miniport.StatusBusReset || b.Status != miniport.StatusBusReset {
+		t.Errorf("after the NCQ error: %d completed, statuses %v %v; want both bus reset", len(done), a.Status, b.Status)
+	}
+	if r.hba.p[1][PxSACT] != 0 || r.hba.p[1][PxCI] != 0 || r.hba.p[1][PxCMD]&(1<<PxCMD_ST) == 0 {
+		t.Errorf("after the recovery PxSACT %#x PxCI %#x PxCMD %#x, want an idle started port", r.hba.p[1][PxSACT], r.hba.p[1][PxCI], r.hba.p[1][PxCMD])
+	}
+}

@@ -2,6 +2,7 @@ package ahci
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/ataport/firmware/miniport"
 	"github.com/ataport/firmware/miniport/sff/sfftest"
@@ -21,6 +22,7 @@ type fakeHBA struct {
 	bad       map[uint64]bool // LBAs whose reads fail with UNC
 	busy      bool            // the device keeps BSY after an error, until a COMRESET
 	log       []string
+	issue     []string // PxSACT and PxCI writes, in order
 	comresets int
 }
 
@@ -87,6 +89,10 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 		regs[r] &^= v
 	case PxCI:
 		regs[PxCI] |= v
+		h.issue = append(h.issue, fmt.Sprintf("CI %#x", v))
+	case PxSACT:
+		regs[PxSACT] |= v
+		h.issue = append(h.issue, fmt.Sprintf("SACT %#x", v))
 	case PxCMD:
 		v &^= 1<<PxCMD_CR | 1<<PxCMD_FR
 		if v&(1<<PxCMD_ST) != 0 {
@@ -143,9 +149,15 @@ func (h *fakeHBA) run(p int) {
 			le.PutUint16(data[98:], 1<<9)
 			le.PutUint16(data[166:], 1<<10)
 			le.PutUint64(data[200:], uint64(len(h.disk[p])/512))
+		case miniport.READ_FPDMA_QUEUED, miniport.WRITE_FPDMA_QUEUED:
+			if tag := int(fis[12] >> 3); tag != s || regs[PxSACT]&(1<<s) == 0 {
+				panic(fmt.Sprintf("fake HBA: NCQ command in slot %d with tag %d, PxSACT %#x", s, tag, regs[PxSACT]))
+			}
+			count = int(fis[3]) | int(fis[11])<<8
+			fallthrough
 		case miniport.READ_DMA_EXT, miniport.WRITE_DMA_EXT:
 			data = h.disk[p][lba*512 : (lba+uint64(count))*512]
-			if cmd == miniport.READ_DMA_EXT {
+			if cmd == miniport.READ_DMA_EXT || cmd == miniport.READ_FPDMA_QUEUED {
 				for l := lba; l < lba+uint64(count); l++ {
 					if h.bad[l] {
 						status, errb = miniport.DRDY|miniport.ERR, miniport.UNC
@@ -177,13 +189,24 @@ func (h *fakeHBA) run(p int) {
 		rfis[4], rfis[5], rfis[6], rfis[7] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40
 		rfis[8], rfis[9], rfis[10] = uint8(lba>>24), uint8(lba>>32), uint8(lba>>40)
 		regs[PxTFD] = uint32(errb)<<8 | uint32(status)
-		if status&miniport.ERR != 0 {
+		ncq := cmd == miniport.READ_FPDMA_QUEUED || cmd == miniport.WRITE_FPDMA_QUEUED
+		switch {
+		case status&miniport.ERR != 0 && ncq:
+			// §6.2.2.2: the command left PxCI when the device took it;
+			// its PxSACT bit, and every other outstanding one, stay.
+			regs[PxCI] &^= 1 << s
+			regs[PxIS] |= 1 << PxIS_TFES
+		case status&miniport.ERR != 0:
 			regs[PxIS] |= 1 << PxIS_TFES
 			regs[PxCMD] = regs[PxCMD]&^(0x1f<<PxCMD_CCS) | uint32(s)<<PxCMD_CCS
 			if h.busy {
 				regs[PxTFD] |= miniport.BSY
 			}
-		} else {
+		case ncq:
+			regs[PxCI] &^= 1 << s
+			regs[PxSACT] &^= 1 << s
+			regs[PxIS] |= 1 << PxIS_SDBS
+		default:
 			regs[PxCI] &^= 1 << s
 			regs[PxIS] |= 1 << PxIS_DHRS
 		}

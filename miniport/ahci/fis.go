@@ -18,10 +18,11 @@ const (
 	// Received FIS area (§4.2.1): 256 bytes, 256-byte aligned, with the
 	// D2H Register FIS copied at RFIS and the Set Device Bits FIS at
 	// SDBFIS.
-	rfisSize  = 256
-	rfisAlign = 256
-	RFIS      = 0x40
-	SDBFIS    = 0x58
+	rfisSize   = 256
+	rfisAlign  = 256
+	RFIS       = 0x40
+	RFISLength = 20 // the D2H Register FIS (SATA 2.6 §10.3.5)
+	SDBFIS     = 0x58
 
 	// Command table (§4.2.3): the command FIS at CFIS, the ATAPI
 	// command at ACMD, the PRD table at PRDT; 128-byte aligned (CTBA bits
