@@ -228,3 +228,25 @@ func TestAHCINCQStress(t *testing.T) {
 	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
 	haltAndWait(t, m)
 }
+
+// TestAHCIInject drops and delays interrupts of an AHCI channel under a
+// queued load: a dropped interrupt leaves PxIS set, which the port's
+// 250 ms check finds (HwPending) and services; nothing times out, is
+// reset, fails or is corrupted.
+func TestAHCIInject(t *testing.T) {
+	img := faultImage(t, "inject.img")
+	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 2, false)})
+	clean := `(?m)^stress: \d+ ops \(.*\), \d+ MiB, 0 errors, 0 corrupted sectors in `
+	runLine(t, m, "ata rw on 2:0", "2:0: writable true", 5*time.Second)
+	runLine(t, m, "ata inject 2 drop 10", "ata2: inject drop 10 delay 0s (dropped 0, delayed 0)", 5*time.Second)
+	expectLine(t, m.Run("ata stress 2:0 -lba 0 -count 4096 -ops 400 -workers 8 -seed 3", 2*time.Minute), clean)
+	runLine(t, m, "ata inject 2 delay 3ms", "ata2: inject drop 0 delay 3ms (dropped 10, delayed 0)", 5*time.Second)
+	expectLine(t, m.Run("ata stress 2:0 -lba 0 -count 4096 -ops 200 -workers 8 -seed 4", 2*time.Minute), clean)
+	s := faultStats(t, m, "ata2")
+	t.Logf("ata2: %v", s)
+	if s["dropped"] != 10 || s["lost-interrupts"]+s["lost-edges"] == 0 || s["timeouts"] != 0 || s["resets"] != 1 || s["delayed"] == 0 {
+		t.Errorf("ata2 stats %v: want 10 dropped and recovered, delays, no timeout, no reset but discovery's", s)
+	}
+	runLine(t, m, "ata inject 2 off", fmt.Sprintf("ata2: inject off (dropped 10, delayed %d)", s["delayed"]), 5*time.Second)
+	faultHalt(t, m)
+}
