@@ -417,7 +417,8 @@ func (i *Interrupt) Synchronize(fn func()) {
 
 // SynchronizeMasked runs fn as Synchronize does, with the line also masked
 // at the IOAPIC around fn (HwReset and synchronized routines that must not
-// see the line fire). After unmasking, still at DIRQL holding the lock, it
+// see the line fire); an interrupt connected by ConnectMSI is masked at
+// the device, through its MaskHook. After unmasking, still at DIRQL holding the lock, it
 // calls the SetPending hook and returns its answer: an edge that arrived
 // while the line was masked is lost (PLATFORM.md), so when signalled is
 // true the caller services the completion itself. Without a hook it
@@ -448,7 +449,8 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 }
 
 // Masked reports whether the line is masked, read back from its IOAPIC
-// redirection entry; false for an interrupt without a line.
+// redirection entry, or for ConnectMSI from the device (MaskHook.Masked);
+// false for ConnectVector.
 //
 // Context: PASSIVE..HIGH, any IF; does not block or allocate.
 func (i *Interrupt) Masked() bool {
