@@ -134,6 +134,7 @@ type Channel struct {
 	doneTail  *request
 	mpTimerFn miniport.TimerRoutine
 	lostFound bool // timeoutLocked found a completion whose interrupt was lost; lostEdgeLocked services it
+	deferred  int  // deadlines deferred in a row because completions were pending (timeoutLocked)
 	workerFn  miniport.WorkerRoutine
 
 	doneCount atomic.Int64 // requests in the done list

@@ -132,7 +132,8 @@ func (ch *Channel) queueDone(r *request) {
 //     the line is unmasked again, has onTimeout run the interrupt path
 //     with the line unmasked, as an ISR runs, and lostEdgeLocked counts it
 //     (libata ata_sff_lost_interrupt); requests still in flight after it
-//     keep their deadlines;
+//     keep their deadlines, and one already past it is looked at again
+//     deadlineRecheck later, at most maxDeferrals times in a row;
 //  3. before the earliest deadline it arms the timer again;
 //  4. at a deadline it resets the channel (HwReset), which aborts every
 //     request in flight: those past their deadline fail once with
@@ -149,15 +150,24 @@ func (ch *Channel) timeoutLocked() {
 	switch {
 	// 1.
 	case ch.flying == 0:
+		ch.deferred = 0
 	// 2.
-	case ch.pending():
+	case (t < first || ch.deferred < maxDeferrals) && ch.pending():
 		ch.lostFound = true
-		ch.armLocked(t, first)
+		if t < first {
+			ch.deferred = 0
+			ch.armLocked(t, first)
+		} else {
+			ch.deferred++
+			ch.timer.Set(deadlineRecheck)
+		}
 	// 3.
 	case t < first:
+		ch.deferred = 0
 		ch.armLocked(t, first)
 	// 4.
 	default:
+		ch.deferred = 0
 		start := ch.record(RoutineReset, -1)
 		ch.stats.resets.Add(1)
 		ch.mp.Reset()

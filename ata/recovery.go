@@ -40,6 +40,17 @@ const maxRetries = 2
 // for a completion whose interrupt was lost, before its timeout.
 const lostInterruptCheck = 250 * time.Millisecond
 
+// A deadline that passes while the device has signalled completions not
+// serviced yet is looked at again deadlineRecheck later, once they are
+// serviced (the completion may be the late request's own), at most
+// maxDeferrals times in a row: on a channel with many requests in flight
+// under load a completion of some other request may be pending at every
+// look, and the late one must still time out.
+const (
+	deadlineRecheck = time.Millisecond
+	maxDeferrals    = 4
+)
+
 // recoveryState is a channel's recovery bookkeeping.
 type recoveryState struct {
 	held  atomic.Bool // a recovery is due or running: only internal requests start
