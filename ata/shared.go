@@ -95,10 +95,27 @@ type sharedView struct {
 	others func() // serviceOthers, made once: a method value allocates
 }
 
+// Lock returns the shared interrupt's lock: every channel of the
+// controller runs its ISR and synchronized sections under it.
+//
+// Context: any IRQL; does not block or allocate.
 func (v *sharedView) Lock() *kernel.InterruptLock { return v.s.intr.Lock() }
-func (v *sharedView) Synchronize(fn func())       { v.s.intr.Synchronize(fn) }
-func (v *sharedView) Masked() bool                { return v.s.intr.Masked() }
-func (v *sharedView) Outstanding() bool           { return v.s.intr.Outstanding() }
+
+// Synchronize runs fn under the shared interrupt's lock at its DIRQL.
+//
+// Context: as Interrupt.Synchronize.
+func (v *sharedView) Synchronize(fn func()) { v.s.intr.Synchronize(fn) }
+
+// Masked reads the shared interrupt's mask back.
+//
+// Context: any IRQL; does not block or allocate.
+func (v *sharedView) Masked() bool { return v.s.intr.Masked() }
+
+// Outstanding reports whether the shared vector is requested or in service
+// at this CPU's local APIC.
+//
+// Context: any IRQL; does not block or allocate.
+func (v *sharedView) Outstanding() bool { return v.s.intr.Outstanding() }
 
 // SetPending installs the channel's pending hook.
 //
