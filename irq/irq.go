@@ -418,10 +418,10 @@ func (i *Interrupt) Synchronize(fn func()) {
 // SynchronizeMasked runs fn as Synchronize does, with the line also masked
 // at the IOAPIC around fn (HwReset and synchronized routines that must not
 // see the line fire); an interrupt connected by ConnectMSI is masked at
-// the device, through its MaskHook. After unmasking, still at DIRQL holding the lock, it
-// calls the SetPending hook and returns its answer: an edge that arrived
-// while the line was masked is lost (PLATFORM.md), so when signalled is
-// true the caller services the completion itself. Without a hook it
+// the device, through its MaskHook. After unmasking, still at DIRQL
+// holding the lock, it calls the SetPending hook and returns its answer: an
+// edge that arrived while the line was masked is lost (PLATFORM.md), so
+// when signalled is true the caller services the completion itself. Without a hook it
 // returns false; without a line (ConnectVector) nothing is masked.
 //
 // Context: PASSIVE..Level(), any IF; does not block or allocate; spins for
