@@ -295,7 +295,7 @@ func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write, que
 	}
 	bytes := c.count * d.sectorSize
 	if direct {
-		r.setDirect(buf[:bytes], phys, flags)
+		r.setDirect(buf[:bytes], phys, flags, d.ch.dio.pioSG)
 	} else {
 		r.setData(bytes, flags)
 		if write {
@@ -343,7 +343,7 @@ func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, err
 	}
 	bytes := count * d.sectorSize
 	if direct {
-		r.setDirect(buf[:bytes], phys, flags)
+		r.setDirect(buf[:bytes], phys, flags, d.ch.dio.pioSG)
 	} else {
 		r.setData(bytes, flags)
 	}

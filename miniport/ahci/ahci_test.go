@@ -318,7 +318,7 @@ func TestBuildIoRefusals(t *testing.T) {
 	}{
 		{"target 1", func(q *miniport.Request) { q.Target = 1 }, miniport.StatusSelectionTimeout},
 		{"both directions", func(q *miniport.Request) { q.Flags |= miniport.FlagDataOut }, miniport.StatusInvalidRequest},
-		{"data in memory the HBA cannot reach (PIO into the caller's buffer)", func(q *miniport.Request) { q.Data = make([]byte, 512) }, miniport.StatusInvalidRequest},
+		{"data without segments covering it", func(q *miniport.Request) { q.Data = make([]byte, 512) }, miniport.StatusInvalidRequest},
 		{"ATAPI packet of 10 bytes", func(q *miniport.Request) { q.Function, q.CdbLength = miniport.FunctionATAPI, 10 }, miniport.StatusInvalidRequest},
 	} {
 		q := r.request(t, 0, miniport.READ_DMA_EXT, 0, 1, false)

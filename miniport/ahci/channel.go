@@ -110,6 +110,7 @@ func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, 
 		MaxTransfer:  prdEntries * prdMax,
 		DMAAlignment: 2, // §4.2.3.3: DBA bit 0 and DBC bit 0 are reserved
 		QueueDepth:   c.slots,
+		PIOByDMA:     true, // §4.2.3.3: PIO data moves through the PRD table too
 	}
 	if !pc.s64a {
 		info.DMALimit = 1 << 32
@@ -260,9 +261,8 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 			total += s.Length
 		}
 		if total < len(req.Data) {
-			// The port hands PIO transfers into the caller's memory
-			// without segments (ata/direct.go); an HBA moves every byte
-			// by DMA, so those go back as invalid.
+			// The HBA moves every byte, PIO included, through the PRD
+			// table: data without segments to cover it cannot move.
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
 		var err error
