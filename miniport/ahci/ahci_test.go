@@ -406,3 +406,38 @@ func TestNCQ(t *testing.T) {
 		t.Errorf("after the recovery PxSACT %#x PxCI %#x PxCMD %#x, want an idle started port", r.hba.p[1][PxSACT], r.hba.p[1][PxCI], r.hba.p[1][PxCMD])
 	}
 }
+
+// TestReset issues two reads the device never answers, then resets the
+// port as the port driver does at a timeout (HwReset, §10.4.2): the
+// command list stops, a COMRESET runs, PxIE comes back, the slots are
+// forgotten without being completed, and the port starts again and takes
+// new commands.
+func TestReset(t *testing.T) {
+	r := newRig(t, 0)
+	a := r.request(t, 0, miniport.READ_DMA_EXT, 0, 1, false)
+	b := r.request(t, 1, miniport.READ_DMA_EXT, 8, 1, false)
+	r.start(t, a)
+	r.start(t, b)
+	r.hba.p[1][PxTFD] = 0x50 | miniport.BSY // the device hangs
+	var ok bool
+	r.port.Run(func() { ok = r.ch.Reset() })
+	if !ok || r.hba.comresets != 1 {
+		t.Fatalf("Reset %v with %d COMRESETs, want true after one", ok, r.hba.comresets)
+	}
+	if len(r.port.Completed()) != 0 || a.AtaStatus&miniport.BSY == 0 {
+		t.Errorf("Reset completed %d requests (want none: the port completes them), recorded status %#x (want BSY)", len(r.port.Completed()), a.AtaStatus)
+	}
+	p := r.hba.p[1]
+	if p[PxCI] != 0 || p[PxCMD]&(1<<PxCMD_ST) == 0 || p[PxIE] != pxieEnabled {
+		t.Errorf("after Reset PxCI %#x PxCMD %#x PxIE %#x, want an empty started port with its interrupts enabled", p[PxCI], p[PxCMD], p[PxIE])
+	}
+	c := r.request(t, 2, miniport.READ_DMA_EXT, 16, 1, false)
+	if !r.start(t, c) || p[PxCI] != 1 {
+		t.Fatalf("after Reset a new read got PxCI %#x, want slot 0", p[PxCI])
+	}
+	r.hba.run(1)
+	r.port.Run(func() { r.ch.Interrupt() })
+	if done := r.port.Completed(); len(done) != 1 || done[0] != c || c.Status != miniport.StatusSuccess {
+		t.Errorf("the read after the reset did not complete alone with success")
+	}
+}

@@ -109,6 +109,7 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 		if regs[PxSCTL]&0xf == sctlDETComreset && v&0xf == 0 && h.disk[p] != nil {
 			h.comresets++
 			h.busy = false
+			regs[PxIE] = 0 // as QEMU 7.2's ahci_reset_port does
 			regs[PxTFD] = 0x50
 			regs[PxSSTS] = ipmActive<<PxSSTS_IPM | 1<<PxSSTS_SPD | detPresent
 		}
