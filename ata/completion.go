@@ -9,8 +9,8 @@ import (
 // requests in batches at DISPATCH, and the timer that drives timeouts.
 
 // completionDPC retires the completed requests, in batches (one DPC per
-// channel): it wakes their waiters, ends the claim of the channel and
-// starts the next request. A busy answer has the request tried again.
+// channel): it wakes their waiters (or requeues those a reset abandoned),
+// uncounts them from the requests started, and starts the next ones. A busy answer has the request tried again.
 // Should the DPC run on two CPUs at once, the second leaves the list to
 // the first.
 //
