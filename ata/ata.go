@@ -19,15 +19,20 @@
 //     miniport) tells whether the device signalled meanwhile; its edge was
 //     lost (PLATFORM.md), so the port runs the interrupt path itself and
 //     counts a lost edge.
+//   - A channel keeps up to the depth its miniport reports in flight
+//     (ChannelInfo.QueueDepth: 32 AHCI slots; one on PIIX), started in
+//     order as BuildIo accepts them; a FunctionReset waits until none is.
 //   - Completions are retired in one DPC per channel, at DISPATCH, in
 //     batches; the waiting callers, at PASSIVE, are woken from there.
-//   - Each request has a timeout (a kernel.Timer, which also looks at
-//     the request every 250 ms): a device that shows it finished gets its
-//     interrupt serviced (a lost interrupt); at the deadline the channel
-//     is reset with its line masked, the request fails once with a timeout
-//     error, and the channel's queue waits while the worker goroutine
-//     re-identifies and re-programs the devices; the block API then tries
-//     the request again, a bounded number of times (recovery.go).
+//   - Each request has a timeout (one kernel.Timer per channel, which also
+//     looks at the channel every 250 ms while requests are in flight): a
+//     device that shows it finished gets its interrupt serviced (a lost
+//     interrupt); at a deadline the channel is reset with its line masked,
+//     the requests past their deadline fail once with a timeout error, the
+//     others in flight go back to the queue, and the channel's queue waits
+//     while the worker goroutine re-identifies and re-programs the
+//     devices; the block API then tries the request again, a bounded
+//     number of times (recovery.go).
 //
 // Every call into the miniport is recorded, with its IRQL (CR8), IF, the
 // line's mask read back from the IOAPIC, whether this CPU held the
@@ -235,6 +240,7 @@ func (c *Controller) attachChannel(i int, cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("ata: %s: ChannelInit: %w", ch.name, err)
 	}
 	ch.mp, ch.info = mpch, info
+	ch.depth = max(1, info.QueueDepth)
 	ch.dio.init(cfg.Phys, info)
 	if info.MaxTransfer > 0 && info.MaxTransfer < ch.maxXfer {
 		ch.maxXfer = info.MaxTransfer
@@ -277,6 +283,10 @@ func connectIRQ(name string, line irq.Line, dirql kernel.IRQL, isr irq.ISR) (Int
 
 // Name returns the controller kind: "PIIX3".
 func (c *Controller) Name() string { return c.props.Name }
+
+// ChannelCount returns the number of channels the controller has, those
+// that did not come up included: the numbers its channels take in names.
+func (c *Controller) ChannelCount() int { return c.props.Channels }
 
 // Channels returns the channels that came up.
 func (c *Controller) Channels() []*Channel { return append([]*Channel(nil), c.channels...) }

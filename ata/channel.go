@@ -2,7 +2,6 @@ package ata
 
 import (
 	"errors"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +41,8 @@ type Stats struct {
 	Recoveries     uint64 // re-identifications and re-programmings of the devices after a fault
 	Dropped        uint64 // interrupts the injected fault dropped (InjectDrop)
 	Delayed        uint64 // interrupts the injected fault left to a timer (InjectDelay)
+	MaxOutstanding int    // the most requests ever in flight at once (between StartIo and completion)
+	Depth          int    // the most requests the channel keeps in flight (ChannelInfo.QueueDepth)
 }
 
 type counters struct {
@@ -68,13 +69,21 @@ type request struct {
 	// internal marks the port's own requests (execInternal): they go to
 	// the urgent queue and start while a recovery holds the others.
 	internal bool
+
+	// Under the interrupt lock: the request went to StartIo and has not
+	// completed (flying), when it times out, and whether a channel reset
+	// aborted it through no fault of its own, so that it goes back to
+	// the queue instead of to its waiter (requeue).
+	flying   bool
+	deadline time.Duration
+	requeue  bool
 }
 
 // reset prepares r for a new submission of function f to target.
 func (r *request) reset(f miniport.Function, target int, timeout time.Duration) {
 	ext, tag := r.irb.Extension, r.irb.Tag
 	r.irb = miniport.Request{Function: f, Target: uint8(target), Tag: tag, Extension: ext, Timeout: timeout}
-	r.sgN, r.busy, r.next, r.internal = 0, 0, nil, false
+	r.sgN, r.busy, r.next, r.internal, r.requeue = 0, 0, nil, false, false
 }
 
 // setData makes the first n bytes of the bounce buffer the request's data.
@@ -105,6 +114,7 @@ type Channel struct {
 	timeout     time.Duration
 	busyTimeout time.Duration
 	maxXfer     int
+	depth       int // requests in flight at once: ChannelInfo.QueueDepth, at least 1
 
 	reqs []*request
 	pool chan *request // the request blocks of upper layers; ch.reqs[len(ch.reqs)-1] is ownRequest's
@@ -118,16 +128,16 @@ type Channel struct {
 	built     *request // BuildIo accepted it; next to start
 	retryReq  *request // StartIo found the device busy; started before built
 	building  bool     // a BuildIo runs
-	inFlight  bool     // a request went to StartIo and its completion is not retired yet
+	started   int      // requests that went to StartIo and whose completion is not retired yet, at most depth
 	retryWait bool     // retryReq waits for the retry timer
 
 	// Shared with the ISR, under the interrupt lock (DIRQL).
-	active    *request
-	deadline  time.Duration // since epoch, when active times out
+	flying    int // requests between StartIo and their completion (request.flying)
 	doneHead  *request
 	doneTail  *request
 	mpTimerFn miniport.TimerRoutine
 	lostFound bool // timeoutLocked found a completion whose interrupt was lost; lostEdgeLocked services it
+	deferred  int  // deadlines deferred in a row because completions were pending (timeoutLocked)
 	workerFn  miniport.WorkerRoutine
 
 	doneCount atomic.Int64 // requests in the done list
@@ -148,8 +158,8 @@ type Channel struct {
 	inj     injector      // inject.go
 
 	// Parameters of the thunks below, each written by the one goroutine
-	// that holds the right to run it (syncMu for sync, the claim of
-	// inFlight for the reset).
+	// that holds the right to run it (syncMu for sync; for the reset, the
+	// start of a FunctionReset, which waits until nothing is in flight).
 	syncMu   kernel.SpinLock
 	syncFn   miniport.SynchronizedRoutine
 	syncReq  *miniport.Request
@@ -163,6 +173,7 @@ type Channel struct {
 	lostEdgeThunk, userResetThunk       func()
 
 	isrTotal atomic.Uint64
+	maxOut   atomic.Int32 // the most requests ever in flight at once
 
 	devMu   sync.Mutex // serialises discovery, mode changes and re-initialisation, at PASSIVE
 	devices [2]*Device
@@ -180,6 +191,17 @@ func (ch *Channel) Name() string { return ch.name }
 //
 // Context: any IRQL; does not block or allocate.
 func (ch *Channel) Number() int { return ch.number }
+
+// Miniport returns the miniport's channel, for figures of its own.
+//
+// Context: any IRQL; does not block or allocate.
+func (ch *Channel) Miniport() miniport.Channel { return ch.mp }
+
+// Index returns the channel's index within its controller: for AHCI, the
+// port number.
+//
+// Context: any IRQL; does not block or allocate.
+func (ch *Channel) Index() int { return ch.index }
 
 // Devices returns the devices found on the channel (master first).
 //
@@ -208,6 +230,7 @@ func (ch *Channel) Stats() Stats {
 		BusyRetries: s.busyRetries.Load(), Synchronized: s.synchronized.Load(),
 		Retries: s.retries.Load(), Recoveries: s.recoveries.Load(),
 		Dropped: s.dropped.Load(), Delayed: s.delayed.Load(),
+		MaxOutstanding: int(ch.maxOut.Load()), Depth: ch.depth,
 	}
 }
 
@@ -324,526 +347,6 @@ func (ch *Channel) get() *request {
 func (ch *Channel) put(r *request) {
 	r.irb.Data = nil
 	ch.pool <- r
-}
-
-// exec submits r and waits for its completion.
-//
-// Context: PASSIVE, IF=1; blocks.
-func (ch *Channel) exec(r *request) {
-	kernel.AssertMayBlock("ata: request")
-	ch.stats.requests.Add(1)
-	old := ch.qlock.Acquire()
-	switch {
-	case r.internal && ch.utail == nil:
-		ch.uhead, ch.utail = r, r
-	case r.internal:
-		ch.utail.next, ch.utail = r, r
-	case ch.tail == nil:
-		ch.head, ch.tail = r, r
-	default:
-		ch.tail.next, ch.tail = r, r
-	}
-	ch.qlock.Release(old)
-	ch.pump(true)
-	<-r.done
-	if r.irb.Status != miniport.StatusSuccess {
-		ch.stats.errors.Add(1)
-	}
-}
-
-// finish hands a completed request back to its waiter.
-//
-// Context: PASSIVE or DISPATCH; does not block or allocate.
-func (ch *Channel) finish(r *request) {
-	select {
-	case r.done <- struct{}{}:
-	default:
-		kernel.Bugcheck("ata: " + ch.name + ": request tag " + strconv.Itoa(int(r.irb.Tag)) + " completed twice")
-	}
-}
-
-// pump moves the queue along: it starts the next request when none is in
-// flight (a busy retry first, then the one BuildIo accepted), and builds
-// the next queued request when none waits built, the urgent queue of
-// internal requests first. While a recovery holds the channel only
-// internal requests are built and started (recovery.go). Building happens
-// only when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
-// so that BuildIo runs with the request in flight, unsynchronized with its
-// ISR; from the DPC and timers the builder goroutine is woken instead.
-//
-// Context: PASSIVE or DISPATCH, IF=1, no lock held; does not block or
-// allocate.
-func (ch *Channel) pump(mayBuild bool) {
-	kernel.AssertLevel("ata: pump", kernel.PASSIVE, kernel.DISPATCH)
-	for {
-		old := ch.qlock.Acquire()
-		held := ch.rec.held.Load() // a recovery holds all but internal requests
-		if !ch.inFlight && !ch.retryWait {
-			var r *request
-			switch {
-			case ch.retryReq != nil && (!held || ch.retryReq.internal):
-				r, ch.retryReq = ch.retryReq, nil
-			case ch.built != nil && (!held || ch.built.internal):
-				r, ch.built = ch.built, nil
-			}
-			if r != nil {
-				ch.inFlight = true
-				ch.qlock.Release(old)
-				ch.startRequest(r)
-				continue
-			}
-		}
-		if held && ch.built != nil && !ch.built.internal && !ch.building && ch.uhead != nil {
-			// A request built before the recovery gives way to the
-			// recovery's own; it goes back to the head of the queue and
-			// is built again after it.
-			r := ch.built
-			ch.built, r.next, ch.head = nil, ch.head, r
-			if ch.tail == nil {
-				ch.tail = r
-			}
-		}
-		if ch.built == nil && !ch.building && (ch.uhead != nil || ch.head != nil && !held) {
-			if !mayBuild {
-				ch.qlock.Release(old)
-				ch.wake(ch.builder)
-				return
-			}
-			r := ch.uhead
-			if r != nil {
-				ch.uhead = r.next
-				if ch.uhead == nil {
-					ch.utail = nil
-				}
-			} else {
-				r = ch.head
-				ch.head = r.next
-				if ch.head == nil {
-					ch.tail = nil
-				}
-			}
-			r.next = nil
-			ch.building = true
-			ch.qlock.Release(old)
-			ok := ch.buildIo(r)
-			old = ch.qlock.Acquire()
-			ch.building = false
-			if ok {
-				ch.built = r
-			}
-			ch.qlock.Release(old)
-			if !ok {
-				ch.finish(r)
-			}
-			continue
-		}
-		ch.qlock.Release(old)
-		return
-	}
-}
-
-// wake wakes a goroutine waiting on c.
-//
-// Context: PASSIVE or DISPATCH; does not block or allocate.
-func (ch *Channel) wake(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// builderLoop builds queued requests at PASSIVE when the DPC or a timer
-// found one waiting.
-//
-// Context: PASSIVE goroutine, one per channel; blocks.
-func (ch *Channel) builderLoop() {
-	kernel.AssertMayBlock("ata: builder")
-	for range ch.builder {
-		ch.pump(true)
-	}
-}
-
-// buildIo calls the miniport's BuildIo for r (FunctionReset is the
-// port's own and needs none) and records whether an ISR of the channel ran
-// meanwhile (on any CPU, or by the port's own replay of a missed edge), and
-// whether the local APIC of the CPU running BuildIo delivered the channel's
-// vector to it meanwhile: the interrupt entry's count for this CPU, which
-// only a hardware delivery raises. BuildIo runs pinned at DISPATCH, which
-// masks no device vector, so the CPU is the same for its whole duration,
-// and a delivery during it proves that BuildIo runs with interrupts on
-// (docs/DESIGN.md).
-//
-// Context: PASSIVE or DISPATCH, IF=1, no lock held (IdeHwBuildIo's).
-func (ch *Channel) buildIo(r *request) bool {
-	if r.irb.Function == miniport.FunctionReset {
-		return true
-	}
-	old := kernel.Raise(kernel.DISPATCH)
-	cpu := kernel.CPU()
-	total := ch.isrTotal.Load()
-	delivered := ch.intr.AcceptedHere()
-	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
-	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
-	ok := ch.mp.BuildIo(&r.irb)
-	overlap := ch.isrTotal.Load() != total
-	same := ch.intr.AcceptedHere() != delivered
-	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
-	kernel.Lower(old)
-	if !ok && r.irb.Status == miniport.StatusPending {
-		r.irb.Status = miniport.StatusInvalidRequest
-	}
-	return ok
-}
-
-// startRequest starts r, which this caller claimed by setting inFlight:
-// HwStartIo under the interrupt lock, or the channel reset for
-// FunctionReset. A request StartIo refused is finished, or retried when
-// the device was busy.
-//
-// Context: PASSIVE or DISPATCH, IF=1, no lock held, inFlight claimed.
-func (ch *Channel) startRequest(r *request) {
-	if r.irb.Function == miniport.FunctionReset {
-		ch.resetReq = r
-		if ch.synchronizeMasked(ch.userResetThunk) {
-			ch.intr.Synchronize(ch.lostEdgeThunk)
-		}
-		ch.finish(r)
-		ch.release()
-		return
-	}
-	// What Interrupt.Synchronize does (KeSynchronizeExecution), written
-	// out so that StartIo's answer stays on this goroutine's stack: once
-	// the lock is released the request may complete and the channel be
-	// claimed by another caller.
-	lock := ch.intr.Lock()
-	old := lock.Acquire()
-	started := ch.startLocked(r)
-	lock.Release(old)
-	if started {
-		return
-	}
-	if r.irb.Status == miniport.StatusPending {
-		r.irb.Status = miniport.StatusInvalidRequest
-	}
-	if r.irb.Status == miniport.StatusBusy {
-		t := now()
-		if r.busy == 0 {
-			r.busy = t
-		}
-		if t-r.busy < ch.busyTimeout {
-			ch.stats.busyRetries.Add(1)
-			old := ch.qlock.Acquire()
-			ch.retryReq, ch.retryWait, ch.inFlight = r, true, false
-			ch.qlock.Release(old)
-			ch.retry.Set(busyRetry)
-			return
-		}
-	}
-	ch.recoverAfter(r)
-	ch.finish(r)
-	ch.release()
-}
-
-// release ends the claim of inFlight.
-//
-// Context: PASSIVE or DISPATCH, no lock held.
-func (ch *Channel) release() {
-	old := ch.qlock.Acquire()
-	ch.inFlight = false
-	ch.qlock.Release(old)
-}
-
-// onRetry lets a busy request be tried again.
-//
-// Context: timer routine: DISPATCH, IF=1, no lock held.
-func (ch *Channel) onRetry() {
-	kernel.AssertLevel("ata: busy retry timer", kernel.DISPATCH, kernel.DISPATCH)
-	old := ch.qlock.Acquire()
-	ch.retryWait = false
-	ch.qlock.Release(old)
-	ch.pump(false)
-}
-
-// startLocked calls HwStartIo for r and arms its timeout. It reports
-// whether r was started (or already completed by StartIo); false leaves r
-// to the caller, with its status set.
-//
-// Context: the channel's DIRQL, IF=1, line unmasked, interrupt lock held.
-func (ch *Channel) startLocked(r *request) bool {
-	ch.assertLocked("ata: StartIo section")
-	defer ch.ctx.spent(RoutineStartIo, ch.record(RoutineStartIo, int(r.irb.Tag)))
-	r.irb.Status = miniport.StatusPending
-	ch.active = r
-	ch.deadline = now() + r.irb.Timeout
-	ok := ch.mp.StartIo(&r.irb)
-	switch {
-	case ch.active != r:
-		return true // completed through Complete, whatever StartIo answered
-	case !ok:
-		ch.active = nil
-		return false
-	}
-	ch.timer.Set(min(r.irb.Timeout, lostInterruptCheck))
-	return true
-}
-
-// interrupt is the channel's ISR, given to the interrupt object: it calls
-// HwInterrupt and counts the answer.
-//
-// Context: the channel's DIRQL, IF=1, the vector in service, interrupt lock
-// held; does not block or allocate.
-func (ch *Channel) interrupt() bool {
-	ch.assertLocked("ata: ISR")
-	tag := -1
-	if ch.active != nil {
-		tag = int(ch.active.irb.Tag)
-	}
-	defer ch.ctx.spent(RoutineInterrupt, ch.record(RoutineInterrupt, tag))
-	ch.isrTotal.Add(1)
-	if ch.mp.Interrupt() {
-		ch.stats.interrupts.Add(1)
-		return true
-	}
-	ch.stats.notMine.Add(1)
-	return false
-}
-
-// pending is the interrupt object's pending hook: whether the device
-// signalled while the line was masked (HwPending).
-//
-// Context: the channel's DIRQL, IF=1, interrupt lock held, line unmasked;
-// does not block or allocate.
-func (ch *Channel) pending() bool {
-	ch.assertLocked("ata: pending hook")
-	defer ch.ctx.spent(RoutinePending, ch.record(RoutinePending, -1))
-	return ch.mp.Pending()
-}
-
-// lostEdgeLocked services an interrupt whose edge a masked section hid,
-// counting it when the miniport claims it (PLATFORM.md: an edge on a
-// masked IOAPIC pin is lost), as a lost interrupt when timeoutLocked found
-// it.
-//
-// Context: the channel's DIRQL, IF=1, interrupt lock held, line unmasked.
-func (ch *Channel) lostEdgeLocked() {
-	ch.assertLocked("ata: lost edge service")
-	lost := ch.lostFound
-	ch.lostFound = false
-	if ch.interrupt() {
-		if lost {
-			ch.stats.lostInterrupts.Add(1)
-		} else {
-			ch.stats.lostEdges.Add(1)
-		}
-	}
-}
-
-// Complete implements miniport.Port (AtaPortNotification(IdeRequestComplete)):
-// it takes req out of flight and queues the completion DPC.
-//
-// Context: the channel's DIRQL with the interrupt lock held; does not block
-// or allocate. Panics when req is not the request in flight.
-func (ch *Channel) Complete(req *miniport.Request) {
-	ch.assertLocked("ata: Complete")
-	if int(req.Tag) >= len(ch.reqs) || ch.reqs[req.Tag] != ch.active || &ch.active.irb != req {
-		kernel.Bugcheck("ata: " + ch.name + ": Complete of request tag " + strconv.Itoa(int(req.Tag)) + ", which is not in flight")
-	}
-	r := ch.active
-	ch.active = nil
-	ch.queueDone(r)
-}
-
-// queueDone appends r to the done list and queues the DPC.
-//
-// Context: the channel's DIRQL with the interrupt lock held.
-func (ch *Channel) queueDone(r *request) {
-	if ch.doneTail == nil {
-		ch.doneHead = r
-	} else {
-		ch.doneTail.next = r
-	}
-	ch.doneTail = r
-	ch.doneCount.Add(1)
-	ch.dpc.Queue()
-}
-
-// completionDPC retires the completed requests, in batches (one DPC per
-// channel): it wakes their waiters, ends the claim of the channel and
-// starts the next request. A busy answer has the request tried again.
-// Should the DPC run on two CPUs at once, the second leaves the list to
-// the first.
-//
-// Context: DPC: DISPATCH, IF=1, no lock held; does not block or allocate.
-func (ch *Channel) completionDPC() {
-	kernel.AssertLevel("ata: completion DPC", kernel.DISPATCH, kernel.DISPATCH)
-	ch.record(RoutineCompletionDPC, -1)
-	ch.stats.dpcs.Add(1)
-	if ch.workWake.Swap(false) {
-		ch.wake(ch.worker)
-	}
-	for ch.doneCount.Load() > 0 && ch.dpcBusy.CompareAndSwap(false, true) {
-		lock := ch.intr.Lock()
-		old := lock.Acquire()
-		list := ch.doneHead
-		ch.doneHead, ch.doneTail = nil, nil
-		for r := list; r != nil; r = r.next {
-			ch.doneCount.Add(-1)
-		}
-		// The timer of the requests retired here stops under the lock
-		// that startLocked arms it under: this DPC may have read a
-		// count whose list another one took, and a cancel outside the
-		// lock could then stop the timer of a request starting meanwhile
-		// on another CPU, which would never time out.
-		if list != nil && ch.active == nil {
-			ch.timer.Cancel()
-		}
-		lock.Release(old)
-		for r := list; r != nil; {
-			next := r.next
-			r.next = nil
-			ch.retire(r)
-			r = next
-		}
-		ch.dpcBusy.Store(false)
-	}
-	ch.pump(false)
-}
-
-// retire finishes one completed request and ends the claim of the channel
-// it held.
-//
-// Context: DISPATCH, no lock held.
-func (ch *Channel) retire(r *request) {
-	if r.irb.Status == miniport.StatusTimeout {
-		ch.stats.timeouts.Add(1)
-	}
-	ch.recoverAfter(r)
-	ch.finish(r)
-	ch.release()
-}
-
-// onTimeout is the timeout of the request in flight; timeoutLocked does
-// the work with the line masked.
-//
-// Context: timer routine: DISPATCH, IF=1, no lock held.
-func (ch *Channel) onTimeout() {
-	kernel.AssertLevel("ata: timeout timer", kernel.DISPATCH, kernel.DISPATCH)
-	if ch.synchronizeMasked(ch.timeoutThunk) {
-		ch.intr.Synchronize(ch.lostEdgeThunk)
-	}
-	if ch.reinit.Load() {
-		ch.wake(ch.worker)
-	}
-}
-
-// timeoutLocked handles the timer of the request in flight, which fires
-// every lostInterruptCheck and at the request's deadline:
-//
-//  1. with nothing in flight it does nothing;
-//  2. when the device shows it finished although no interrupt was
-//     serviced (HwPending: not busy, IDEINTS set), it notes a lost
-//     interrupt instead of resetting: the pending hook, asked once the
-//     line is unmasked again, has onTimeout run the interrupt path with
-//     the line unmasked, as an ISR runs, and lostEdgeLocked counts it
-//     (libata ata_sff_lost_interrupt); a request still in flight after it
-//     (a PIO command between blocks) keeps its deadline;
-//  3. before the deadline it arms the timer again;
-//  4. at the deadline it resets the channel (HwReset), fails the request
-//     once with StatusTimeout and, for a request of an upper layer, holds
-//     the channel until the worker has recovered the devices.
-//
-// Context: the channel's DIRQL, IF=1, line masked, interrupt lock held.
-func (ch *Channel) timeoutLocked() {
-	ch.assertLocked("ata: timeout section")
-	r := ch.active
-	t := now()
-	ch.lostFound = false
-	switch {
-	// 1.
-	case r == nil:
-	// 2.
-	case ch.pending():
-		ch.lostFound = true
-		ch.armLocked(t)
-	// 3.
-	case t < ch.deadline:
-		ch.armLocked(t)
-	// 4.
-	default:
-		start := ch.record(RoutineReset, int(r.irb.Tag))
-		ch.stats.resets.Add(1)
-		ch.mp.Reset()
-		ch.ctx.spent(RoutineReset, start)
-		ch.active = nil
-		r.irb.Status = miniport.StatusTimeout
-		ch.queueDone(r)
-		if !r.internal {
-			ch.scheduleRecovery(false)
-		}
-	}
-}
-
-// armLocked arms the timer of the request in flight for its next
-// lost-interrupt check, or for its deadline when that comes first.
-//
-// Context: the channel's DIRQL, interrupt lock held; does not block or
-// allocate.
-func (ch *Channel) armLocked(t time.Duration) {
-	ch.timer.Set(min(ch.deadline-t, lostInterruptCheck))
-}
-
-// userResetLocked resets the channel for a FunctionReset request; nothing
-// is in flight.
-//
-// Context: the channel's DIRQL, IF=1, line masked, interrupt lock held.
-func (ch *Channel) userResetLocked() {
-	ch.assertLocked("ata: reset section")
-	r := ch.resetReq
-	defer ch.ctx.spent(RoutineReset, ch.record(RoutineReset, int(r.irb.Tag)))
-	ch.stats.resets.Add(1)
-	if ch.mp.Reset() {
-		r.irb.Status = miniport.StatusSuccess
-	} else {
-		r.irb.Status = miniport.StatusBusReset
-	}
-}
-
-// RequestSynchronizedRoutine implements miniport.Port
-// (AtaPortRequestSynchronizedRoutine): fn(req) runs at the channel's DIRQL
-// holding the interrupt lock with the line masked; when the device
-// signalled meanwhile, its interrupt is serviced afterwards.
-//
-// Context: PASSIVE or DISPATCH, IF=1, no channel lock held; does not block
-// or allocate.
-func (ch *Channel) RequestSynchronizedRoutine(fn miniport.SynchronizedRoutine, req *miniport.Request) bool {
-	kernel.AssertLevel("ata: RequestSynchronizedRoutine", kernel.PASSIVE, kernel.DISPATCH)
-	if ch.intr.Lock().HeldByThisCPU() {
-		kernel.Bugcheck("ata: " + ch.name + ": RequestSynchronizedRoutine with the interrupt lock held")
-	}
-	old := ch.syncMu.Acquire()
-	ch.syncFn, ch.syncReq = fn, req
-	signalled := ch.synchronizeMasked(ch.syncThunk)
-	ok := ch.syncOK
-	ch.syncFn, ch.syncReq = nil, nil
-	ch.syncMu.Release(old)
-	if signalled {
-		ch.intr.Synchronize(ch.lostEdgeThunk)
-	}
-	return ok
-}
-
-// syncLocked runs the synchronized routine ch.syncFn.
-//
-// Context: the channel's DIRQL, IF=1, line masked, interrupt lock held.
-func (ch *Channel) syncLocked() {
-	ch.assertLocked("ata: synchronized routine")
-	tag := -1
-	if ch.syncReq != nil {
-		tag = int(ch.syncReq.Tag)
-	}
-	defer ch.ctx.spent(RoutineSynchronized, ch.record(RoutineSynchronized, tag))
-	ch.stats.synchronized.Add(1)
-	ch.syncOK = ch.syncFn(ch.syncReq)
 }
 
 // RequestTimer implements miniport.Port (AtaPortRequestTimer).

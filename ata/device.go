@@ -48,6 +48,7 @@ type Device struct {
 	dma        atomic.Bool
 	writable   atomic.Bool
 	multiple   atomic.Int32 // sectors per DRQ block of READ/WRITE MULTIPLE, 0 for none (multiple.go)
+	ncq        atomic.Bool  // DMA reads and writes go as native queued commands (FlagQueued)
 }
 
 // Name returns "channel:target": "0:0" for the primary master.
@@ -106,6 +107,29 @@ func (d *Device) SetMode(m Mode) error {
 			Detail: "no DMA mode set on the device or no bus master on the channel (modes " + d.modes.String() + ")"}
 	}
 	d.dma.Store(m == ModeDMA)
+	return nil
+}
+
+// NCQ reports whether DMA reads and writes run as native queued commands.
+func (d *Device) NCQ() bool { return d.ncq.Load() }
+
+// NCQCapable reports whether the device and its channel can queue: the
+// device announces NCQ (IDENTIFY word 76) and the channel takes more than
+// one request at a time.
+func (d *Device) NCQCapable() bool {
+	return d.ident.NCQ && d.ident.LBA48 && d.ch.depth > 1
+}
+
+// SetNCQ turns native command queuing on or off for the device's DMA
+// reads and writes; on by default where NCQCapable.
+//
+// Context: any IRQL below DISPATCH; does not block.
+func (d *Device) SetNCQ(on bool) error {
+	if on && !d.NCQCapable() {
+		return &Error{Device: d.name, Command: "set NCQ", Kind: ErrInvalid,
+			Detail: "the device announces no NCQ (IDENTIFY word 76 bit 8) or its channel takes one request at a time"}
+	}
+	d.ncq.Store(on)
 	return nil
 }
 
@@ -193,12 +217,19 @@ func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 	for done < n {
 		buf := p[done*d.sectorSize:]
 		var moved int
+		try := 0
 		err = d.retry(func() error {
 			var err error
+			// Retries go non-queued: after an NCQ error the miniport
+			// fails every queued command (see miniport/ahci
+			// recoverSync), and only commands run one at a time tell
+			// the failing one.
+			queued := try == 0 && d.ncq.Load()
+			try++
 			if d.typ == miniport.DeviceATAPI {
 				moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
 			} else {
-				moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write)
+				moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write, queued)
 			}
 			return err
 		})
@@ -230,12 +261,18 @@ func (d *Device) retry(try func() error) error {
 }
 
 // readWrite runs one ATA read or write command for the first sectors of
-// n from lba, and returns how many it moved.
-func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool) (int, error) {
+// n from lba, and returns how many it moved. A queued command (DMA only)
+// is built as READ/WRITE DMA EXT with FlagQueued, which the miniport turns
+// into READ/WRITE FPDMA QUEUED.
+func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write, queued bool) (int, error) {
 	dma := d.dma.Load()
+	queued = queued && dma
 	r.reset(miniport.FunctionATA, d.target, d.ch.timeout)
 	phys, direct := d.ch.dio.direct(buf, dma)
 	c, ok := nextCommand(lba, n, d.maxSectors(direct), d.ident.LBA48, write, dma)
+	if queued && ok && !c.ext {
+		c.ext, c.cmd = true, rwOpcode(write, dma, true)
+	}
 	c.useMultiple(d.multiple.Load() > 0)
 	if !ok || !c.taskFile(&r.irb.TaskFile) {
 		return 0, &Error{Device: d.name, Command: rwOpcode(write, dma, d.ident.LBA48).String(), LBA: lba, Count: n,
@@ -251,9 +288,14 @@ func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool
 	if dma {
 		flags |= miniport.FlagDMA
 	}
+	op := c.cmd.String()
+	if queued {
+		flags |= miniport.FlagQueued
+		op = map[bool]string{false: "READ FPDMA QUEUED", true: "WRITE FPDMA QUEUED"}[write]
+	}
 	bytes := c.count * d.sectorSize
 	if direct {
-		r.setDirect(buf[:bytes], phys, flags)
+		r.setDirect(buf[:bytes], phys, flags, d.ch.dio.pioSG)
 	} else {
 		r.setData(bytes, flags)
 		if write {
@@ -261,7 +303,7 @@ func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write bool
 		}
 	}
 	d.ch.exec(r)
-	if err := completionError(d.name, &r.irb, c.cmd.String(), c.lba, c.count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
+	if err := completionError(d.name, &r.irb, op, c.lba, c.count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
 		return 0, err
 	}
 	if !write && !direct {
@@ -301,7 +343,7 @@ func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, err
 	}
 	bytes := count * d.sectorSize
 	if direct {
-		r.setDirect(buf[:bytes], phys, flags)
+		r.setDirect(buf[:bytes], phys, flags, d.ch.dio.pioSG)
 	} else {
 		r.setData(bytes, flags)
 	}

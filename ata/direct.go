@@ -9,8 +9,10 @@ import (
 // Zero-copy transfers. Reads and writes move their data straight between
 // the device and the caller's buffer whenever the channel can reach it:
 //
-//   - by PIO always: the ISR moves each DRQ block through the DATA register
-//     with the CPU, into or out of any memory;
+//   - by PIO always where the ISR moves each DRQ block through the DATA
+//     register with the CPU, into or out of any memory; where the
+//     controller's DMA engine moves PIO data too (ChannelInfo.PIOByDMA:
+//     AHCI), as for DMA below;
 //   - by DMA when the buffer's physical address (Config.Phys) and length
 //     meet what the channel's engine needs (miniport.ChannelInfo
 //     DMAAlignment and DMALimit: for an SFF-8038i bus master an even
@@ -33,6 +35,7 @@ type directIO struct {
 	align uint64                      // ChannelInfo.DMAAlignment; 0: DMA only into the bounce buffer
 	limit uint64                      // ChannelInfo.DMALimit; 0: none
 	max   int                         // the most bytes of one command into the caller's memory
+	pioSG bool                        // ChannelInfo.PIOByDMA: PIO requests need segments too
 }
 
 // init takes the channel's DMA constraints from what ChannelInit reported.
@@ -47,6 +50,7 @@ func (dio *directIO) init(phys func([]byte) (uint64, bool), info miniport.Channe
 		dio.align = uint64(a)
 	}
 	dio.limit = info.DMALimit
+	dio.pioSG = info.PIOByDMA
 	dio.max = info.MaxTransfer
 	if dio.max <= 0 {
 		dio.max = math.MaxInt32 // the commands' own limit applies (plan.go)
@@ -60,7 +64,7 @@ func (dio *directIO) init(phys func([]byte) (uint64, bool), info miniport.Channe
 //
 // Context: PASSIVE or DISPATCH; does not block or allocate.
 func (dio *directIO) direct(p []byte, dma bool) (uint64, bool) {
-	if !dma {
+	if !dma && !dio.pioSG {
 		return 0, true
 	}
 	if dio.phys == nil || dio.align == 0 || len(p) == 0 {
@@ -74,14 +78,15 @@ func (dio *directIO) direct(p []byte, dma bool) (uint64, bool) {
 }
 
 // setDirect makes p, the caller's memory at physical address phys, the
-// request's data; a DMA request gets it as its one segment.
+// request's data; a DMA request, and with pioSG a PIO one, gets it as its
+// one segment.
 //
 // Context: PASSIVE, r owned by the caller (not queued).
-func (r *request) setDirect(p []byte, phys uint64, flags miniport.Flags) {
+func (r *request) setDirect(p []byte, phys uint64, flags miniport.Flags, pioSG bool) {
 	r.irb.Data = p
 	r.irb.Flags |= flags
 	r.sgN = 0
-	if flags&miniport.FlagDMA != 0 {
+	if flags&miniport.FlagDMA != 0 || pioSG {
 		r.sg[0] = miniport.Segment{Addr: phys, Length: len(p)}
 		r.sgN = 1
 	}

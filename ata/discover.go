@@ -151,6 +151,7 @@ func (ch *Channel) discover() {
 		}
 		if d.modes.DMA() != 0 && ch.info.DMA {
 			d.dma.Store(true)
+			d.ncq.Store(d.NCQCapable())
 		}
 		ch.devices[t] = d
 		ch.log("%s: %s %q serial %q firmware %q, %d sectors of %d bytes, modes %s, %s",

@@ -235,7 +235,7 @@ func (h *harness) device(name string) *Device {
 func (h *harness) quiet() {
 	for i := 0; i < 1000; i++ {
 		old := h.ch.qlock.Acquire()
-		idle := !h.ch.inFlight && h.ch.head == nil && h.ch.built == nil && h.ch.retryReq == nil
+		idle := h.ch.started == 0 && h.ch.head == nil && h.ch.built == nil && h.ch.retryReq == nil
 		h.ch.qlock.Release(old)
 		if idle {
 			return

@@ -40,6 +40,17 @@ const maxRetries = 2
 // for a completion whose interrupt was lost, before its timeout.
 const lostInterruptCheck = 250 * time.Millisecond
 
+// A deadline that passes while the device has signalled completions not
+// serviced yet is looked at again deadlineRecheck later, once they are
+// serviced (the completion may be the late request's own), at most
+// maxDeferrals times in a row: on a channel with many requests in flight
+// under load a completion of some other request may be pending at every
+// look, and the late one must still time out.
+const (
+	deadlineRecheck = time.Millisecond
+	maxDeferrals    = 4
+)
+
 // recoveryState is a channel's recovery bookkeeping.
 type recoveryState struct {
 	held  atomic.Bool // a recovery is due or running: only internal requests start
@@ -83,8 +94,10 @@ func needsReset(s miniport.Status) bool {
 
 // retryable reports whether err, from one command of the block API, is
 // worth another try: a timeout, after which the port reset the channel and
-// re-programmed its devices, or an interface CRC error (ICRC in ERROR), a
-// transfer garbled on the cable. Media errors (UNC, IDNF) and refusals
+// re-programmed its devices, a command aborted by the recovery from
+// another's error (StatusBusReset: the queued commands after an NCQ
+// error), or an interface CRC error (ICRC in ERROR), a transfer garbled on
+// the cable. Media errors (UNC, IDNF) and refusals
 // (ABRT) are not retried.
 func retryable(err error) bool {
 	var e *Error
@@ -92,7 +105,7 @@ func retryable(err error) bool {
 		return false
 	}
 	switch e.Status {
-	case miniport.StatusTimeout:
+	case miniport.StatusTimeout, miniport.StatusBusReset:
 		return true
 	case miniport.StatusDeviceError:
 		return e.AtaError&miniport.ICRC != 0

@@ -150,8 +150,10 @@ type Interrupt struct {
 	isr    ISR
 	lock   kernel.InterruptLock
 
-	io  *ioapic.IOAPIC // nil for ConnectVector
+	io  *ioapic.IOAPIC // nil for ConnectVector and ConnectMSI
 	pin int
+
+	mask *MaskHook // ConnectMSI: the device-side mask; nil otherwise
 
 	connected atomic.Bool
 	pending   atomic.Pointer[func() bool]
@@ -350,6 +352,9 @@ func (i *Interrupt) Disconnect() {
 		i.io.Mask(i.pin)
 	}
 	old := i.lock.Acquire()
+	if i.mask != nil {
+		i.mask.Set(true)
+	}
 	i.connected.Store(false)
 	i.lock.Release(old)
 	byVector[i.vector].Store(nil)
@@ -414,10 +419,11 @@ func (i *Interrupt) Synchronize(fn func()) {
 
 // SynchronizeMasked runs fn as Synchronize does, with the line also masked
 // at the IOAPIC around fn (HwReset and synchronized routines that must not
-// see the line fire). After unmasking, still at DIRQL holding the lock, it
-// calls the SetPending hook and returns its answer: an edge that arrived
-// while the line was masked is lost (PLATFORM.md), so when signalled is
-// true the caller services the completion itself. Without a hook it
+// see the line fire); an interrupt connected by ConnectMSI is masked at
+// the device, through its MaskHook. After unmasking, still at DIRQL
+// holding the lock, it calls the SetPending hook and returns its answer: an
+// edge that arrived while the line was masked is lost (PLATFORM.md), so
+// when signalled is true the caller services the completion itself. Without a hook it
 // returns false; without a line (ConnectVector) nothing is masked.
 //
 // Context: PASSIVE..Level(), any IF; does not block or allocate; spins for
@@ -428,10 +434,14 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 	old := i.lock.Acquire()
 	if i.io != nil {
 		i.io.Mask(i.pin)
+	} else if i.mask != nil {
+		i.mask.Set(true)
 	}
 	fn()
 	if i.io != nil {
 		i.io.Unmask(i.pin)
+	} else if i.mask != nil {
+		i.mask.Set(false)
 	}
 	if p := i.pending.Load(); p != nil {
 		signalled = (*p)()
@@ -441,10 +451,14 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 }
 
 // Masked reports whether the line is masked, read back from its IOAPIC
-// redirection entry; false for an interrupt without a line.
+// redirection entry, or for ConnectMSI from the device (MaskHook.Masked);
+// false for ConnectVector.
 //
 // Context: PASSIVE..HIGH, any IF; does not block or allocate.
 func (i *Interrupt) Masked() bool {
+	if i.mask != nil {
+		return i.mask.Masked()
+	}
 	if i.io == nil {
 		return false
 	}

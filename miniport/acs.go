@@ -17,10 +17,13 @@ const (
 	READ_SECTORS_EXT       Command = 0x24
 	READ_DMA_EXT           Command = 0x25
 	READ_MULTIPLE_EXT      Command = 0x29
+	READ_LOG_EXT           Command = 0x2f
 	WRITE_SECTORS          Command = 0x30
 	WRITE_SECTORS_EXT      Command = 0x34
 	WRITE_DMA_EXT          Command = 0x35
 	WRITE_MULTIPLE_EXT     Command = 0x39
+	READ_FPDMA_QUEUED      Command = 0x60
+	WRITE_FPDMA_QUEUED     Command = 0x61
 	PACKET                 Command = 0xa0
 	IDENTIFY_PACKET_DEVICE Command = 0xa1
 	READ_MULTIPLE          Command = 0xc4
@@ -50,6 +53,9 @@ var commandNames = map[Command]string{
 	WRITE_SECTORS_EXT:      "WRITE SECTORS EXT",
 	WRITE_DMA_EXT:          "WRITE DMA EXT",
 	WRITE_MULTIPLE_EXT:     "WRITE MULTIPLE EXT",
+	READ_LOG_EXT:           "READ LOG EXT",
+	READ_FPDMA_QUEUED:      "READ FPDMA QUEUED",
+	WRITE_FPDMA_QUEUED:     "WRITE FPDMA QUEUED",
 	PACKET:                 "PACKET",
 	IDENTIFY_PACKET_DEVICE: "IDENTIFY PACKET DEVICE",
 	READ_MULTIPLE:          "READ MULTIPLE",

@@ -26,6 +26,8 @@ const (
 	idCmdSet1       = 82  // bit 5: volatile write cache supported
 	idCmdSet2       = 83  // bit 13 FLUSH CACHE EXT, bit 12 FLUSH CACHE, bit 10 48-bit; 15:14 01b when valid
 	idCmdEnabled1   = 85  // bit 5: volatile write cache enabled
+	idQueueDepth    = 75  // bits 4:0: NCQ queue depth - 1
+	idSATACap       = 76  // Serial ATA capabilities: bit 8 NCQ supported
 	idUDMA          = 88  // bits 6:0: Ultra DMA modes supported
 	idSectors48     = 100 // words 100-103: user addressable sectors for 48-bit commands
 	idSectorSize    = 106 // 15:14 01b when valid; bit 12: logical sector longer than 256 words
@@ -44,6 +46,7 @@ const (
 	cmdFlushExt         = 1 << 13
 	cmdFlush            = 1 << 12
 	cmdLBA48            = 1 << 10
+	sataNCQ             = 1 << 8
 	wordValidMask       = 0xc000 // bits 15:14 of words 83, 106
 	wordValid           = 0x4000 // 01b: the word holds valid data
 	sectorSizeLong      = 1 << 12
@@ -96,6 +99,12 @@ type Identify struct {
 	WriteCacheEnabled bool // and enabled (word 85 bit 5)
 	FlushCache        bool // FLUSH CACHE supported (word 83 bit 12)
 	FlushCacheExt     bool // FLUSH CACHE EXT supported (word 83 bit 13)
+
+	// Native Command Queuing (Serial ATA Revision 2.6 §13.6; ATA8-ACS
+	// word 76 bit 8, word 75 bits 4:0): READ/WRITE FPDMA QUEUED, and
+	// how many such commands the device takes at once (tags 0..depth-1).
+	NCQ      bool
+	NCQDepth int
 
 	// ATAPI only (word 0).
 	PacketSize int       // command packet length: 12 or 16 bytes
@@ -205,6 +214,12 @@ func ParseIdentify(b []byte) (Identify, error) {
 		id.FlushCache = cs2&cmdFlush != 0
 		id.FlushCacheExt = cs2&cmdFlushExt != 0
 		id.LBA48 = cs2&cmdLBA48 != 0
+	}
+
+	// Word 76 (SATA capabilities) is valid unless 0000h or FFFFh.
+	if sc := w(idSATACap); sc != 0 && sc != 0xffff && sc&sataNCQ != 0 {
+		id.NCQ = true
+		id.NCQDepth = int(w(idQueueDepth)&0x1f) + 1
 	}
 
 	id.SectorSize = defaultSectorLength

@@ -1,6 +1,7 @@
 package miniport_test
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -172,5 +173,31 @@ func TestParseIdentifyCapacityLies(t *testing.T) {
 	id, err := miniport.ParseIdentify(sfftest.BuildIdentify(sfftest.IdentifySpec{Model: "X", Sectors28: 0x0fffffff, LBA48: true, Sectors48: miniport.LBA48Limit}))
 	if err != nil || id.Sectors != miniport.LBA48Limit {
 		t.Errorf("capacity of exactly 2^48 sectors: %d, %v", id.Sectors, err)
+	}
+}
+
+// TestParseIdentifyNCQ checks words 75 and 76 (SATA 2.6 §13.6, ATA8-ACS
+// IDENTIFY DEVICE): NCQ from word 76 bit 8 with the depth in word 75 bits
+// 4:0 plus one; word 76 reading 0000h or FFFFh means no SATA capabilities.
+func TestParseIdentifyNCQ(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		w75, w76 uint16
+		ncq      bool
+		depth    int
+	}{
+		{"QEMU: NCQ, 32 tags", 31, 1 << 8, true, 32},
+		{"NCQ, 1 tag", 0, 1<<8 | 1<<1, true, 1},
+		{"no NCQ bit", 31, 1 << 1, false, 0},
+		{"word 76 all ones is not valid", 31, 0xffff, false, 0},
+		{"word 76 zero", 31, 0, false, 0},
+	} {
+		raw := sfftest.BuildIdentify(sfftest.IdentifySpec{Model: "X", Sectors28: 5000, LBA48: true, Sectors48: 5000})
+		binary.LittleEndian.PutUint16(raw[75*2:], tc.w75)
+		binary.LittleEndian.PutUint16(raw[76*2:], tc.w76)
+		id, err := miniport.ParseIdentify(raw)
+		if err != nil || id.NCQ != tc.ncq || id.NCQDepth != tc.depth {
+			t.Errorf("%s: NCQ %v depth %d err %v; want %v %d", tc.name, id.NCQ, id.NCQDepth, err, tc.ncq, tc.depth)
+		}
 	}
 }

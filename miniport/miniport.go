@@ -132,6 +132,18 @@ type ChannelInfo struct {
 	// DMALimit is the first physical address the DMA engine cannot reach
 	// (4 GiB for the 32-bit base of a PRD); 0 means no limit.
 	DMALimit uint64
+
+	// PIOByDMA reports that the controller moves PIO data too with its
+	// DMA engine, from the request's scatter/gather list (an AHCI HBA
+	// does, from the PRD table; an SFF channel moves it with the CPU):
+	// the port then hands PIO requests segments as it does DMA ones.
+	PIOByDMA bool
+
+	// QueueDepth is how many requests the channel takes at once: StartIo
+	// is called again before earlier requests complete, up to this many
+	// (an AHCI port's command slots). 0 or 1: one at a time, as on an SFF
+	// channel.
+	QueueDepth int
 }
 
 // Controller is the controller-level table of a miniport

@@ -41,7 +41,7 @@ type Port interface {
 	//
 	// Context: the channel's DIRQL with the channel interrupt lock held
 	// (StartIo, Interrupt, synchronized routines); does not block or
-	// allocate. Panics when req is not the request in flight.
+	// allocate. Panics when req is not in flight.
 	Complete(req *Request)
 
 	// RequestSynchronizedRoutine runs fn(req) synchronized with the ISR

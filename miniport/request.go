@@ -116,6 +116,13 @@ const (
 	FlagReturnTaskFile Flags = 0x0020 // IRB_FLAGS_RETURN_RESULTS: read the task file back into TaskFile on completion
 	FlagDataIn         Flags = 0x0040 // IRB_FLAGS_DATA_IN: device to host
 	FlagDataOut        Flags = 0x0080 // IRB_FLAGS_DATA_OUT: host to device
+
+	// FlagQueued (an addition of this project) asks for a READ or WRITE
+	// DMA EXT to run as a native queued command, READ/WRITE FPDMA
+	// QUEUED (SATA 2.6 §13.6.4-5): the miniport builds it from the task
+	// file's LBA and count, with the tag of the slot it picks, and never
+	// mixes it with non-queued commands on the device.
+	FlagQueued Flags = 0x10000
 )
 
 // Registers are the command block registers of one half of a task file

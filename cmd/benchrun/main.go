@@ -1,12 +1,15 @@
 // Command benchrun is `make bench`: it boots the firmware in QEMU, on the
 // machine the integration tests use (internal/qemu), with a scratch disk,
-// runs `irql bench`, `ata bench` and `irq latency`, and prints one JSON
-// object per measurement on standard output: the boot time, each `irql
-// bench` row, each `ata bench` result and each latency figure, each with
-// the firmware's commit, the QEMU version and the host CPU. With -image it
-// first boots the boot image under UEFI (OVMF, no -kernel) and reports that
-// boot split into OVMF, the UEFI loader and the firmware's entry to its
-// shell. The firmware's own output goes to standard error as it comes. No
+// runs `irql bench`, `ata bench` and `irq latency`, then boots it again on
+// q35 with the same disk on port 0 of the ICH9 AHCI controller and runs
+// `ata bench` there (sequential reads and writes, random 4 KiB reads at
+// QD1, QD8 and QD32), and prints one JSON object per measurement on
+// standard output: the boot times, each `irql bench` row, each `ata bench`
+// result and each latency figure, each with the firmware's commit, the
+// QEMU version, the machine and the host CPU. With -image it first boots
+// the boot image under UEFI (OVMF, no -kernel) and reports that boot split
+// into OVMF, the UEFI loader and the firmware's entry to its shell. The
+// firmware's own output goes to standard error as it comes. No
 // test asserts on the figures.
 //
 // The disk is a raw image, sparse, whose first -fill bytes are
@@ -133,7 +136,46 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 	if err := makeDisk(disk, size, fill); err != nil {
 		return err
 	}
-	opts := qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}
+	deadline := time.Now().Add(timeout)
+	sectors := fill / 512
+	common := fmt.Sprintf("-lba 0 -count %d -time %s -passes %d", sectors, pass, passes)
+	cmds := []string{"irql bench", "ata rw on 0:0"}
+	for i, s := range sizes {
+		tests := "seq-read,seq-write"
+		if i == 0 {
+			tests += ",rand-read"
+		}
+		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
+	}
+	cmds = append(cmds, "irq latency")
+	pcRecs, err := session(elf, qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}, cmds, deadline)
+	if err != nil {
+		return fmt.Errorf("pc: %w", err)
+	}
+	// q35: the AHCI rows. Port 0 of the AHCI controller is 0:0 too.
+	cmds = []string{"ata rw on 0:0",
+		fmt.Sprintf("ata bench 0:0 -size %s -tests seq-read,seq-write -modes dma %s", sizes[0], common)}
+	for _, qd := range []int{1, 8, 32} {
+		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -tests rand-read -modes dma -qd %d %s", qd, common))
+	}
+	q35Recs, err := session(elf, qemu.Options{Machine: "q35", Args: []string{
+		"-drive", "if=none,id=bench,format=raw,cache=writeback,file=" + disk,
+		"-device", "ide-hd,drive=bench,bus=ide.0",
+	}}, cmds, deadline)
+	if err != nil {
+		return fmt.Errorf("q35: %w", err)
+	}
+	js, err := lines(append(pcRecs, q35Recs...))
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.WriteString(js)
+	return err
+}
+
+// session boots the firmware in QEMU with opts, runs cmds in its shell,
+// powers it off, and returns the records of what it printed.
+func session(elf string, opts qemu.Options, cmds []string, deadline time.Time) ([]Record, error) {
 	args := qemu.Command(elf, opts)
 	env := Env{
 		Commit:  output("git", "rev-parse", "HEAD"),
@@ -145,23 +187,23 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	defer cmd.Process.Kill()
-	con := &console{r: bufio.NewReader(stdout), deadline: start.Add(timeout)}
+	con := &console{r: bufio.NewReader(stdout), deadline: deadline}
 
 	boot, err := con.until(prompt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	toPrompt := time.Since(start)
 	recs := parse(boot, env)
@@ -170,40 +212,22 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 			recs[i].ToPromptMs = ms(toPrompt)
 		}
 	}
-
-	sectors := fill / 512
-	cmds := []string{"irql bench", "ata rw on 0:0"}
-	common := fmt.Sprintf("-lba 0 -count %d -time %s -passes %d", sectors, pass, passes)
-	for i, s := range sizes {
-		tests := "seq-read,seq-write"
-		if i == 0 {
-			tests += ",rand-read"
-		}
-		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
-	}
-	cmds = append(cmds, "irq latency")
 	for _, c := range cmds {
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
-			return err
+			return nil, err
 		}
 		out, err := con.until(prompt)
 		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
+			return nil, fmt.Errorf("%s: %w", c, err)
 		}
 		if i := strings.Index(out, "error: "); i >= 0 {
-			return fmt.Errorf("%s: %s", c, firstLine(out[i:]))
+			return nil, fmt.Errorf("%s: %s", c, firstLine(out[i:]))
 		}
 		recs = append(recs, parse(out, env)...)
 	}
 	io.WriteString(stdin, "halt\r")
 	cmd.Wait()
-
-	js, err := lines(recs)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.WriteString(js)
-	return err
+	return recs, nil
 }
 
 // console reads the serial console, copying it to standard error.

@@ -16,7 +16,9 @@ import (
 	"github.com/ataport/firmware/board/pci"
 	"github.com/ataport/firmware/cmd/firmware/shell"
 	"github.com/ataport/firmware/internal/pattern"
+	"github.com/ataport/firmware/irq"
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport/ahci"
 	"github.com/ataport/firmware/miniport/piix"
 )
 
@@ -30,10 +32,17 @@ var (
 	ideDIRQL = [2]kernel.IRQL{6, 5}
 )
 
+// ahciDIRQL is the level of an AHCI controller's interrupt, one MSI message
+// for all its ports: above the IDE channels, as the HAL gives each
+// interrupt its own level (docs/DESIGN.md).
+const ahciDIRQL kernel.IRQL = 7
+
 var (
 	controllers []*ata.Controller
 	// unsupported lists the storage controllers no miniport drives.
 	unsupported []string
+	// described names each controller and, per channel, where it is.
+	described = map[*ata.Controller]describer{}
 
 	lastMu      sync.Mutex
 	lastPattern = map[string]pattern.Pattern{}
@@ -47,18 +56,24 @@ func startATA() {
 		if f.Class != 0x01 {
 			continue
 		}
-		if f.Subclass != 0x01 {
+		var c *ata.Controller
+		var err error
+		switch {
+		case f.Subclass == 0x01:
+			c, err = attachIDE(f, next)
+		case f.Subclass == 0x06 && f.ProgIF == 0x01:
+			c, err = attachAHCI(f, next)
+		default:
 			unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: no miniport drives it yet",
 				f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName()))
 			continue
 		}
-		c, err := attachIDE(f, next)
 		if err != nil {
 			fmt.Printf("ata: %02x:%02x.%d %04x:%04x: %v\n", f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, err)
 		}
 		if c != nil {
 			controllers = append(controllers, c)
-			next += len(c.Channels())
+			next += c.ChannelCount()
 		}
 	}
 }
@@ -95,6 +110,71 @@ func attachIDE(f *pci.Function, first int) (*ata.Controller, error) {
 	})
 }
 
+// ahciRequests is the number of request blocks of each AHCI channel, the
+// callers it serves at once: as many as an HBA has command slots.
+const ahciRequests = 32
+
+// describer describes a controller the firmware drives: its name and
+// address, and where each channel is.
+type describer interface {
+	String() string
+	PortInfo(ch int) string
+}
+
+// attachAHCI attaches the AHCI miniport to function f: memory decode and
+// bus mastering on, ABAR from BAR5, and its one interrupt by MSI, shared
+// by its ports (ata.SharedInterrupt), masked by GHC.IE since QEMU's ICH9
+// MSI capability has no per-vector mask.
+func attachAHCI(f *pci.Function, first int) (*ata.Controller, error) {
+	bar, ok := f.BAR(5)
+	if !ok || bar.IO || bar.Addr == 0 || bar.Addr >= 1<<32 {
+		unsupported = append(unsupported, fmt.Sprintf("%02x:%02x.%d %04x:%04x %s: no ABAR (BAR5) below 4 GiB",
+			f.Bus, f.Dev, f.Fn, f.Vendor, f.Device, f.ClassName()))
+		return nil, nil
+	}
+	f.Write16(pc.PCI, pci.COMMAND, f.Read16(pc.PCI, pci.COMMAND)|1<<pci.CMD_MEMORY_SPACE|1<<pci.CMD_BUS_MASTER)
+	mp, err := ahci.New(ahci.PCI{
+		Bus: f.Bus, Device: f.Dev, Function: f.Fn,
+		Vendor: f.Vendor, DeviceID: f.Device,
+		Class: uint32(f.Class)<<16 | uint32(f.Subclass)<<8 | uint32(f.ProgIF),
+		ABAR:  bar.Addr,
+		Regs:  ahci.MMIO(bar.Addr),
+	})
+	if err != nil {
+		return nil, err
+	}
+	shared := ata.NewSharedInterrupt(func(isr irq.ISR) (ata.Interrupt, error) {
+		mask := irq.MaskHook{
+			Set:    func(masked bool) bool { return !mp.SetInterrupt(!masked) },
+			Masked: func() bool { return !mp.InterruptEnabled() },
+		}
+		i, msg, err := irq.ConnectMSI(mp.Name(), ahciDIRQL, isr, mask)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.EnableMSI(pc.PCI, msg.Address, msg.Data); err != nil {
+			return nil, err
+		}
+		return i, nil
+	})
+	lines := make([]ata.Line, 32)
+	for i := range lines {
+		lines[i].DIRQL = ahciDIRQL
+	}
+	c, err := ata.Attach(mp, ata.Config{
+		Lines:        lines,
+		FirstChannel: first,
+		Connect:      shared.Connect,
+		Requests:     ahciRequests,
+		Log:          func(s string) { fmt.Println(s) },
+	})
+	if c != nil {
+		described[c] = mp
+		fmt.Println("ata: " + mp.String())
+	}
+	return c, err
+}
+
 func addATACommands(sh *shell.Shell) {
 	for _, c := range []shell.Cmd{
 		{Name: "ata", Help: "devices: model, capacity, modes, read/write state; controllers not driven", Handler: cmdATA},
@@ -106,6 +186,7 @@ func addATACommands(sh *shell.Shell) {
 		{Name: "ata flush", Args: "DEV", Help: "FLUSH CACHE: written data is on the medium when it returns", MinArgs: 1, MaxArgs: 1, Handler: cmdFlush},
 		{Name: "ata rw", Args: "on|off DEV", Help: "allow or refuse writes to DEV (refused at boot)", MinArgs: 2, MaxArgs: 2, Handler: cmdRW},
 		{Name: "ata mode", Args: "DEV pio|dma", Help: "transfer mode of DEV", MinArgs: 2, MaxArgs: 2, Handler: cmdMode},
+		{Name: "ata ncq", Args: "on|off DEV", Help: "native command queuing of DEV's DMA reads and writes (on where supported)", MinArgs: 2, MaxArgs: 2, Handler: cmdNCQ},
 		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors, retries, recoveries, fault injection", Handler: cmdStats},
 		{Name: "ata contexts", Help: "per routine: CR8, IF, line masked, lock held, as recorded at each call", Handler: cmdContexts},
 	} {
@@ -195,6 +276,9 @@ func cmdATA(c *shell.Context, _ []string) error {
 			if d.Writable() {
 				rw = "writable"
 			}
+			if d.NCQCapable() {
+				rw += fmt.Sprintf(" ncq %s (depth %d)", onOff(d.NCQ()), id.NCQDepth)
+			}
 			fmt.Fprintf(c, "%s %-5v %q sectors %d (%d bytes, %d-byte sectors) modes %v mode %v %s\n",
 				d.Name(), d.Type(), id.Model, d.Sectors(), d.Size(), d.SectorSize(), d.Modes(), d.Mode(), rw)
 			n++
@@ -202,6 +286,16 @@ func cmdATA(c *shell.Context, _ []string) error {
 	}
 	if n == 0 {
 		fmt.Fprintln(c, "no ATA devices")
+	}
+	for _, ctl := range controllers {
+		d, ok := described[ctl]
+		if !ok {
+			continue
+		}
+		fmt.Fprintln(c, d.String())
+		for _, ch := range ctl.Channels() {
+			fmt.Fprintf(c, "  %s: %s\n", ch.Name(), d.PortInfo(ch.Index()))
+		}
 	}
 	for _, u := range unsupported {
 		fmt.Fprintln(c, u)
@@ -425,11 +519,50 @@ func cmdStats(c *shell.Context, _ []string) error {
 	for _, ctl := range controllers {
 		for _, ch := range ctl.Channels() {
 			s := ch.Stats()
-			fmt.Fprintf(c, "%s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d %s\n",
+			fmt.Fprintf(c, "%s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d depth %d max-outstanding %d%s %s\n",
 				ch.Name(), s.Requests, s.Interrupts, s.ByVector, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
-				s.Retries, s.Recoveries, injection(ch))
+				s.Retries, s.Recoveries, s.Depth, s.MaxOutstanding, queueStats(ch), injection(ch))
 		}
 	}
+	return nil
+}
+
+// queueStats returns what the miniport saw of the channel's queue, for a
+// miniport that keeps such figures (AHCI: the most slots issued, the most
+// NCQ commands in PxSACT as its ISR read it).
+func queueStats(ch *ata.Channel) string {
+	q, ok := ch.Miniport().(interface{ QueueStats() (issued, active int) })
+	if !ok {
+		return ""
+	}
+	issued, active := q.QueueStats()
+	return fmt.Sprintf(" max-issued %d max-sactive %d", issued, active)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func cmdNCQ(c *shell.Context, args []string) error {
+	var on bool
+	switch args[0] {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return shell.ErrUsage
+	}
+	d, err := device(args[1])
+	if err != nil {
+		return err
+	}
+	if err := d.SetNCQ(on); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "%s: ncq %s\n", d.Name(), onOff(d.NCQ()))
 	return nil
 }
 

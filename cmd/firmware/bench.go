@@ -10,6 +10,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ataport/firmware/ata"
@@ -30,6 +31,7 @@ const (
 	benchMinLat    = 1 << 16      // latency samples reserved at least
 	benchSeed      = 0x6174616265 // random offsets: the same each run
 	benchMaxPasses = 100
+	benchMaxQD     = 32 // -qd at most: an AHCI port's command slots
 )
 
 // benchTests are the tests `ata bench` knows, in the order it runs them.
@@ -39,8 +41,8 @@ var benchTests = []string{"seq-read", "seq-write", "rand-read"}
 func addBenchCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{
 		Name:    "ata bench",
-		Args:    "DEV [-size N] [-lba N -count N] [-time D] [-passes N] [-tests seq-read,seq-write,rand-read] [-modes dma,pio]",
-		Help:    "sequential and random (4 KiB, QD1) throughput, latency and costs per request, in DMA and PIO",
+		Args:    "DEV [-size N] [-lba N -count N] [-time D] [-passes N] [-qd N] [-tests seq-read,seq-write,rand-read] [-modes dma,pio]",
+		Help:    "sequential and random (4 KiB, QD1 or -qd N submitters) throughput, latency and costs per request, in DMA and PIO",
 		MinArgs: 1, MaxArgs: -1, Handler: cmdBench,
 	})
 }
@@ -54,6 +56,7 @@ type benchArgs struct {
 	passes     int
 	tests      []string
 	modes      []ata.Mode
+	qd         int // rand-read: requests outstanding, one submitter goroutine each
 }
 
 // parseBench reads DEV then -name value pairs, and checks them against the
@@ -67,7 +70,7 @@ func parseBench(args []string) (*benchArgs, error) {
 	if d.Type() != miniport.DeviceATA {
 		return nil, fmt.Errorf("%s is %v: ata bench drives ATA disks", d.Name(), d.Type())
 	}
-	a := &benchArgs{dev: d, size: benchSize, count: d.Sectors(), pass: benchTime, passes: benchPasses}
+	a := &benchArgs{dev: d, size: benchSize, count: d.Sectors(), pass: benchTime, passes: benchPasses, qd: 1}
 	var tests, modes string
 	hasCount := false
 	for i := 1; i < len(args); i += 2 {
@@ -90,6 +93,12 @@ func parseBench(args []string) (*benchArgs, error) {
 		case "-passes":
 			n, err = shell.ParseUint(name, v, benchMaxPasses)
 			a.passes = int(n)
+		case "-qd":
+			n, err = shell.ParseUint(name, v, benchMaxQD)
+			a.qd = int(n)
+			if err == nil && n == 0 {
+				err = errors.New("-qd: at least 1")
+			}
 		case "-tests":
 			tests = v
 		case "-modes":
@@ -184,8 +193,8 @@ func cmdBench(c *shell.Context, args []string) error {
 	// allocMetrics) and take CPU time from the passes. The I/O path does
 	// not allocate, so the heap stays as it is.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	fmt.Fprintf(c, "bench: %s lba %d count %d, QD1, a warm-up pass and %d passes of %v per test\n",
-		d.Name(), a.lba, a.count, a.passes, a.pass)
+	fmt.Fprintf(c, "bench: %s lba %d count %d, QD1 (rand-read QD%d), a warm-up pass and %d passes of %v per test\n",
+		d.Name(), a.lba, a.count, a.qd, a.passes, a.pass)
 	for _, m := range a.modes {
 		if err := d.SetMode(m); err != nil {
 			return err
@@ -201,26 +210,38 @@ func cmdBench(c *shell.Context, args []string) error {
 	return nil
 }
 
-// run runs test t in the device's current mode.
+// run runs test t in the device's current mode: rand-read with a.qd
+// submitters, each with its own buffer and random stream, the others with
+// one.
 func (a *benchArgs) run(c *shell.Context, t, mode string) (bench.Result, error) {
-	size := a.size
+	size, qd := a.size, 1
 	if t == "rand-read" {
-		size = benchRandSize
+		size, qd = benchRandSize, a.qd
 	}
-	w := &benchWorker{
-		c: c, d: a.dev, buf: make([]byte, size),
-		write: t == "seq-write", random: t == "rand-read",
-		base:  int64(a.lba) * int64(a.dev.SectorSize()),
-		slots: int64(a.count) * int64(a.dev.SectorSize()) / int64(size),
-		rng:   rand.New(rand.NewPCG(benchSeed, benchSeed)),
-		hz:    pc.TSCFrequency(),
-	}
-	if w.write {
-		for i := range w.buf {
-			w.buf[i] = byte(w.rng.Uint32())
+	var ws []*benchWorker
+	for i := range qd {
+		w := &benchWorker{
+			c: c, d: a.dev, buf: make([]byte, size),
+			write: t == "seq-write", random: t == "rand-read",
+			base:  int64(a.lba) * int64(a.dev.SectorSize()),
+			slots: int64(a.count) * int64(a.dev.SectorSize()) / int64(size),
+			rng:   rand.New(rand.NewPCG(benchSeed, benchSeed+uint64(i))),
+			hz:    pc.TSCFrequency(),
 		}
+		if w.write {
+			for i := range w.buf {
+				w.buf[i] = byte(w.rng.Uint32())
+			}
+		}
+		ws = append(ws, w)
 	}
+	w := ws[0]
+	w.others = ws[1:]
 	label := fmt.Sprintf("bench: %s %s size %d", t, mode, size)
+	if qd > 1 {
+		label += fmt.Sprintf(" qd %d", qd)
+		mode += fmt.Sprintf("-qd%d", qd)
+	}
 	warm, err := w.pass(a.pass, nil)
 	if err != nil {
 		return bench.Result{}, err
@@ -257,20 +278,72 @@ type benchWorker struct {
 	next          int64 // sequential: the next slot
 	rng           *rand.Rand
 	hz            uint64 // TSC
+
+	// others are the further submitters of a pass at a queue depth above
+	// 1: each runs loop in its own goroutine for the same time.
+	others []*benchWorker
 }
 
-// pass issues requests one at a time for d and returns what they moved and
-// cost; with lat it appends each request's latency, while lat has room
-// (it was sized from the warm-up pass, so that appending never allocates
-// inside the pass). Between requests it looks for Ctrl-C every benchPoll.
+// loopResult is what one submitter's loop did.
+type loopResult struct {
+	requests, bytes uint64
+	err             error
+}
+
+// pass issues requests for d, one at a time from this submitter and from
+// each of w.others, and returns what they moved and cost; with lat it
+// appends the latency of each request of this submitter (a sample of all
+// at a depth above 1), while lat has room (it was sized from the warm-up
+// pass, so that appending never allocates inside the pass). The other
+// submitters' goroutines are made before the count of allocations starts
+// and released together.
 func (w *benchWorker) pass(d time.Duration, lat *[]time.Duration) (bench.Pass, error) {
 	ch := w.d.Channel()
 	s0, dirql := ch.Stats(), dirqlTime(ch) // dirqlTime allocates: before the count starts
+	var end uint64
+	stop := new(atomic.Bool)
+	goCh, results := make(chan struct{}), make(chan loopResult, len(w.others))
+	for _, o := range w.others {
+		go func() {
+			<-goCh
+			results <- o.loop(end, nil, stop, false)
+		}()
+	}
 	mallocs := heapObjects()
 	start := pc.AMD64.Counter()
-	end, poll, pollEvery := start+w.cycles(d), start, w.cycles(benchPoll)
+	end = start + w.cycles(d)
+	close(goCh)
+	r := w.loop(end, lat, stop, true)
+	stop.Store(r.err != nil)
 	var p bench.Pass
-	for t := start; t < end; {
+	p.Requests, p.Bytes = r.requests, r.bytes
+	for range w.others {
+		o := <-results
+		p.Requests += o.requests
+		p.Bytes += o.bytes
+		if r.err == nil {
+			r.err = o.err
+		}
+	}
+	if r.err != nil {
+		return p, r.err
+	}
+	p.Elapsed = w.duration(pc.AMD64.Counter() - start)
+	p.Mallocs = heapObjects() - mallocs
+	s1 := ch.Stats()
+	p.Interrupts, p.ByVector, p.Sync = s1.Interrupts-s0.Interrupts, s1.ByVector-s0.ByVector, s1.Synchronized-s0.Synchronized
+	p.DIRQL = dirqlTime(ch) - dirql
+	return p, nil
+}
+
+// loop issues requests one at a time until the TSC passes end or stop is
+// set; with lat it records their latencies (see pass); with poll it looks
+// for Ctrl-C every benchPoll, and stops the others through stop.
+func (w *benchWorker) loop(end uint64, lat *[]time.Duration, stop *atomic.Bool, poll bool) loopResult {
+	var p loopResult
+	start := pc.AMD64.Counter()
+	last, pollEvery := start, w.cycles(benchPoll)
+	for t := start; t < end && !stop.Load(); {
 		slot := w.next
 		if w.random {
 			slot = int64(w.rng.Uint64N(uint64(w.slots)))
@@ -287,26 +360,25 @@ func (w *benchWorker) pass(d time.Duration, lat *[]time.Duration) (bench.Pass, e
 		}
 		t = pc.AMD64.Counter()
 		if err != nil {
-			return p, err
+			stop.Store(true)
+			p.err = err
+			return p
 		}
-		p.Requests++
-		p.Bytes += uint64(len(w.buf))
+		p.requests++
+		p.bytes += uint64(len(w.buf))
 		if lat != nil && len(*lat) < cap(*lat) {
 			*lat = append(*lat, w.duration(t-t0))
 		}
-		if t-poll >= pollEvery {
-			poll = t
+		if poll && t-last >= pollEvery {
+			last = t
 			if w.c.Interrupted() {
-				return p, shell.ErrInterrupted
+				stop.Store(true)
+				p.err = shell.ErrInterrupted
+				return p
 			}
 		}
 	}
-	p.Elapsed = w.duration(pc.AMD64.Counter() - start)
-	p.Mallocs = heapObjects() - mallocs
-	s1 := ch.Stats()
-	p.Interrupts, p.ByVector, p.Sync = s1.Interrupts-s0.Interrupts, s1.ByVector-s0.ByVector, s1.Synchronized-s0.Synchronized
-	p.DIRQL = dirqlTime(ch) - dirql
-	return p, nil
+	return p
 }
 
 // cycles and duration convert between time and TSC cycles.

@@ -1,0 +1,97 @@
+package ata
+
+import (
+	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport"
+)
+
+// The completion side of a channel: the completion DPC, which retires
+// requests in batches at DISPATCH, and the timer that drives timeouts.
+
+// completionDPC retires the completed requests, in batches (one DPC per
+// channel): it wakes their waiters (or requeues those a reset abandoned),
+// uncounts them from the requests started, and starts the next ones. A busy answer has the request tried again.
+// Should the DPC run on two CPUs at once, the second leaves the list to
+// the first.
+//
+// Context: DPC: DISPATCH, IF=1, no lock held; does not block or allocate.
+func (ch *Channel) completionDPC() {
+	kernel.AssertLevel("ata: completion DPC", kernel.DISPATCH, kernel.DISPATCH)
+	ch.record(RoutineCompletionDPC, -1)
+	ch.stats.dpcs.Add(1)
+	if ch.workWake.Swap(false) {
+		ch.wake(ch.worker)
+	}
+	for ch.doneCount.Load() > 0 && ch.dpcBusy.CompareAndSwap(false, true) {
+		lock := ch.intr.Lock()
+		old := lock.Acquire()
+		list := ch.doneHead
+		ch.doneHead, ch.doneTail = nil, nil
+		for r := list; r != nil; r = r.next {
+			ch.doneCount.Add(-1)
+		}
+		// The timer of the requests retired here stops under the lock
+		// that startLocked arms it under: this DPC may have read a
+		// count whose list another one took, and a cancel outside the
+		// lock could then stop the timer of a request starting meanwhile
+		// on another CPU, which would never time out.
+		if list != nil && ch.flying == 0 {
+			ch.timer.Cancel()
+		}
+		lock.Release(old)
+		for r := list; r != nil; {
+			next := r.next
+			r.next = nil
+			ch.retire(r)
+			r = next
+		}
+		ch.dpcBusy.Store(false)
+	}
+	ch.pump(false)
+}
+
+// retire finishes one completed request and uncounts it from started; a
+// request a channel reset aborted through no fault of its own goes back
+// to the head of the queue instead, to be built and started again.
+//
+// Context: DISPATCH, no lock held.
+func (ch *Channel) retire(r *request) {
+	if r.requeue {
+		r.requeue = false
+		old := ch.qlock.Acquire()
+		if r.internal {
+			r.next, ch.uhead = ch.uhead, r
+			if ch.utail == nil {
+				ch.utail = r
+			}
+		} else {
+			r.next, ch.head = ch.head, r
+			if ch.tail == nil {
+				ch.tail = r
+			}
+		}
+		ch.started--
+		ch.qlock.Release(old)
+		return
+	}
+	if r.irb.Status == miniport.StatusTimeout {
+		ch.stats.timeouts.Add(1)
+	}
+	ch.recoverAfter(r)
+	ch.finish(r)
+	ch.release()
+}
+
+// onTimeout is the timeout of the request in flight; timeoutLocked does
+// the work with the line masked.
+//
+// Context: timer routine: DISPATCH, IF=1, no lock held.
+func (ch *Channel) onTimeout() {
+	kernel.AssertLevel("ata: timeout timer", kernel.DISPATCH, kernel.DISPATCH)
+	if ch.synchronizeMasked(ch.timeoutThunk) {
+		ch.intr.Synchronize(ch.lostEdgeThunk)
+	}
+	if ch.reinit.Load() {
+		ch.wake(ch.worker)
+	}
+}

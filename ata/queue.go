@@ -1,0 +1,259 @@
+package ata
+
+import (
+	"strconv"
+
+	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport"
+)
+
+// The queue side of a channel: submission, BuildIo, and starting requests
+// while fewer than the channel's depth are in flight (DESIGN.md: BuildIo at
+// or below DISPATCH, unsynchronized with the ISR; StartIo at DIRQL).
+
+// exec submits r and waits for its completion.
+//
+// Context: PASSIVE, IF=1; blocks.
+func (ch *Channel) exec(r *request) {
+	kernel.AssertMayBlock("ata: request")
+	ch.stats.requests.Add(1)
+	old := ch.qlock.Acquire()
+	switch {
+	case r.internal && ch.utail == nil:
+		ch.uhead, ch.utail = r, r
+	case r.internal:
+		ch.utail.next, ch.utail = r, r
+	case ch.tail == nil:
+		ch.head, ch.tail = r, r
+	default:
+		ch.tail.next, ch.tail = r, r
+	}
+	ch.qlock.Release(old)
+	ch.pump(true)
+	<-r.done
+	if r.irb.Status != miniport.StatusSuccess {
+		ch.stats.errors.Add(1)
+	}
+}
+
+// finish hands a completed request back to its waiter.
+//
+// Context: PASSIVE or DISPATCH; does not block or allocate.
+func (ch *Channel) finish(r *request) {
+	select {
+	case r.done <- struct{}{}:
+	default:
+		kernel.Bugcheck("ata: " + ch.name + ": request tag " + strconv.Itoa(int(r.irb.Tag)) + " completed twice")
+	}
+}
+
+// pump moves the queue along: it starts the next request while fewer than
+// depth are in flight (a busy retry first, then the one BuildIo accepted;
+// a FunctionReset only once none is in flight), and builds
+// the next queued request when none waits built, the urgent queue of
+// internal requests first. While a recovery holds the channel only
+// internal requests are built and started (recovery.go). Building happens
+// only when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
+// so that BuildIo runs with the request in flight, unsynchronized with its
+// ISR; from the DPC and timers the builder goroutine is woken instead.
+//
+// Context: PASSIVE or DISPATCH, IF=1, no lock held; does not block or
+// allocate.
+func (ch *Channel) pump(mayBuild bool) {
+	kernel.AssertLevel("ata: pump", kernel.PASSIVE, kernel.DISPATCH)
+	for {
+		old := ch.qlock.Acquire()
+		held := ch.rec.held.Load() // a recovery holds all but internal requests
+		if ch.started < ch.depth && !ch.retryWait {
+			var r *request
+			retry := false
+			switch {
+			case ch.retryReq != nil && (!held || ch.retryReq.internal):
+				r, retry = ch.retryReq, true
+			case ch.built != nil && (!held || ch.built.internal):
+				r = ch.built
+			}
+			if r != nil && (r.irb.Function != miniport.FunctionReset || ch.started == 0) {
+				if retry {
+					ch.retryReq = nil
+				} else {
+					ch.built = nil
+				}
+				ch.started++
+				ch.qlock.Release(old)
+				ch.startRequest(r)
+				continue
+			}
+		}
+		if held && ch.built != nil && !ch.built.internal && !ch.building && ch.uhead != nil {
+			// A request built before the recovery gives way to the
+			// recovery's own; it goes back to the head of the queue and
+			// is built again after it.
+			r := ch.built
+			ch.built, r.next, ch.head = nil, ch.head, r
+			if ch.tail == nil {
+				ch.tail = r
+			}
+		}
+		if ch.built == nil && !ch.building && (ch.uhead != nil || ch.head != nil && !held) {
+			if !mayBuild {
+				ch.qlock.Release(old)
+				ch.wake(ch.builder)
+				return
+			}
+			r := ch.uhead
+			if r != nil {
+				ch.uhead = r.next
+				if ch.uhead == nil {
+					ch.utail = nil
+				}
+			} else {
+				r = ch.head
+				ch.head = r.next
+				if ch.head == nil {
+					ch.tail = nil
+				}
+			}
+			r.next = nil
+			ch.building = true
+			ch.qlock.Release(old)
+			ok := ch.buildIo(r)
+			old = ch.qlock.Acquire()
+			ch.building = false
+			if ok {
+				ch.built = r
+			}
+			ch.qlock.Release(old)
+			if !ok {
+				ch.finish(r)
+			}
+			continue
+		}
+		ch.qlock.Release(old)
+		return
+	}
+}
+
+// wake wakes a goroutine waiting on c.
+//
+// Context: PASSIVE or DISPATCH; does not block or allocate.
+func (ch *Channel) wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// builderLoop builds queued requests at PASSIVE when the DPC or a timer
+// found one waiting.
+//
+// Context: PASSIVE goroutine, one per channel; blocks.
+func (ch *Channel) builderLoop() {
+	kernel.AssertMayBlock("ata: builder")
+	for range ch.builder {
+		ch.pump(true)
+	}
+}
+
+// buildIo calls the miniport's BuildIo for r (FunctionReset is the
+// port's own and needs none) and records whether an ISR of the channel ran
+// meanwhile (on any CPU, or by the port's own replay of a missed edge), and
+// whether the local APIC of the CPU running BuildIo delivered the channel's
+// vector to it meanwhile: the interrupt entry's count for this CPU, which
+// only a hardware delivery raises. BuildIo runs pinned at DISPATCH, which
+// masks no device vector, so the CPU is the same for its whole duration,
+// and a delivery during it proves that BuildIo runs with interrupts on
+// (docs/DESIGN.md).
+//
+// Context: PASSIVE or DISPATCH, IF=1, no lock held (IdeHwBuildIo's).
+func (ch *Channel) buildIo(r *request) bool {
+	if r.irb.Function == miniport.FunctionReset {
+		return true
+	}
+	old := kernel.Raise(kernel.DISPATCH)
+	cpu := kernel.CPU()
+	total := ch.isrTotal.Load()
+	delivered := ch.intr.AcceptedHere()
+	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
+	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
+	ok := ch.mp.BuildIo(&r.irb)
+	overlap := ch.isrTotal.Load() != total
+	same := ch.intr.AcceptedHere() != delivered
+	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
+	kernel.Lower(old)
+	if !ok && r.irb.Status == miniport.StatusPending {
+		r.irb.Status = miniport.StatusInvalidRequest
+	}
+	return ok
+}
+
+// startRequest starts r, which this caller counted in started:
+// HwStartIo under the interrupt lock, or the channel reset for
+// FunctionReset. A request StartIo refused is finished, or retried when
+// the device was busy.
+//
+// Context: PASSIVE or DISPATCH, IF=1, no lock held, r counted in started.
+func (ch *Channel) startRequest(r *request) {
+	if r.irb.Function == miniport.FunctionReset {
+		ch.resetReq = r
+		if ch.synchronizeMasked(ch.userResetThunk) {
+			ch.intr.Synchronize(ch.lostEdgeThunk)
+		}
+		ch.finish(r)
+		ch.release()
+		return
+	}
+	// What Interrupt.Synchronize does (KeSynchronizeExecution), written
+	// out so that StartIo's answer stays on this goroutine's stack: once
+	// the lock is released the request may complete and the channel be
+	// claimed by another caller.
+	lock := ch.intr.Lock()
+	old := lock.Acquire()
+	started := ch.startLocked(r)
+	lock.Release(old)
+	if started {
+		return
+	}
+	if r.irb.Status == miniport.StatusPending {
+		r.irb.Status = miniport.StatusInvalidRequest
+	}
+	if r.irb.Status == miniport.StatusBusy {
+		t := now()
+		if r.busy == 0 {
+			r.busy = t
+		}
+		if t-r.busy < ch.busyTimeout {
+			ch.stats.busyRetries.Add(1)
+			old := ch.qlock.Acquire()
+			ch.retryReq, ch.retryWait = r, true
+			ch.started--
+			ch.qlock.Release(old)
+			ch.retry.Set(busyRetry)
+			return
+		}
+	}
+	ch.recoverAfter(r)
+	ch.finish(r)
+	ch.release()
+}
+
+// release uncounts a request from started: it was retired, or not
+// started after all.
+//
+// Context: PASSIVE or DISPATCH, no lock held.
+func (ch *Channel) release() {
+	old := ch.qlock.Acquire()
+	ch.started--
+	ch.qlock.Release(old)
+}
+
+// onRetry lets a busy request be tried again.
+//
+// Context: timer routine: DISPATCH, IF=1, no lock held.
+func (ch *Channel) onRetry() {
+	kernel.AssertLevel("ata: busy retry timer", kernel.DISPATCH, kernel.DISPATCH)
+	old := ch.qlock.Acquire()
+	ch.retryWait = false
+	ch.qlock.Release(old)
+	ch.pump(false)
+}

@@ -1,0 +1,702 @@
+package ahci
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport"
+)
+
+// target is what Initialize learnt about the port's device.
+type target struct {
+	atapi      bool
+	packetSize int
+	flushExt   bool
+	ncqDepth   int // tags the device takes (IDENTIFY word 75) when it and the HBA do NCQ; 0: none
+}
+
+// Channel is one AHCI port driven as an ataport channel; it implements
+// miniport.Channel.
+type Channel struct {
+	ctl   *Controller
+	p     int    // port number
+	base  uint32 // offset of the port's registers
+	regs  Regs
+	port  miniport.Port
+	stall func(time.Duration)
+	clb   miniport.DMABuffer // command list (§4.2.2)
+	rfis  miniport.DMABuffer // received FIS area (§4.2.1)
+	s64a  bool
+	mask  uint32 // the slots the HBA implements (CAP.NCS)
+	dev   target // written by Initialize with nothing in flight
+
+	// Shared with the ISR: read and written only at the channel's DIRQL
+	// holding its interrupt lock (StartIo, Interrupt, Pending, Reset and
+	// synchronized routines).
+	issued uint32                // slots set in PxCI by StartIo and not completed yet
+	queued uint32                // the issued slots that hold NCQ commands (also set in PxSACT)
+	slot   [32]*miniport.Request // the request of each issued slot
+	fatal  uint32                // PxIS fatal bits the ISR left to recoverSync; 0: none
+	ie     uint32                // PxIE as HwControl(IdeStart) set it, restored after a COMRESET
+
+	maxActive atomic.Int32 // the most NCQ commands PxSACT showed the ISR at once
+	maxIssued atomic.Int32 // the most slots issued at once
+
+	// Callbacks given to the port, made once: a method value allocates.
+	recoverFn     miniport.TimerRoutine
+	recoverSyncFn miniport.SynchronizedRoutine
+}
+
+var _ miniport.Channel = (*Channel)(nil)
+
+// ChannelInit sets up port ch (AtaChannelInitRoutine; AHCI 1.3.1 §10.1.2
+// steps 5-7 and §10.3.1):
+//
+//  1. reserve the command list and the received FIS area;
+//  2. write PxCLB/PxCLBU and PxFB/PxFBU (the port is idle since the
+//     controller start), clear PxSERR, set PxCMD.FRE so that the device's
+//     FISes (its signature first) land in the received FIS area;
+//  3. wait for the device to show neither BSY nor DRQ in PxTFD, then set
+//     PxCMD.ST.
+//
+// Interrupts stay disabled in PxIE until HwControl(IdeStart).
+//
+// Context: PASSIVE, IF=1, the channel's interrupt not connected; may block
+// and allocate.
+func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, miniport.ChannelInfo, error) {
+	kernel.AssertLevel("ahci.ChannelInit", kernel.PASSIVE, kernel.PASSIVE)
+	if c.ChannelEnabled(ch) != miniport.ChannelEnabled {
+		return nil, miniport.ChannelInfo{}, fmt.Errorf("ahci: port %d is not implemented or has no link", ch)
+	}
+	pc := &Channel{
+		ctl: c, p: ch, base: portBase(ch), regs: c.regs, port: port, stall: c.stall,
+		s64a: c.cap&(1<<CAP_S64A) != 0,
+		mask: uint32(1<<c.slots - 1),
+	}
+	pc.recoverFn = pc.recover
+	pc.recoverSyncFn = pc.recoverSync
+	// 1.
+	var err error
+	if pc.clb, err = port.AllocateCommonBuffer(cmdListSize, cmdListAlign); err != nil {
+		return nil, miniport.ChannelInfo{}, fmt.Errorf("ahci: port %d: command list: %w", ch, err)
+	}
+	if pc.rfis, err = port.AllocateCommonBuffer(rfisSize, rfisAlign); err != nil {
+		return nil, miniport.ChannelInfo{}, fmt.Errorf("ahci: port %d: received FIS area: %w", ch, err)
+	}
+	if !pc.s64a && (pc.clb.Addr+cmdListSize > 1<<32 || pc.rfis.Addr+rfisSize > 1<<32) {
+		return nil, miniport.ChannelInfo{}, fmt.Errorf("ahci: port %d: DMA memory above 4 GiB on an HBA without CAP.S64A", ch)
+	}
+	// 2.
+	r, b := c.regs, pc.base
+	r.Write32(b+PxCLB, uint32(pc.clb.Addr))
+	r.Write32(b+PxCLBU, uint32(pc.clb.Addr>>32))
+	r.Write32(b+PxFB, uint32(pc.rfis.Addr))
+	r.Write32(b+PxFBU, uint32(pc.rfis.Addr>>32))
+	r.Write32(b+PxSERR, 0xffffffff)
+	r.Write32(b+PxIE, 0)
+	r.Write32(b+PxCMD, r.Read32(b+PxCMD)|1<<PxCMD_FRE)
+	// 3.
+	if err := pc.start(); err != nil {
+		return nil, miniport.ChannelInfo{}, err
+	}
+	c.ch[ch] = pc
+	info := miniport.ChannelInfo{
+		DMA:          true,
+		MaxTransfer:  prdEntries * prdMax,
+		DMAAlignment: 2, // §4.2.3.3: DBA bit 0 and DBC bit 0 are reserved
+		QueueDepth:   c.slots,
+		PIOByDMA:     true, // §4.2.3.3: PIO data moves through the PRD table too
+	}
+	if !pc.s64a {
+		info.DMALimit = 1 << 32
+	}
+	return pc, info, nil
+}
+
+// errNotReady is start's answer when the device keeps BSY or DRQ.
+var errNotReady = errors.New("device busy (PxTFD BSY or DRQ) after the link came up")
+
+// start sets PxCMD.ST once the device shows neither BSY nor DRQ (§10.3.1:
+// software sets ST only with FRE set and the task file idle); waiting at
+// most readyTimeout.
+//
+// Context: PASSIVE, or the channel's DIRQL with the interrupt masked; does
+// not block or allocate; stalls at most readyTimeout.
+func (c *Channel) start() error {
+	r, b := c.regs, c.base
+	ready := waitFor(c.stall, readyTimeout, func() bool {
+		return r.Read32(b+PxTFD)&(miniport.BSY|miniport.DRQ) == 0
+	})
+	if !ready {
+		return fmt.Errorf("ahci: port %d: %w (PxTFD 0x%x)", c.p, errNotReady, r.Read32(b+PxTFD))
+	}
+	r.Write32(b+PxCMD, r.Read32(b+PxCMD)|1<<PxCMD_FRE|1<<PxCMD_ST)
+	return nil
+}
+
+// assertSynchronized is the entry check of the routines that run at the
+// channel's DIRQL holding its interrupt lock.
+//
+// Context: the channel's DIRQL, lock held; does not block or allocate
+// unless it panics.
+func (c *Channel) assertSynchronized(routine string) {
+	kernel.AssertLevel(routine, kernel.DIRQLMin, kernel.DIRQLMax)
+	if !c.port.InterruptLockHeld() {
+		kernel.Bugcheck("ahci: " + routine + " on " + c.port.Name() + " without the channel interrupt lock")
+	}
+}
+
+// Initialize records what the miniport needs of the port's device
+// (IdeHwInitialize): ATAPI or not, its packet size and its flush command.
+//
+// Context: PASSIVE, IF=1, line unmasked, no lock held, no request of this
+// device in flight; may block.
+func (c *Channel) Initialize(dev *miniport.DeviceParameters) error {
+	kernel.AssertLevel("ahci.Initialize", kernel.PASSIVE, kernel.PASSIVE)
+	if dev.Target != 0 || dev.Identify == nil {
+		return errors.New("ahci: Initialize of " + c.port.Name() + ": an AHCI port has target 0 only, with IDENTIFY data")
+	}
+	c.dev = target{
+		atapi:      dev.Type == miniport.DeviceATAPI,
+		packetSize: dev.Identify.PacketSize,
+		flushExt:   dev.Identify.FlushCacheExt && dev.Identify.LBA48,
+	}
+	if dev.Identify.NCQ && c.ctl.cap&(1<<CAP_SNCQ) != 0 {
+		c.dev.ncqDepth = min(dev.Identify.NCQDepth, c.ctl.slots)
+	}
+	return nil
+}
+
+// invalid completes req in BuildIo or StartIo with status s.
+func invalid(req *miniport.Request, s miniport.Status) bool {
+	req.Status = s
+	return false
+}
+
+// BuildIo prepares req in its extension, its command table (IdeHwBuildIo;
+// §4.2.3, §5.5.1 steps 1-2 of "Software Manipulation"):
+//
+//  1. check the request: target 0 only, one direction that agrees with
+//     the data;
+//  2. complete the task file for a flush (FLUSH CACHE EXT when the device
+//     has it) or a PACKET command, and copy the command packet into ACMD;
+//  3. write the PRD table from the port's scatter/gather list; every data
+//     transfer goes through it, PIO protocols included (the HBA moves the
+//     PIO data itself);
+//  4. write the command FIS (Register H2D, SATA 2.6 §10.3.4) into CFIS;
+//  5. compose DW0 of the command header (CFL, ATAPI, write, PRDTL) into
+//     the extension, for StartIo to copy into the slot it claims.
+//
+// It touches no register and nothing the ISR reads.
+//
+// Context: PASSIVE or DISPATCH, IF=1, line unmasked, no lock held, not
+// synchronized with Interrupt; must not block or allocate.
+func (c *Channel) BuildIo(req *miniport.Request) bool {
+	kernel.AssertLevel("ahci.BuildIo", kernel.PASSIVE, kernel.DISPATCH)
+	// 1.
+	if req.Function == miniport.FunctionMiniport {
+		if req.Miniport != miniport.MiniportProbe {
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+		return true // StartIo answers from PxSIG and PxTFD
+	}
+	if req.Target != 0 {
+		return invalid(req, miniport.StatusSelectionTimeout)
+	}
+	dir := req.Flags & (miniport.FlagDataIn | miniport.FlagDataOut)
+	if dir == miniport.FlagDataIn|miniport.FlagDataOut || (dir != 0) != (len(req.Data) != 0) ||
+		len(req.Extension.Buf) < extSize || req.Extension.Addr&(cmdTableAlign-1) != 0 {
+		return invalid(req, miniport.StatusInvalidRequest)
+	}
+	ct := req.Extension.Buf
+	var hdr uint32 = fisH2DLength / 4 << HDR_CFL
+	// 2.
+	switch req.Function {
+	case miniport.FunctionFlush:
+		if c.dev.atapi || dir != 0 {
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+		cmd := miniport.FLUSH_CACHE
+		if c.dev.flushExt {
+			cmd = miniport.FLUSH_CACHE_EXT
+		}
+		req.TaskFile = miniport.TaskFile{}
+		req.TaskFile.Current.Command = uint8(cmd)
+		req.Flags &^= miniport.FlagDMA | miniport.Flag48Bit
+	case miniport.FunctionATA:
+		if req.Flags&miniport.FlagQueued != 0 && !c.queue(req) {
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+	case miniport.FunctionATAPI:
+		if dir == miniport.FlagDataOut || req.CdbLength != 12 && req.CdbLength != 16 ||
+			c.dev.packetSize != 0 && int(req.CdbLength) != c.dev.packetSize {
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+		limit := min(len(req.Data), 0xfffe) // ATA8-ACS PACKET: an even byte count limit
+		req.TaskFile = miniport.TaskFile{}
+		r := &req.TaskFile.Current
+		if req.Flags&miniport.FlagDMA != 0 {
+			r.Features = miniport.PACKET_FEATURES_DMA
+		}
+		r.LBAMid, r.LBAHigh = uint8(limit), uint8(limit>>8)
+		r.Command = uint8(miniport.PACKET)
+		req.Flags &^= miniport.Flag48Bit
+		clear(ct[ACMD : ACMD+16])
+		copy(ct[ACMD:], req.Cdb[:req.CdbLength])
+		hdr |= 1 << HDR_A
+	default:
+		return invalid(req, miniport.StatusInvalidRequest)
+	}
+	// 3.
+	n := 0
+	if dir != 0 {
+		segs := c.port.ScatterGather(req)
+		total := 0
+		for _, s := range segs {
+			total += s.Length
+		}
+		if total < len(req.Data) {
+			// The HBA moves every byte, PIO included, through the PRD
+			// table: data without segments to cover it cannot move.
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+		var err error
+		if n, err = fillPRD(ct[PRDT:extHeader], segs, c.s64a); err != nil {
+			return invalid(req, miniport.StatusInvalidRequest)
+		}
+	}
+	if dir == miniport.FlagDataOut {
+		hdr |= 1 << HDR_W
+	}
+	hdr |= uint32(n) << HDR_PRDTL
+	// 4.
+	buildH2D(ct[CFIS:], &req.TaskFile)
+	// 5.
+	binary.LittleEndian.PutUint32(ct[extHeader:], hdr)
+	return true
+}
+
+// queue turns req, a READ or WRITE DMA EXT with FlagQueued, into READ or
+// WRITE FPDMA QUEUED (SATA 2.6 §13.6.4.1, §13.6.5.1): the sector count
+// moves to FEATURES 15:0, COUNT 7:3 will hold the tag (StartIo writes it
+// into the FIS once it has picked the slot), DEVICE bit 6 is set as the
+// command requires, FUA and the priority stay zero. It reports false when
+// the device does no NCQ or req is not such a command.
+//
+// Context: BuildIo's.
+func (c *Channel) queue(req *miniport.Request) bool {
+	tf := &req.TaskFile
+	var cmd miniport.Command
+	switch miniport.Command(tf.Current.Command) {
+	case miniport.READ_DMA_EXT:
+		cmd = miniport.READ_FPDMA_QUEUED
+	case miniport.WRITE_DMA_EXT:
+		cmd = miniport.WRITE_FPDMA_QUEUED
+	default:
+		return false
+	}
+	if c.dev.ncqDepth == 0 || req.Flags&(miniport.FlagDMA|miniport.Flag48Bit) != miniport.FlagDMA|miniport.Flag48Bit {
+		return false
+	}
+	tf.Current.Features, tf.Previous.Features = tf.Current.Count, tf.Previous.Count
+	tf.Current.Count, tf.Previous.Count = 0, 0
+	tf.Current.Device = miniport.DeviceLBA
+	tf.Current.Command = uint8(cmd)
+	return true
+}
+
+// StartIo issues req (IdeHwStartIo; §5.5.1 steps 3-5):
+//
+//  1. a probe is answered from the port's registers: the signature the
+//     device sent (PxSIG, §3.3.9) in the task file and PxTFD's STATUS;
+//  2. while a fatal error waits for its recovery, with nothing issued and
+//     the device showing BSY or DRQ, or when req would mix queued and
+//     non-queued commands on the device (SATA 2.6 §13.6.1: a non-queued
+//     command while queued ones are outstanding aborts them all), answer
+//     StatusBusy;
+//  3. claim the lowest slot free in PxCI, PxSACT and the channel's own
+//     record (a slot stays taken until its completion is processed),
+//     below the device's queue depth for an NCQ command, or answer
+//     StatusBusy when none is;
+//  4. copy the command header into the slot: DW0 from BuildIo, PRDBC
+//     zero, CTBA the extension's address; an NCQ command gets the slot as
+//     its tag in the FIS;
+//  5. for NCQ set the slot's bit in PxSACT first (§3.3.13: software sets
+//     PxSACT before PxCI), then in PxCI.
+//
+// Context: the channel's DIRQL, IF=1, line unmasked, channel interrupt lock
+// held; must not block or allocate.
+func (c *Channel) StartIo(req *miniport.Request) bool {
+	c.assertSynchronized("ahci.StartIo")
+	r, b := c.regs, c.base
+	ssts := r.Read32(b + PxSSTS)
+	if req.Target != 0 || ssts&sstsDETMask != detPresent {
+		return invalid(req, miniport.StatusSelectionTimeout)
+	}
+	tfd := r.Read32(b + PxTFD)
+	req.AtaStatus = uint8(tfd)
+	// 1.
+	if req.Function == miniport.FunctionMiniport {
+		if tfd&miniport.BSY != 0 {
+			return invalid(req, miniport.StatusBusy)
+		}
+		sig := r.Read32(b + PxSIG)
+		req.TaskFile.Current = miniport.Registers{
+			Count: uint8(sig), LBALow: uint8(sig >> 8), LBAMid: uint8(sig >> 16), LBAHigh: uint8(sig >> 24),
+			Command: uint8(tfd),
+		}
+		req.Status = miniport.StatusSuccess
+		c.port.Complete(req)
+		return true
+	}
+	// 2.
+	queued := req.Flags&miniport.FlagQueued != 0
+	if c.fatal != 0 || c.issued == 0 && tfd&(miniport.BSY|miniport.DRQ) != 0 ||
+		queued && c.issued&^c.queued != 0 || !queued && c.queued != 0 {
+		return invalid(req, miniport.StatusBusy)
+	}
+	// 3.
+	free := c.mask &^ (r.Read32(b+PxCI) | r.Read32(b+PxSACT) | c.issued)
+	if queued {
+		free &= uint32(1<<c.dev.ncqDepth - 1)
+	}
+	if free == 0 {
+		return invalid(req, miniport.StatusBusy)
+	}
+	s := bits.TrailingZeros32(free)
+	// 4.
+	h := c.clb.Buf[s*cmdHeaderSize : (s+1)*cmdHeaderSize]
+	le := binary.LittleEndian
+	le.PutUint32(h[0:], le.Uint32(req.Extension.Buf[extHeader:]))
+	le.PutUint32(h[4:], 0)
+	le.PutUint32(h[8:], uint32(req.Extension.Addr))
+	le.PutUint32(h[12:], uint32(req.Extension.Addr>>32))
+	clear(h[16:])
+	c.issued |= 1 << s
+	c.slot[s] = req
+	req.Transferred = 0
+	if n := int32(bits.OnesCount32(c.issued)); n > c.maxIssued.Load() {
+		c.maxIssued.Store(n)
+	}
+	// 5.
+	if queued {
+		req.Extension.Buf[CFIS+12] = uint8(s) << 3
+		c.queued |= 1 << s
+		r.Write32(b+PxSACT, 1<<s)
+	}
+	r.Write32(b+PxCI, 1<<s)
+	return true
+}
+
+// Interrupt services the port's interrupt (IdeHwInterrupt; §10.7.2
+// "Software interrupt service", §5.5.3 "Processing completed commands"):
+//
+//  1. read PxIS; without a bit set the interrupt is not this port's;
+//  2. clear PxIS with the bits read, then the port's bit in IS (IS last:
+//     it stays set while an enabled PxIS bit does);
+//  3. on a fatal error (TFES, HBFS, HBDS, IFS) or an overflow (OFS),
+//     leave the slots alone and have recoverSync run, from a timer
+//     routine, with the interrupt masked: the command list has stopped
+//     and the recovery's waits do not belong in an ISR;
+//  4. otherwise complete exactly the issued slots that left PxCI and
+//     PxSACT (an NCQ command leaves PxCI when the device accepts it and
+//     PxSACT when its Set Device Bits FIS reports it done, §5.6.4).
+//
+// Context: the channel's DIRQL, IF=1, the vector in service, channel
+// interrupt lock held; must not block or allocate.
+func (c *Channel) Interrupt() bool {
+	c.assertSynchronized("ahci.Interrupt")
+	r, b := c.regs, c.base
+	// 1.
+	is := r.Read32(b + PxIS)
+	if is == 0 {
+		return false
+	}
+	// 2.
+	r.Write32(b+PxIS, is)
+	r.Write32(IS, 1<<c.p)
+	if is&(1<<PxIS_PCS|1<<PxIS_PRCS) != 0 {
+		r.Write32(b+PxSERR, 0xffffffff) // PCS stays set until SERR.DIAG.X is cleared (§3.3.5)
+	}
+	// 3.
+	if is&(pxisFatal|1<<PxIS_OFS) != 0 {
+		if c.fatal == 0 {
+			c.port.RequestTimer(c.recoverFn, 0)
+		}
+		c.fatal |= is
+		return true
+	}
+	// 4.
+	if c.fatal == 0 {
+		sact := r.Read32(b + PxSACT)
+		if n := int32(bits.OnesCount32(sact)); n > c.maxActive.Load() {
+			c.maxActive.Store(n)
+		}
+		c.completeDone(r.Read32(b+PxCI) | sact)
+	}
+	return true
+}
+
+// completeDone completes, with success, the issued slots that are not set
+// in ci.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not
+// block or allocate.
+func (c *Channel) completeDone(ci uint32) {
+	done := c.issued &^ ci
+	tfd := c.regs.Read32(c.base + PxTFD)
+	for done != 0 {
+		s := bits.TrailingZeros32(done)
+		done &^= 1 << s
+		req := c.slot[s]
+		req.AtaStatus = uint8(tfd >> PxTFD_STS)
+		req.Status = miniport.StatusSuccess
+		c.finish(s, req)
+	}
+}
+
+// finish takes slot s out of the record, fills in what the HBA reports
+// of its request (PRDBC, and the D2H FIS's task file when asked for) and
+// completes it.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not
+// block or allocate.
+func (c *Channel) finish(s int, req *miniport.Request) {
+	req.Transferred = int(binary.LittleEndian.Uint32(c.clb.Buf[s*cmdHeaderSize+4:]))
+	if !req.TaskFileReturned && (req.Flags&miniport.FlagReturnTaskFile != 0 || req.Status == miniport.StatusDeviceError && req.Function == miniport.FunctionATA) {
+		readD2H(c.rfis.Buf[RFIS:], &req.TaskFile)
+		req.TaskFileReturned = true
+	}
+	c.issued &^= 1 << s
+	c.queued &^= 1 << s
+	c.slot[s] = nil
+	c.port.Complete(req)
+}
+
+// QueueStats returns the most slots ever issued at once and the most NCQ
+// commands the ISR ever saw outstanding in PxSACT.
+//
+// Context: any IRQL; does not block or allocate.
+func (c *Channel) QueueStats() (issued, active int) {
+	return int(c.maxIssued.Load()), int(c.maxActive.Load())
+}
+
+// Pending reports whether the port has an interrupt Interrupt has not
+// serviced: an enabled bit set in PxIS, which holds every event whatever
+// the mask (the port's lost-interrupt check).
+//
+// Context: the channel's DIRQL, IF=1, channel interrupt lock held; does not
+// block or allocate, and leaves the HBA's state alone.
+func (c *Channel) Pending() bool {
+	c.assertSynchronized("ahci.Pending")
+	return c.regs.Read32(c.base+PxIS)&c.ie != 0
+}
+
+// recover is the timer routine the ISR arms on a fatal error: it runs
+// recoverSync with the interrupt masked.
+//
+// Context: DISPATCH, IF=1, line unmasked, no lock held; does not block or
+// allocate.
+func (c *Channel) recover() {
+	kernel.AssertLevel("ahci.recover", kernel.DISPATCH, kernel.DISPATCH)
+	c.port.RequestSynchronizedRoutine(c.recoverSyncFn, nil)
+}
+
+// recoverSync recovers the port from the fatal error the ISR found
+// (§6.2.2.1 "Non-queued error recovery"):
+//
+//  1. the failing command is the one in PxCMD.CCS; PxTFD holds its
+//     STATUS and ERROR, the D2H FIS at RFIS its task file (kept before a
+//     COMRESET replaces it with the device's signature);
+//  2. clear PxCMD.ST and wait for CR (the command list stops);
+//  3. clear PxSERR, then PxIS and the port's bit in IS;
+//  4. when the device still shows BSY or DRQ, COMRESET it (§10.4.2);
+//     on a device that queues, always: after an NCQ error the device
+//     accepts no command until READ LOG EXT page 10h or a reset (SATA 2.6
+//     §13.6.3.3), and QEMU 7.2 reports every later NCQ completion with the
+//     STATUS and ERROR of the last failed command, queued or not
+//     (hw/ide/ahci.c ahci_write_fis_sdb reads them from the IDE state,
+//     which ahci_reset_port clears), so a spurious error would follow;
+//  5. set PxCMD.ST again;
+//  6. complete the failing request with the error (TFES: StatusDeviceError
+//     with STATUS, ERROR and the task file of the D2H FIS, whose LBA names
+//     the failing sector; HBFS/HBDS: StatusHostBusError; IFS or OFS:
+//     StatusDataLengthMismatch when the data overflowed, StatusBusReset
+//     otherwise), the slots that finished before the error with success,
+//     and issue the others again: their command headers are still in the
+//     command list (§6.2.2.1: "software may reissue"). After an error of
+//     an NCQ command (§6.2.2.2) the failing tag is named only by READ LOG
+//     EXT page 10h, which this miniport does not read yet: every queued
+//     command not completed yet fails with StatusBusReset, which the port
+//     tries again non-queued, one command at a time, so that the failing
+//     one fails alone with its LBA.
+//
+// It reports whether there was anything to recover (a HwReset in between
+// may have done it).
+//
+// Context: synchronized routine: the channel's DIRQL, IF=1, line masked,
+// channel interrupt lock held; does not block or allocate; stalls at most
+// about 2.5 s.
+func (c *Channel) recoverSync(*miniport.Request) bool {
+	c.assertSynchronized("ahci.recoverSync")
+	is := c.fatal
+	if is == 0 {
+		return false
+	}
+	r, b := c.regs, c.base
+	// 1.
+	ccs := int(r.Read32(b+PxCMD) >> PxCMD_CCS & 0x1f)
+	tfd := r.Read32(b + PxTFD)
+	ci := r.Read32(b + PxCI)
+	var d2h [RFISLength]byte
+	copy(d2h[:], c.rfis.Buf[RFIS:])
+	// 2.
+	r.Write32(b+PxCMD, r.Read32(b+PxCMD)&^(1<<PxCMD_ST))
+	waitFor(c.stall, stopTimeout, func() bool { return r.Read32(b+PxCMD)&(1<<PxCMD_CR) == 0 })
+	// 3.
+	r.Write32(b+PxSERR, 0xffffffff)
+	r.Write32(b+PxIS, 0xffffffff)
+	r.Write32(IS, 1<<c.p)
+	// 4.
+	if r.Read32(b+PxTFD)&(miniport.BSY|miniport.DRQ) != 0 || c.dev.ncqDepth > 0 {
+		c.comreset()
+	}
+	// 5.
+	c.start()
+	c.fatal = 0
+	// 6.
+	if c.queued != 0 {
+		for q := c.queued; q != 0; {
+			s := bits.TrailingZeros32(q)
+			q &^= 1 << s
+			req := c.slot[s]
+			req.AtaStatus, req.AtaError = uint8(tfd>>PxTFD_STS), uint8(tfd>>PxTFD_ERR)
+			req.Status = miniport.StatusBusReset
+			req.HostStatus = uint8(is >> 24)
+			c.finish(s, req)
+		}
+	}
+	outstanding := c.issued & ci
+	guilty := -1
+	switch {
+	case outstanding&(1<<ccs) != 0:
+		guilty = ccs
+	case outstanding != 0:
+		guilty = bits.TrailingZeros32(outstanding)
+	}
+	c.completeDone(ci)
+	if guilty >= 0 {
+		req := c.slot[guilty]
+		req.AtaStatus, req.AtaError = uint8(tfd>>PxTFD_STS), uint8(tfd>>PxTFD_ERR)
+		switch {
+		case is&(1<<PxIS_HBFS|1<<PxIS_HBDS) != 0:
+			req.Status = miniport.StatusHostBusError
+		case is&(1<<PxIS_TFES) != 0:
+			req.Status = miniport.StatusDeviceError
+		case is&(1<<PxIS_OFS) != 0:
+			req.Status = miniport.StatusDataLengthMismatch
+		default:
+			req.Status = miniport.StatusBusReset
+		}
+		req.HostStatus = uint8(is >> 24) // PxIS 31:24: CPDS TFES HBFS HBDS IFS INFS - OFS
+		if req.Status == miniport.StatusDeviceError && req.Function == miniport.FunctionATA {
+			readD2H(d2h[:], &req.TaskFile)
+			req.TaskFileReturned = true
+		}
+		c.finish(guilty, req)
+	}
+	if again := c.issued; again != 0 {
+		for s := 0; s < 32; s++ {
+			if again&(1<<s) != 0 {
+				binary.LittleEndian.PutUint32(c.clb.Buf[s*cmdHeaderSize+4:], 0)
+			}
+		}
+		r.Write32(b+PxCI, again)
+	}
+	return true
+}
+
+// comreset resets the link and the device (§10.4.2 "Port Reset"): with
+// PxCMD.ST clear, PxSCTL.DET = 1 for at least 1 ms, then 0; wait for the
+// link (PxSSTS.DET = 3), clear PxSERR, and restore PxIE (QEMU 7.2 clears
+// it on a COMRESET, which the specification does not ask for).
+//
+// Context: the channel's DIRQL with the interrupt masked and the lock
+// held, or PASSIVE; does not block or allocate; stalls at most about
+// 60 ms.
+func (c *Channel) comreset() {
+	r, b := c.regs, c.base
+	sctl := r.Read32(b+PxSCTL)&^(0xf<<PxSCTL_DET|0xf<<PxSCTL_IPM) | sctlIPMNone<<PxSCTL_IPM
+	r.Write32(b+PxSCTL, sctl|sctlDETComreset<<PxSCTL_DET)
+	c.stall(comresetHold)
+	r.Write32(b+PxSCTL, sctl)
+	waitFor(c.stall, linkTimeout, func() bool { return r.Read32(b+PxSSTS)&sstsDETMask == detPresent })
+	r.Write32(b+PxSERR, 0xffffffff)
+	r.Write32(b+PxIE, c.ie)
+}
+
+// Reset resets the port and its device and forgets every issued slot
+// (IdeHwReset); the port completes the requests that were in flight. Steps
+// (libahci ahci_do_hardreset):
+//
+//  1. record PxTFD's STATUS and ERROR into the requests in flight;
+//  2. stop the command list (PxCMD.ST, wait for CR);
+//  3. COMRESET;
+//  4. clear PxIS and the port's bit in IS;
+//  5. start the command list again once the device is ready.
+//
+// It reports false when the port would not stop or the device stays
+// busy.
+//
+// Context: the channel's DIRQL, IF=1, line masked, channel interrupt lock
+// held; does not block or allocate; stalls at most about 1.6 s.
+func (c *Channel) Reset() bool {
+	c.assertSynchronized("ahci.Reset")
+	r, b := c.regs, c.base
+	// 1.
+	tfd := r.Read32(b + PxTFD)
+	for s := 0; s < 32; s++ {
+		if req := c.slot[s]; req != nil {
+			req.AtaStatus, req.AtaError = uint8(tfd>>PxTFD_STS), uint8(tfd>>PxTFD_ERR)
+			req.Transferred = int(binary.LittleEndian.Uint32(c.clb.Buf[s*cmdHeaderSize+4:]))
+			c.slot[s] = nil
+		}
+	}
+	c.issued, c.queued, c.fatal = 0, 0, 0
+	// 2.
+	r.Write32(b+PxCMD, r.Read32(b+PxCMD)&^(1<<PxCMD_ST))
+	stopped := waitFor(c.stall, stopTimeout, func() bool { return r.Read32(b+PxCMD)&(1<<PxCMD_CR) == 0 })
+	// 3.
+	c.comreset()
+	// 4.
+	r.Write32(b+PxIS, 0xffffffff)
+	r.Write32(IS, 1<<c.p)
+	// 5.
+	return c.start() == nil && stopped
+}
+
+// Control handles IdeHwControl. IdeStart enables the port's interrupts
+// (PxIE, §3.3.6) and the HBA's (GHC.IE), once the port has connected the
+// interrupt; the other actions are not supported.
+//
+// Context: PASSIVE, IF=1, line unmasked, no request in flight; may block.
+func (c *Channel) Control(action miniport.ControlAction) error {
+	kernel.AssertLevel("ahci.Control", kernel.PASSIVE, kernel.PASSIVE)
+	if action != miniport.ControlStart {
+		return errors.New("ahci: " + action.String() + " is not supported on " + c.port.Name())
+	}
+	r, b := c.regs, c.base
+	r.Write32(b+PxIS, 0xffffffff)
+	r.Write32(IS, 1<<c.p)
+	c.ie = pxieEnabled
+	r.Write32(b+PxIE, c.ie)
+	if !c.ctl.SetInterrupt(true) {
+		return errors.New("ahci: GHC.IE does not read back set")
+	}
+	return nil
+}
