@@ -8,9 +8,9 @@ import (
 // and their EXT forms) when the device takes them: their DRQ data blocks
 // are the number of sectors SET MULTIPLE MODE set (ATA8-ACS 7.51), so the
 // device interrupts once per block instead of once per sector, as libata
-// does with its multi_count. Each interrupt costs the ISR's round trip
-// through the interrupt service goroutine, far more than moving a sector
-// through the DATA register.
+// does with its multi_count. Each interrupt costs a delivery, the entry,
+// a safe point and an EOI, more than moving a sector through the DATA
+// register under an emulator.
 
 // multipleBlock returns the DRQ block, in sectors, to ask of a device
 // whose IDENTIFY word 47 allows at most max: the largest power of two not

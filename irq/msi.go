@@ -47,9 +47,9 @@ type MSIMessage struct {
 
 // ConnectMSI connects isr to a vector of class dirql that a device
 // raises by MSI (IoConnectInterruptEx with CONNECT_MESSAGE_BASED) and
-// returns the message to program into the device: destination BSPAPICID
-// (TamaGo sends EOIs to the BSP only), physical destination mode, fixed
-// delivery, edge. mask is how SynchronizeMasked masks the interrupt at
+// returns the message to program into the device: destination BSPAPICID,
+// as for the IOAPIC lines, physical destination mode, fixed delivery,
+// edge. mask is how SynchronizeMasked masks the interrupt at
 // the device and Masked reads it back.
 //
 // Context: PASSIVE, IF=1; may block and allocate. Returns an error before
