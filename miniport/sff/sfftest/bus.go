@@ -3,7 +3,6 @@ package sfftest
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 
 	"github.com/ataport/firmware/miniport"
 	"github.com/ataport/firmware/miniport/sff"
@@ -38,7 +37,7 @@ type Device struct {
 	UnitAttention bool // ATAPI: the first packet after a reset fails with UNIT ATTENTION
 	DMAError      bool // DMA transfers end with IDEDMAERR
 
-	mu       *sync.Mutex // the bus's
+	mu       *spinLock // the bus's
 	sectors  map[uint64][]byte
 	modes    []uint8 // SET FEATURES transfer mode values received
 	commands []miniport.Command
@@ -162,7 +161,7 @@ type Bus struct {
 	// is clear, after the access that caused it has returned its lock.
 	IRQ func()
 
-	mu     sync.Mutex
+	mu     spinLock
 	ops    []Op
 	sel    int
 	ctl    uint8

@@ -2,7 +2,6 @@ package sfftest
 
 import (
 	"errors"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -13,7 +12,7 @@ import (
 // Memory is fake physical memory for DMA: buffers from the Go heap given
 // addresses from a counter, which the bus master of a Bus can reach.
 type Memory struct {
-	mu      sync.Mutex
+	mu      spinLock
 	next    uint64
 	regions []miniport.DMABuffer
 }
@@ -94,7 +93,7 @@ type Port struct {
 	Mem  *Memory
 	Lock kernel.InterruptLock
 
-	mu        sync.Mutex
+	mu        spinLock
 	completed []*miniport.Request
 	timer     miniport.TimerRoutine
 	syncs     int
