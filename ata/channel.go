@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/kernel/trace"
 	"github.com/ataport/firmware/miniport"
 )
 
@@ -332,6 +333,7 @@ func (ch *Channel) put(r *request) {
 func (ch *Channel) exec(r *request) {
 	kernel.AssertMayBlock("ata: request")
 	ch.stats.requests.Add(1)
+	ch.trace(trace.ReqSubmit, r, 0)
 	old := ch.qlock.Acquire()
 	switch {
 	case r.internal && ch.utail == nil:
@@ -346,6 +348,7 @@ func (ch *Channel) exec(r *request) {
 	ch.qlock.Release(old)
 	ch.pump(true)
 	<-r.done
+	ch.trace(trace.ReqReturn, r, 0)
 	if r.irb.Status != miniport.StatusSuccess {
 		ch.stats.errors.Add(1)
 	}
@@ -484,7 +487,9 @@ func (ch *Channel) buildIo(r *request) bool {
 	delivered := ch.intr.AcceptedHere()
 	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
 	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
+	ch.trace(trace.ReqBuildBegin, r, 0)
 	ok := ch.mp.BuildIo(&r.irb)
+	ch.trace(trace.ReqBuildEnd, r, trace.Bool(ok))
 	overlap := ch.isrTotal.Load() != total
 	same := ch.intr.AcceptedHere() != delivered
 	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
@@ -575,7 +580,9 @@ func (ch *Channel) startLocked(r *request) bool {
 	r.irb.Status = miniport.StatusPending
 	ch.active = r
 	ch.deadline = now() + r.irb.Timeout
+	ch.trace(trace.ReqStartBegin, r, 0)
 	ok := ch.mp.StartIo(&r.irb)
+	ch.trace(trace.ReqStartEnd, r, trace.Bool(ok))
 	switch {
 	case ch.active != r:
 		return true // completed through Complete, whatever StartIo answered
@@ -649,6 +656,7 @@ func (ch *Channel) Complete(req *miniport.Request) {
 		kernel.Bugcheck("ata: " + ch.name + ": Complete of request tag " + strconv.Itoa(int(req.Tag)) + ", which is not in flight")
 	}
 	r := ch.active
+	ch.trace(trace.ReqComplete, r, 0)
 	ch.active = nil
 	ch.queueDone(r)
 }
@@ -714,6 +722,7 @@ func (ch *Channel) completionDPC() {
 //
 // Context: DISPATCH, no lock held.
 func (ch *Channel) retire(r *request) {
+	ch.trace(trace.ReqRetire, r, 0)
 	if r.irb.Status == miniport.StatusTimeout {
 		ch.stats.timeouts.Add(1)
 	}
