@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,7 @@ type span struct {
 // broken rules through t.
 type traceCheck struct {
 	events, requests, replays int
+	cr8Checked, syncSpans     int // events whose CR8 met their CPU's counter; masked sections
 	buildWithVector           int // BuildIo spans with a vector accepted on their CPU inside
 }
 
@@ -99,6 +101,14 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 			case "B":
 				depth++
 				open = append(open, i)
+				// What runs at or below DISPATCH never starts inside a
+				// DIRQL section of its CPU, and the reverse.
+				cr8, _ := e.arg("cr8")
+				low := strings.HasPrefix(e.Name, "DPC ") || strings.HasPrefix(e.Name, "BuildIo ")
+				high := strings.HasPrefix(e.Name, "ISR ") || strings.HasPrefix(e.Name, "StartIo ") || strings.HasPrefix(e.Name, "sync ")
+				if low && cr8 > 2 || high && cr8 < 3 {
+					t.Errorf("CPU %d: %q begins at CR8 %d (%.3f)", k.tid, e.Name, cr8, *e.Ts)
+				}
 			case "E":
 				depth--
 				if depth < 0 {
@@ -113,6 +123,7 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 					spans = append(spans, span{b.Name, k.tid, *b.Ts, *e.Ts})
 				}
 				if strings.HasPrefix(e.Name, "sync ") {
+					res.syncSpans++
 					bm, _ := b.arg("masked")
 					em, _ := e.arg("masked")
 					if _, cut := e.arg("cut"); bm != 1 || (em != 1 && !cut) {
@@ -131,8 +142,11 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 				}
 			}
 			// Every event of a CPU's track that read CR8 read its counter.
-			if cr8, ok := e.arg("cr8"); ok && k.pid == 1 && level >= 0 && cr8 != level {
-				t.Errorf("CPU %d: %s %q at %.3f: CR8 %d, IRQL counter %d", k.tid, e.Ph, e.Name, *e.Ts, cr8, level)
+			if cr8, ok := e.arg("cr8"); ok && k.pid == 1 && level >= 0 {
+				res.cr8Checked++
+				if cr8 != level {
+					t.Errorf("CPU %d: %s %q at %.3f: CR8 %d, IRQL counter %d", k.tid, e.Ph, e.Name, *e.Ts, cr8, level)
+				}
 			}
 		}
 		if depth != 0 {
@@ -244,11 +258,11 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 			}
 		}
 	}
+	if res.cr8Checked == 0 {
+		t.Errorf("no event's CR8 was checked against its CPU's IRQL counter")
+	}
 	if res.requests == 0 {
 		t.Errorf("no whole request in the trace")
-	}
-	if res.replays*10 > res.requests {
-		t.Errorf("%d of %d requests completed outside their channel's ISR", res.replays, res.requests)
 	}
 	return res
 }
@@ -282,10 +296,13 @@ func TestTrace(t *testing.T) {
 		dump := m.Run("trace dump", 5*time.Minute)
 		evs := parseTraceDump(t, dump)
 		res := checkTrace(t, evs)
-		t.Logf("round %d: %d JSON events in %v, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU; %s",
-			round, res.events, time.Since(start).Round(time.Millisecond), res.requests, res.replays, res.buildWithVector,
+		t.Logf("round %d: %d JSON events in %v, %d CR8 readings checked, %d masked sections, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU; %s",
+			round, res.events, time.Since(start).Round(time.Millisecond), res.cr8Checked, res.syncSpans, res.requests, res.replays, res.buildWithVector,
 			regexp.MustCompile(`(?m)^trace: \d+ events.*$`).FindString(dump))
 		found = res.buildWithVector
+		if res.replays*10 > res.requests {
+			t.Errorf("%d of %d requests completed outside their channel's ISR", res.replays, res.requests)
+		}
 		if t.Failed() {
 			return
 		}
@@ -293,4 +310,55 @@ func TestTrace(t *testing.T) {
 	if found == 0 {
 		t.Errorf("no BuildIo span with a vector accepted on its CPU in 6 rounds")
 	}
+}
+
+// TestTraceDroppedInterrupt traces one write whose interrupt an injected
+// fault drops (`ata inject 0 drop 1`) and checks, besides the rules of
+// checkTrace, that the trace shows the recovery in order: StartIo, the
+// channel's ISR (which the fault makes drop the completion), the timeout
+// timer of the lost-interrupt check about 250 ms later, its masked section
+// (the line masked, read back), the completion found there and serviced
+// after it, the completion DPC, and the write returned.
+func TestTraceDroppedInterrupt(t *testing.T) {
+	img := randomImage(t, "a.img", 8<<20, 41)
+	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img, Bus: 0}}})
+	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
+	runLine(t, m, "ata inject 0 drop 1", "ata0: inject drop 1 delay 0s (dropped 0, delayed 0)", 5*time.Second)
+	m.Run("trace start", 10*time.Second)
+	m.Run("ata write 0:0 100 8 0x5a", 30*time.Second)
+	m.Run("trace stop", 10*time.Second)
+	evs := parseTraceDump(t, m.Run("trace dump", 2*time.Minute))
+	res := checkTrace(t, evs)
+	if res.requests != 1 || res.replays != 1 || res.syncSpans == 0 {
+		t.Errorf("%d requests, %d completed by a replay, %d masked sections: want 1, 1 and at least 1", res.requests, res.replays, res.syncSpans)
+	}
+	// The steps, first occurrence of each after the previous one, in
+	// time order over all tracks.
+	sorted := make([]*traceEvent, 0, len(evs))
+	for i := range evs {
+		if evs[i].Ph != "M" && evs[i].Ph != "C" {
+			sorted = append(sorted, &evs[i])
+		}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return *sorted[i].Ts < *sorted[j].Ts })
+	steps := []struct{ ph, name string }{
+		{"i", "submit"}, {"B", "StartIo ata0"}, {"B", "ISR ata0"}, {"E", "ISR ata0"}, {"i", "timer ata0 timeout"},
+		{"B", "sync ata0"}, {"E", "sync ata0"}, {"i", "complete"}, {"i", "completion DPC"}, {"i", "return"},
+	}
+	var at []float64
+	k := 0
+	for _, e := range sorted {
+		if k < len(steps) && e.Ph == steps[k].ph && e.Name == steps[k].name {
+			at = append(at, *e.Ts)
+			k++
+		}
+	}
+	if k < len(steps) {
+		t.Fatalf("the trace has %d of the steps, no %s %q after them: %v", k, steps[k].ph, steps[k].name, at)
+	}
+	if lost := at[7] - at[1]; lost < 200e3 {
+		t.Errorf("completed %.3f ms after StartIo, want the lost-interrupt check's 250 ms", lost/1e3)
+	}
+	t.Logf("StartIo %.3f ms, ISR %.3f, timeout timer %.3f, masked section %.3f..%.3f, completion %.3f, DPC %.3f, returned %.3f",
+		at[1]/1e3, at[2]/1e3, at[4]/1e3, at[5]/1e3, at[6]/1e3, at[7]/1e3, at[8]/1e3, at[9]/1e3)
 }
