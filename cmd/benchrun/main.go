@@ -1,6 +1,7 @@
 // Command benchrun is `make bench`: it boots the firmware in QEMU, on the
 // machine the integration tests use (internal/qemu), with a scratch disk,
-// runs `irql bench`, `ata bench` and `irq latency`, and prints one JSON
+// runs `irql bench`, `ata bench` (4K random reads also with the event
+// recorder on, records tagged "trace") and `irq latency`, and prints one JSON
 // object per measurement on standard output: the boot time, each `irql
 // bench` row, each `ata bench` result and each latency figure, each with
 // the firmware's commit, the QEMU version and the host CPU. With -image it
@@ -181,8 +182,14 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 		}
 		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
 	}
-	cmds = append(cmds, "irq latency")
-	for _, c := range cmds {
+	// The recorder's cost: 4K random reads with it off, then on with
+	// every class and rings big enough that nothing is dropped; trace[i]
+	// tags the records of cmds[i].
+	rr := fmt.Sprintf("ata bench 0:0 -size 4K -tests rand-read %s", common)
+	trace := make([]string, len(cmds))
+	cmds = append(cmds, rr, "trace start -size 2097152", rr, "trace stop", "irq latency")
+	trace = append(trace, "off", "", "on", "", "")
+	for i, c := range cmds {
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
 			return err
 		}
@@ -193,7 +200,10 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 		if i := strings.Index(out, "error: "); i >= 0 {
 			return fmt.Errorf("%s: %s", c, firstLine(out[i:]))
 		}
-		recs = append(recs, parse(out, env)...)
+		for _, r := range parse(out, env) {
+			r.Trace = trace[i]
+			recs = append(recs, r)
+		}
 	}
 	io.WriteString(stdin, "halt\r")
 	cmd.Wait()

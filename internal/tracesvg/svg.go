@@ -3,7 +3,7 @@
 // CPU coloured by its IRQL counter, with a tick for each vector the CPU
 // accepted, and per ATA channel a lane of requests in flight (StartIo to
 // completion) above a row per request block with each request's life
-// (submitted to returned).
+// (submitted to returned), from the first request on.
 package tracesvg
 
 import (
@@ -77,6 +77,14 @@ func Render(w io.Writer, data []byte) error {
 			continue
 		}
 		t0, t1 = math.Min(t0, e.Ts), math.Max(t1, e.Ts+e.Dur)
+	}
+	// The picture starts with the first request: before it the CPUs
+	// mostly idle while the shell starts the load.
+	for _, e := range evs {
+		if e.Pid == 2 && e.Ph != "M" && e.Ts > t0 {
+			t0 = e.Ts
+			break
+		}
 	}
 	if t0 >= t1 {
 		t1 = t0 + 1
