@@ -64,7 +64,7 @@ func (t *Timer) Set(d time.Duration) {
 		due = math.MaxInt64
 	}
 	t.due.Store(due)
-	trace.Record(trace.TimerSet, t.trace, uint64(due), 0, 0)
+	trace.Record(trace.TimerSet, t.trace, uint64(d), 0, 0)
 	t.t.Reset(d)
 }
 

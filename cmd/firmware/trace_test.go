@@ -318,7 +318,8 @@ func TestTrace(t *testing.T) {
 // channel's ISR (which the fault makes drop the completion), the timeout
 // timer of the lost-interrupt check about 250 ms later, its masked section
 // (the line masked, read back), the completion found there and serviced
-// after it, the completion DPC, and the write returned.
+// after it, the completion DPC, and the write returned; `trace show`
+// prints the same steps as text.
 func TestTraceDroppedInterrupt(t *testing.T) {
 	img := randomImage(t, "a.img", 8<<20, 41)
 	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img, Bus: 0}}})
@@ -327,6 +328,10 @@ func TestTraceDroppedInterrupt(t *testing.T) {
 	m.Run("trace start", 10*time.Second)
 	m.Run("ata write 0:0 100 8 0x5a", 30*time.Second)
 	m.Run("trace stop", 10*time.Second)
+	show := m.Run("trace show 400", 30*time.Second)
+	expectLine(t, show, `(?m)^ +\d+\.\d{3} cpu\d cr8=\d +ata0 complete tag \d+ dev 0 WRITE (DMA|DMA EXT) lba 100 count 8 status \d+$`)
+	expectLine(t, show, `(?m)^ +\d+\.\d{3} cpu\d cr8=\d +timer ata0 timeout fired \d+\.\d{3} us late$`)
+	expectLine(t, show, `(?m)^ +\d+\.\d{3} cpu\d cr8=6 +sync ata0 begin masked=1$`)
 	evs := parseTraceDump(t, m.Run("trace dump", 2*time.Minute))
 	res := checkTrace(t, evs)
 	if res.requests != 1 || res.replays != 1 || res.syncSpans == 0 {

@@ -95,7 +95,7 @@ func (s *Snapshot) describe(e *Event, n *Names) string {
 	case DPCEnd:
 		return "dpc " + NameOf(e.A) + " end"
 	case TimerSet:
-		return fmt.Sprintf("timer %s set due %.3f ms", NameOf(e.A), float64(e.B)/1e6)
+		return fmt.Sprintf("timer %s set for %.3f ms", NameOf(e.A), float64(e.B)/1e6)
 	case TimerCancel:
 		return fmt.Sprintf("timer %s cancelled armed=%d", NameOf(e.A), e.B)
 	case TimerFire:
@@ -186,11 +186,11 @@ func (s *Snapshot) WriteJSON(w io.Writer, names Names) error {
 		case DPCBegin, DPCEnd:
 			on("BE"[e.Kind-DPCBegin], "DPC "+NameOf(e.A), "")
 		case TimerSet:
-			on('i', "set timer "+NameOf(e.A), fmt.Sprintf(`"due_ms":%.6f`, float64(e.B)/1e6))
+			on('i', "set timer "+NameOf(e.A), fmt.Sprintf(`"after_ms":%.6f`, float64(e.B)/1e6))
 		case TimerCancel:
 			on('i', "cancel timer "+NameOf(e.A), fmt.Sprintf(`"armed":%d`, e.B))
 		case TimerFire:
-			on('i', "timer "+NameOf(e.A), fmt.Sprintf(`"due_ms":%.6f,"late_us":%.3f`, float64(e.B)/1e6, float64(e.C)/1e3))
+			on('i', "timer "+NameOf(e.A), fmt.Sprintf(`"due_ns":%d,"late_us":%.3f`, e.B, float64(e.C)/1e3))
 		case IdleHalt, IdleWake:
 			on("BE"[e.Kind-IdleHalt], "halt", "")
 		}

@@ -105,9 +105,10 @@ const (
 	DPCBegin
 	DPCEnd
 
-	// TimerSet: A the timer's name, B the deadline (ns since boot).
+	// TimerSet: A the timer's name, B the time to its deadline, in ns.
 	// TimerCancel: A the name, B 1 when it was armed. TimerFire: A the
-	// name, B the deadline, C how late it ran, in ns (saturated).
+	// name, B the deadline on the kernel timers' clock (ns), C how late
+	// it ran, in ns (saturated at 4.29 s).
 	TimerSet Kind = Kind(ClassTimer)<<4 + iota - 10
 	TimerCancel
 	TimerFire
