@@ -70,7 +70,7 @@ func cmdTraceStop(c *shell.Context, _ []string) error {
 func cmdTrace(c *shell.Context, _ []string) error {
 	s := trace.Stat()
 	var on []string
-	for cl := trace.Class(0); cl < 8; cl++ {
+	for cl := trace.Class(0); cl < trace.NumClasses; cl++ {
 		if s.Classes&(1<<cl) != 0 {
 			on = append(on, cl.String())
 		}

@@ -53,17 +53,17 @@ const (
 	ClassTimer              // kernel timers set, cancelled, fired
 	ClassIdle               // the idle governor's halts
 	ClassReq                // the life of each ATA request
-	numClasses
+	NumClasses
 )
 
 // AllClasses is every class.
-const AllClasses = 1<<numClasses - 1
+const AllClasses = 1<<NumClasses - 1
 
-var classNames = [numClasses]string{"irql", "intr", "sync", "dpc", "timer", "idle", "req"}
+var classNames = [NumClasses]string{"irql", "intr", "sync", "dpc", "timer", "idle", "req"}
 
 // String returns the class's name as `trace start` takes it.
 func (c Class) String() string {
-	if c < numClasses {
+	if c < NumClasses {
 		return classNames[c]
 	}
 	return "class?"
