@@ -64,6 +64,7 @@ type span struct {
 type traceCheck struct {
 	events, requests, replays int
 	cr8Checked, syncSpans     int // events whose CR8 met their CPU's counter; masked sections
+	spins                     int // spin lock waits
 	buildWithVector           int // BuildIo spans with a vector accepted on their CPU inside
 }
 
@@ -136,6 +137,10 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 					irql[k.tid] = append(irql[k.tid], [2]float64{*e.Ts, float64(v)})
 				}
 				continue
+			case "X":
+				if strings.HasPrefix(e.Name, "spin ") {
+					res.spins++
+				}
 			case "i":
 				if k.pid == 1 && strings.HasPrefix(e.Name, "vector ") {
 					vectors = append(vectors, span{e.Name, k.tid, *e.Ts, *e.Ts})
@@ -295,7 +300,7 @@ func traceMixed(t *testing.T, smp string) {
 	found := 0
 	for round := 1; round <= 8 && found == 0; round++ {
 		out := m.Run("trace start", 10*time.Second)
-		expectLine(t, out, `(?m)^trace: recording, classes irql,intr,sync,dpc,timer,idle,req, 16384 events per CPU$`)
+		expectLine(t, out, `(?m)^trace: recording, classes irql,intr,sync,dpc,timer,idle,req,lock, 16384 events per CPU$`)
 		out = m.Run("ata stress 0:0 1:0 -time 2s -workers 4", 2*time.Minute)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
 		t.Logf("round %d: %s", round, m.Run("trace stop", 10*time.Second))
@@ -303,8 +308,8 @@ func traceMixed(t *testing.T, smp string) {
 		dump := m.Run("trace dump", 5*time.Minute)
 		evs := parseTraceDump(t, dump)
 		res := checkTrace(t, evs)
-		t.Logf("round %d: %d JSON events in %v, %d CR8 readings checked, %d masked sections, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU; %s",
-			round, res.events, time.Since(start).Round(time.Millisecond), res.cr8Checked, res.syncSpans, res.requests, res.replays, res.buildWithVector,
+		t.Logf("round %d: %d JSON events in %v, %d CR8 readings checked, %d masked sections, %d spin lock waits, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU; %s",
+			round, res.events, time.Since(start).Round(time.Millisecond), res.cr8Checked, res.syncSpans, res.spins, res.requests, res.replays, res.buildWithVector,
 			regexp.MustCompile(`(?m)^trace: \d+ events.*$`).FindString(dump))
 		found = res.buildWithVector
 		if res.replays*10 > res.requests {

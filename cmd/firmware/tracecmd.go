@@ -24,7 +24,7 @@ const (
 func addTraceCommands(sh *shell.Shell) {
 	for _, c := range []shell.Cmd{
 		{Name: "trace", Help: "the recorder's state: classes, events kept and dropped per CPU", Handler: cmdTrace},
-		{Name: "trace start", Args: "[CLASSES] [-size N]", Help: "record events of CLASSES (irql,intr,sync,dpc,timer,idle,req; all by default), N per CPU (16384)", MaxArgs: 3, Handler: cmdTraceStart},
+		{Name: "trace start", Args: "[CLASSES] [-size N]", Help: "record events of CLASSES (irql,intr,sync,dpc,timer,idle,req,lock; all by default), N per CPU (16384)", MaxArgs: 3, Handler: cmdTraceStart},
 		{Name: "trace stop", Help: "stop recording; the events stay for show and dump", Handler: cmdTraceStop},
 		{Name: "trace show", Args: "[N]", Help: "the last N events (50) as text, in time order", MaxArgs: 1, Handler: cmdTraceShow},
 		{Name: "trace dump", Help: "the events as Chrome trace-event JSON (ui.perfetto.dev) between marker lines", Handler: cmdTraceDump},
@@ -50,7 +50,7 @@ func cmdTraceStart(c *shell.Context, args []string) error {
 		for _, name := range strings.Split(args[i], ",") {
 			cl, ok := trace.ParseClass(name)
 			if !ok {
-				return fmt.Errorf("CLASSES: no class %q (irql,intr,sync,dpc,timer,idle,req)", name)
+				return fmt.Errorf("CLASSES: no class %q (irql,intr,sync,dpc,timer,idle,req,lock)", name)
 			}
 			classes |= 1 << cl
 		}

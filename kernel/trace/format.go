@@ -100,6 +100,8 @@ func (s *Snapshot) describe(e *Event, n *Names) string {
 		return fmt.Sprintf("timer %s cancelled armed=%d", NameOf(e.A), e.B)
 	case TimerFire:
 		return fmt.Sprintf("timer %s fired %.3f us late", NameOf(e.A), float64(e.C)/1e3)
+	case SpinWait:
+		return fmt.Sprintf("spin lock %s acquired after %.3f us", LockName(e.A), float64(e.B)*1e6/s.Hz)
 	case IdleHalt:
 		return "idle halt"
 	case IdleWake:
@@ -193,6 +195,8 @@ func (s *Snapshot) WriteJSON(w io.Writer, names Names) error {
 			on('i', "timer "+NameOf(e.A), fmt.Sprintf(`"due_ns":%d,"late_us":%.3f`, e.B, float64(e.C)/1e3))
 		case IdleHalt, IdleWake:
 			on("BE"[e.Kind-IdleHalt], "halt", "")
+		case SpinWait:
+			add(jev{tsc: e.TSC - e.B, ph: 'X', pid: cpuPid, tid: cpu, name: "spin " + LockName(e.A), dur: e.B, args: common})
 		}
 		if !e.isRequest() || int(e.Kind-ReqSubmit) >= len(reqNames) {
 			continue

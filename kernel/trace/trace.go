@@ -53,13 +53,14 @@ const (
 	ClassTimer              // kernel timers set, cancelled, fired
 	ClassIdle               // the idle governor's halts
 	ClassReq                // the life of each ATA request
+	ClassLock               // spin lock contention
 	NumClasses
 )
 
 // AllClasses is every class.
 const AllClasses = 1<<NumClasses - 1
 
-var classNames = [NumClasses]string{"irql", "intr", "sync", "dpc", "timer", "idle", "req"}
+var classNames = [NumClasses]string{"irql", "intr", "sync", "dpc", "timer", "idle", "req", "lock"}
 
 // String returns the class's name as `trace start` takes it.
 func (c Class) String() string {
@@ -130,6 +131,10 @@ const (
 	ReqComplete // Port.Complete: out of flight, status final
 	ReqRetire   // the completion DPC hands it back
 	ReqReturn   // the submitter has it back
+
+	// SpinWait: a CPU got a spin lock it had to wait for. A the lock
+	// (LockName), B the TSC ticks it spun.
+	SpinWait Kind = Kind(ClassLock)<<4 + iota - 23
 )
 
 // Class returns the kind's class.
@@ -324,4 +329,52 @@ func Bool(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// Now returns the TSC when class c is recorded, 0 otherwise: the start of
+// a wait that an event records when it ends (Contended).
+//
+// Context: any IRQL; does not block or allocate.
+func Now(c Class) uint64 {
+	if mask.Load()&(1<<c) != 0 {
+		return hw.TSC()
+	}
+	return 0
+}
+
+// locks are the spin locks SpinWait events name, by the address of
+// their Name: filled without a lock, at most len(locks) of them.
+var locks [64]atomic.Pointer[string]
+
+// Contended records a SpinWait for the lock named *name, which the caller
+// began waiting for at TSC since (Now); nothing when since is 0.
+//
+// Context: any IRQL; does not block, lock or allocate.
+func Contended(name *string, since uint64) {
+	if since == 0 || mask.Load()&(1<<ClassLock) == 0 {
+		return
+	}
+	record(SpinWait, lockID(name), hw.TSC()-since, 0, 0)
+}
+
+// lockID returns the slot of name in locks, taking a free one the first
+// time; len(locks) when all are taken by other locks.
+func lockID(name *string) uint64 {
+	for i := range locks {
+		p := locks[i].Load()
+		if p == nil && locks[i].CompareAndSwap(nil, name) || p == name || locks[i].Load() == name {
+			return uint64(i)
+		}
+	}
+	return uint64(len(locks))
+}
+
+// LockName returns the name of the lock SpinWait events number id.
+func LockName(id uint64) string {
+	if id < uint64(len(locks)) {
+		if p := locks[id].Load(); p != nil {
+			return *p
+		}
+	}
+	return "?"
 }

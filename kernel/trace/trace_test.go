@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ataport/firmware/kernel"
 	"github.com/ataport/firmware/kernel/trace"
@@ -19,13 +20,13 @@ func TestKinds(t *testing.T) {
 		{trace.IRQL, 0x00}, {trace.Vector, 0x10}, {trace.ISRBegin, 0x11}, {trace.ISREnd, 0x12}, {trace.EOI, 0x13},
 		{trace.SyncBegin, 0x20}, {trace.SyncEnd, 0x21}, {trace.DPCQueue, 0x30}, {trace.DPCBegin, 0x31}, {trace.DPCEnd, 0x32},
 		{trace.TimerSet, 0x40}, {trace.TimerCancel, 0x41}, {trace.TimerFire, 0x42}, {trace.IdleHalt, 0x50}, {trace.IdleWake, 0x51},
-		{trace.ReqSubmit, 0x60}, {trace.ReqBuildBegin, 0x61}, {trace.ReqReturn, 0x67},
+		{trace.ReqSubmit, 0x60}, {trace.ReqBuildBegin, 0x61}, {trace.ReqReturn, 0x67}, {trace.SpinWait, 0x70},
 	} {
 		if uint8(c.k) != c.want {
 			t.Errorf("kind %#x, want %#x", uint8(c.k), c.want)
 		}
 	}
-	for _, name := range []string{"irql", "intr", "sync", "dpc", "timer", "idle", "req"} {
+	for _, name := range []string{"irql", "intr", "sync", "dpc", "timer", "idle", "req", "lock"} {
 		if c, ok := trace.ParseClass(name); !ok || c.String() != name {
 			t.Errorf("ParseClass(%q) = %v, %v", name, c, ok)
 		}
@@ -133,6 +134,44 @@ func TestJSON(t *testing.T) {
 	var text bytes.Buffer
 	s.Text(&text, 0, trace.Names{})
 	if !strings.Contains(text.String(), "channel1 submit tag 3 dev 0 cmd 0x25 lba 5 count 8") {
+		t.Errorf("text:\n%s", text.String())
+	}
+}
+
+// A CPU that spins for a lock another CPU holds records how long, naming
+// the lock.
+func TestSpinWait(t *testing.T) {
+	if kernel.NumCPU() < 2 {
+		t.Skip("needs two simulated CPUs (GOMAXPROCS >= 2)")
+	}
+	l := kernel.SpinLock{Name: "test lock"}
+	trace.Start(1<<trace.ClassLock, 0, kernel.NumCPU())
+	defer trace.Stop()
+	held, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		old := l.Acquire()
+		close(held)
+		kernel.Stall(20 * time.Millisecond)
+		l.Release(old)
+		close(done)
+	}()
+	<-held
+	l.Release(l.Acquire())
+	<-done
+	trace.Stop()
+	s := trace.Read()
+	var waits []trace.Event
+	for _, e := range s.Events {
+		if e.Kind == trace.SpinWait {
+			waits = append(waits, e)
+		}
+	}
+	if len(waits) != 1 || trace.LockName(waits[0].A) != "test lock" || waits[0].B == 0 {
+		t.Fatalf("SpinWait events %+v", waits)
+	}
+	var text bytes.Buffer
+	s.Text(&text, 0, trace.Names{})
+	if !strings.Contains(text.String(), "spin lock test lock acquired after") {
 		t.Errorf("text:\n%s", text.String())
 	}
 }
