@@ -43,7 +43,9 @@ func (n *Names) command(c uint8) string {
 	return "cmd 0x" + strconv.FormatUint(uint64(c), 16)
 }
 
-// Request fields packed in an event (see the request kinds).
+// The fields of a request event (see the request kinds): LBA, sector
+// count, command, target device, the request block's tag, its status and
+// the channel number.
 func (e *Event) LBA() uint64     { return e.A & (1<<48 - 1) }
 func (e *Event) Count() int      { return int(e.A >> 48) }
 func (e *Event) Command() uint8  { return uint8(e.C) }

@@ -138,6 +138,8 @@ const (
 )
 
 // Class returns the kind's class.
+//
+// Context: any IRQL; does not block or allocate.
 func (k Kind) Class() Class { return Class(k >> 4) }
 
 // Event is one record: 32 bytes.
@@ -324,6 +326,8 @@ func Stat() Stats {
 }
 
 // Bool is b as an event argument: 1 or 0.
+//
+// Context: any IRQL; does not block or allocate.
 func Bool(b bool) uint64 {
 	if b {
 		return 1
@@ -359,6 +363,8 @@ func Contended(name *string, since uint64) {
 
 // lockID returns the slot of name in locks, taking a free one the first
 // time; len(locks) when all are taken by other locks.
+//
+// Context: as Contended.
 func lockID(name *string) uint64 {
 	for i := range locks {
 		p := locks[i].Load()
