@@ -40,7 +40,7 @@ func cmdTraceStart(c *shell.Context, args []string) error {
 			if i+1 == len(args) {
 				return fmt.Errorf("-size: missing N")
 			}
-			n, err := shell.ParseUint("N", args[i+1], 1<<22)
+			n, err := shell.ParseUint("N", args[i+1], 1<<21) // 64 MiB per CPU
 			if err != nil {
 				return err
 			}
