@@ -25,6 +25,11 @@
 #                 cache=writeback), run `irql bench` and `ata bench`, and
 #                 print one JSON object per measurement (cmd/benchrun;
 #                 README "Performance")
+#   make trace    boot the firmware in QEMU with two scratch disks, trace a
+#                 short two-channel load (DMA on ata0, PIO on ata1) and
+#                 write build/trace.json (Chrome trace-event JSON for
+#                 ui.perfetto.dev) and build/trace.svg (cmd/tracerun;
+#                 README "Tracing")
 #   make clean
 
 TAMAGO_VERSION := $(shell sed -n 's/.*github.com\/usbarmory\/tamago v\([0-9.]*\).*/\1/p' go.mod | head -n1)
@@ -50,7 +55,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb qemu-uefi test test-tools bench soak clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb qemu-uefi test test-tools bench soak trace clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -201,6 +206,11 @@ BENCH_DISK ?= $(if $(wildcard /dev/shm/.),/dev/shm/ataport-bench.img,$(BUILD)/be
 
 bench: $(ELF) $(IMAGE)
 	go run ./cmd/benchrun -image $(IMAGE) -elf $(ELF) -disk $(BENCH_DISK)
+
+TRACE_TIME ?= 2s
+
+trace: $(ELF)
+	go run ./cmd/tracerun -elf $(ELF) -out $(BUILD) -time $(TRACE_TIME)
 
 clean:
 	rm -rf $(BUILD)

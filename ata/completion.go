@@ -2,6 +2,7 @@ package ata
 
 import (
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/kernel/trace"
 	"github.com/ataport/firmware/miniport"
 )
 
@@ -56,6 +57,7 @@ func (ch *Channel) completionDPC() {
 //
 // Context: DISPATCH, no lock held.
 func (ch *Channel) retire(r *request) {
+	ch.trace(trace.ReqRetire, r, 0)
 	if r.requeue {
 		r.requeue = false
 		old := ch.qlock.Acquire()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/kernel/trace"
 	"github.com/ataport/firmware/miniport"
 )
 
@@ -29,7 +30,9 @@ func (ch *Channel) startLocked(r *request) bool {
 	if n := int32(ch.flying); n > ch.maxOut.Load() {
 		ch.maxOut.Store(n)
 	}
+	ch.trace(trace.ReqStartBegin, r, 0)
 	ok := ch.mp.StartIo(&r.irb)
+	ch.trace(trace.ReqStartEnd, r, trace.Bool(ok))
 	switch {
 	case !r.flying:
 		return true // completed through Complete, whatever StartIo answered
@@ -104,6 +107,7 @@ func (ch *Channel) Complete(req *miniport.Request) {
 	r := ch.reqs[req.Tag]
 	r.flying = false
 	ch.flying--
+	ch.trace(trace.ReqComplete, r, 0)
 	ch.queueDone(r)
 }
 

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/kernel/trace"
 	"github.com/ataport/firmware/miniport"
 )
 
@@ -17,6 +18,7 @@ import (
 func (ch *Channel) exec(r *request) {
 	kernel.AssertMayBlock("ata: request")
 	ch.stats.requests.Add(1)
+	ch.trace(trace.ReqSubmit, r, 0)
 	old := ch.qlock.Acquire()
 	switch {
 	case r.internal && ch.utail == nil:
@@ -31,6 +33,7 @@ func (ch *Channel) exec(r *request) {
 	ch.qlock.Release(old)
 	ch.pump(true)
 	<-r.done
+	ch.trace(trace.ReqReturn, r, 0)
 	if r.irb.Status != miniport.StatusSuccess {
 		ch.stats.errors.Add(1)
 	}
@@ -176,7 +179,9 @@ func (ch *Channel) buildIo(r *request) bool {
 	delivered := ch.intr.AcceptedHere()
 	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
 	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
+	ch.trace(trace.ReqBuildBegin, r, 0)
 	ok := ch.mp.BuildIo(&r.irb)
+	ch.trace(trace.ReqBuildEnd, r, trace.Bool(ok))
 	overlap := ch.isrTotal.Load() != total
 	same := ch.intr.AcceptedHere() != delivered
 	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)

@@ -45,6 +45,7 @@ import (
 	"github.com/ataport/firmware/irq/ioapic"
 	"github.com/ataport/firmware/irq/lapic"
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // BSPAPICID is the destination of every device line. Any CPU could serve
@@ -437,7 +438,13 @@ func (i *Interrupt) SynchronizeMasked(fn func()) (signalled bool) {
 	} else if i.mask != nil {
 		i.mask.Set(true)
 	}
+	if trace.On(trace.ClassSync) { // the mask bit read back costs an IOAPIC read
+		trace.Record(trace.SyncBegin, uint64(i.vector), trace.Bool(i.Masked()), 0, 0)
+	}
 	fn()
+	if trace.On(trace.ClassSync) {
+		trace.Record(trace.SyncEnd, uint64(i.vector), trace.Bool(i.Masked()), 0, 0)
+	}
 	if i.io != nil {
 		i.io.Unmask(i.pin)
 	} else if i.mask != nil {
@@ -528,14 +535,18 @@ func Dispatch(vector uint8) {
 		kernel.Bugcheck("irq: Dispatch(" + i.name + ") at " + cur.String() + ", must run at " + i.lock.Level.String())
 	}
 	i.lock.AcquireAtLevel()
+	trace.Record(trace.ISRBegin, uint64(vector), 0, 0, 0)
+	claimed := false
 	switch {
 	case !i.connected.Load():
 		unexpected.Add(1)
 	case i.isr():
 		i.count.Add(1)
+		claimed = true
 	default:
 		i.notMine.Add(1)
 	}
+	trace.Record(trace.ISREnd, uint64(vector), trace.Bool(claimed), 0, 0)
 	if kernel.Current() != i.lock.Level || !kernel.InterruptsEnabled() {
 		kernel.Bugcheck("irq: ISR " + i.name + " returned at " + kernel.Current().String() +
 			" or with IF=0, must return at " + i.lock.Level.String())

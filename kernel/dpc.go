@@ -3,6 +3,8 @@ package kernel
 import (
 	"strconv"
 	"sync/atomic"
+
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // DPC is a deferred procedure call (KDPC): a function queued from any level,
@@ -15,7 +17,8 @@ type DPC struct {
 	fn     func()
 	target atomic.Int32 // CPU index, -1: the queuing CPU
 	queued atomic.Bool
-	next   *DPC // in a CPU's queue, under its qlock
+	next   *DPC   // in a CPU's queue, under its qlock
+	trace  uint64 // its name in trace events
 }
 
 // NewDPC returns a DPC that calls fn (KeInitializeDpc).
@@ -28,7 +31,7 @@ func NewDPC(name string, fn func()) *DPC {
 	if fn == nil {
 		Bugcheck("kernel: NewDPC(" + name + "): nil function")
 	}
-	d := &DPC{name: name, fn: fn}
+	d := &DPC{name: name, fn: fn, trace: trace.Name(name)}
 	d.target.Store(-1)
 	return d
 }
@@ -82,6 +85,7 @@ func (d *DPC) Queue() bool {
 	c.tail = d
 	c.pending.Add(1)
 	c.qlock.ReleaseAtLevel()
+	trace.Record(trace.DPCQueue, d.trace, uint64(cpu), 0, 0)
 	if cpu != me {
 		kicks.Or(1 << cpu)
 	}
@@ -127,7 +131,9 @@ func drainDPCs(c *perCPU) {
 			return
 		}
 		d.queued.Store(false)
+		trace.Record(trace.DPCBegin, d.trace, 0, 0, 0)
 		d.fn()
+		trace.Record(trace.DPCEnd, d.trace, 0, 0, 0)
 		if cur := Current(); cur != DISPATCH || !InterruptsEnabled() {
 			checkReturnLevel("DPC "+d.name, DISPATCH)
 		}

@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // How an accepted vector reaches its ISR (docs/DESIGN.md "From the IDT to
@@ -125,6 +127,7 @@ func (c *perCPU) service(lv IRQL) bool {
 		class := IRQL(v >> 4)
 		c.setRaw(class)
 		c.lat.record(uint8(v), readTSC()-acceptTSC[c.apic][v])
+		trace.Record(trace.Vector, uint64(v), acceptTSC[c.apic][v], 0, 0)
 		if d := dispatcher.Load(); d != nil {
 			(*d)(uint8(v))
 		} else {
@@ -134,6 +137,7 @@ func (c *perCPU) service(lv IRQL) bool {
 			checkReturnLevel("ISR of vector 0x"+strconv.FormatUint(uint64(v), 16), class)
 		}
 		c.service(class) // vectors above this one, accepted meanwhile, end first
+		trace.Record(trace.EOI, uint64(v), 0, 0, 0)
 		eoi()
 		c.setRaw(lv)
 	}
@@ -144,8 +148,10 @@ func (c *perCPU) service(lv IRQL) bool {
 //
 // Context: pinned on the CPU of c, IF=1; does not block or allocate.
 func (c *perCPU) setRaw(lv IRQL) {
+	from := c.cr8.Load()
 	writeCR8(uint64(lv))
 	c.cr8.Store(uint32(lv))
+	trace.Record(trace.IRQL, uint64(from), uint64(lv), 0, 0)
 }
 
 func (r *latencyRing) record(vector uint8, cycles uint64) {

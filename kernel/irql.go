@@ -3,6 +3,8 @@ package kernel
 import (
 	"strconv"
 	"time"
+
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // rflagsIF is RFLAGS.IF, bit 9 (SDM Vol 1, 3.4.3 "EFLAGS Register").
@@ -69,6 +71,7 @@ func Raise(new IRQL) (old IRQL) {
 	}
 	writeCR8(uint64(new))
 	c.cr8.Store(uint32(new))
+	trace.Record(trace.IRQL, uint64(old), uint64(new), 0, 0)
 	return old
 }
 
@@ -121,6 +124,7 @@ func Lower(new IRQL) {
 	}
 	writeCR8(uint64(new))
 	c.cr8.Store(uint32(new))
+	trace.Record(trace.IRQL, uint64(min(cur, DISPATCH)), uint64(new), 0, 0)
 	if c.anyPending() || c.pending.Load() != 0 {
 		c.service(new)
 	}
@@ -139,6 +143,7 @@ func Lower(new IRQL) {
 func setLevel(c *perCPU, lv, cur IRQL) {
 	writeCR8(uint64(lv))
 	c.cr8.Store(uint32(lv))
+	trace.Record(trace.IRQL, uint64(cur), uint64(lv), 0, 0)
 	if cur == HIGH {
 		c.ifOff.Store(false)
 		sti()

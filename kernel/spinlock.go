@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // spinWarnAfter is how long a CPU spins on a lock before it prints its one
@@ -111,8 +113,10 @@ func (l *SpinLock) spin() {
 	}
 	var start time.Time
 	warned := false
+	waited := trace.Now(trace.ClassLock) // 0 unless recorded
 	for n := 1; ; n++ {
 		if l.holder.Load() == 0 && l.holder.CompareAndSwap(0, me) {
+			trace.Contended(&l.Name, waited)
 			return
 		}
 		ServicePoint()

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/ataport/firmware/kernel/trace"
 )
 
 // epoch is the origin of the monotonic deadlines kept by timers.
@@ -14,9 +16,10 @@ var epoch = time.Now()
 // built on a time.Timer created once and re-armed with Reset, so Set and
 // Cancel do not allocate.
 type Timer struct {
-	name string
-	fn   func()
-	t    *time.Timer
+	name  string
+	fn    func()
+	t     *time.Timer
+	trace uint64 // its name in trace events
 
 	// due is the deadline (monotonic nanoseconds since epoch) while the
 	// timer is armed, 0 when it is not.
@@ -34,7 +37,7 @@ func NewTimer(name string, fn func()) *Timer {
 	if fn == nil {
 		Bugcheck("kernel: NewTimer(" + name + "): nil function")
 	}
-	t := &Timer{name: name, fn: fn}
+	t := &Timer{name: name, fn: fn, trace: trace.Name(name)}
 	t.t = time.AfterFunc(time.Duration(math.MaxInt64), t.expire)
 	t.t.Stop()
 	return t
@@ -61,6 +64,7 @@ func (t *Timer) Set(d time.Duration) {
 		due = math.MaxInt64
 	}
 	t.due.Store(due)
+	trace.Record(trace.TimerSet, t.trace, uint64(d), 0, 0)
 	t.t.Reset(d)
 }
 
@@ -72,6 +76,7 @@ func (t *Timer) Set(d time.Duration) {
 func (t *Timer) Cancel() bool {
 	AssertLevel("Timer.Cancel", PASSIVE, DIRQLMax)
 	armed := t.due.Swap(0) != 0
+	trace.Record(trace.TimerCancel, t.trace, trace.Bool(armed), 0, 0)
 	t.t.Stop()
 	return armed
 }
@@ -96,6 +101,7 @@ func (t *Timer) expire() {
 		return
 	}
 	lateness.record(time.Duration(now - due))
+	trace.Record(trace.TimerFire, t.trace, uint64(due), uint32(min(now-due, math.MaxUint32)), 0)
 	old := Raise(DISPATCH)
 	t.fn()
 	if Current() != DISPATCH || !InterruptsEnabled() {

@@ -72,6 +72,9 @@ type IdleHooks struct {
 	// Service runs the ISRs of those vectors and the DPCs they queue, and
 	// reports whether it ran any (kernel.ServiceIdle).
 	Service func() bool
+	// Halt, when set, is told of each halt (true, before the HLT) and
+	// wake (false, after it), for the event recorder (kernel/trace).
+	Halt func(halt bool)
 }
 
 var hooks IdleHooks
@@ -102,7 +105,13 @@ func idle(pollUntil int64) {
 	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
 	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
 	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+	if hooks.Halt != nil {
+		hooks.Halt(true)
+	}
 	haltUnlessPending(lapicReg(LAPIC_TMRCURRCNT), hooks.Pending())
+	if hooks.Halt != nil {
+		hooks.Halt(false)
+	}
 	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
 	hooks.Service()
 }

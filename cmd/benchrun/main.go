@@ -1,6 +1,7 @@
 // Command benchrun is `make bench`: it boots the firmware in QEMU, on the
 // machine the integration tests use (internal/qemu), with a scratch disk,
-// runs `irql bench`, `ata bench` and `irq latency`, then boots it again on
+// runs `irql bench`, `ata bench` (4K random reads also with the event
+// recorder on, records tagged "trace") and `irq latency`, then boots it again on
 // q35 with the same disk on port 0 of the ICH9 AHCI controller and runs
 // `ata bench` there (sequential reads and writes, random 4 KiB reads at
 // QD1, QD8 and QD32), and prints one JSON object per measurement on
@@ -147,8 +148,14 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 		}
 		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -size %s -tests %s %s", s, tests, common))
 	}
-	cmds = append(cmds, "irq latency")
-	pcRecs, err := session(elf, qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}, cmds, deadline)
+	// The recorder's cost: 4K random reads with it off, then on with
+	// every class and rings big enough that nothing is dropped; tags[i]
+	// tags the records of cmds[i].
+	rr := fmt.Sprintf("ata bench 0:0 -size 4K -tests rand-read %s", common)
+	tags := make([]string, len(cmds))
+	cmds = append(cmds, rr, "trace start -size 2097152", rr, "trace stop", "irq latency")
+	tags = append(tags, "off", "", "on", "", "")
+	pcRecs, err := session(elf, qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}, cmds, tags, deadline)
 	if err != nil {
 		return fmt.Errorf("pc: %w", err)
 	}
@@ -161,7 +168,7 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 	q35Recs, err := session(elf, qemu.Options{Machine: "q35", Args: []string{
 		"-drive", "if=none,id=bench,format=raw,cache=writeback,file=" + disk,
 		"-device", "ide-hd,drive=bench,bus=ide.0",
-	}}, cmds, deadline)
+	}}, cmds, nil, deadline)
 	if err != nil {
 		return fmt.Errorf("q35: %w", err)
 	}
@@ -174,8 +181,9 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 }
 
 // session boots the firmware in QEMU with opts, runs cmds in its shell,
-// powers it off, and returns the records of what it printed.
-func session(elf string, opts qemu.Options, cmds []string, deadline time.Time) ([]Record, error) {
+// powers it off, and returns the records of what it printed, those of
+// cmds[i] with Trace set to tags[i] when tags is given.
+func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.Time) ([]Record, error) {
 	args := qemu.Command(elf, opts)
 	env := Env{
 		Commit:  output("git", "rev-parse", "HEAD"),
@@ -212,7 +220,7 @@ func session(elf string, opts qemu.Options, cmds []string, deadline time.Time) (
 			recs[i].ToPromptMs = ms(toPrompt)
 		}
 	}
-	for _, c := range cmds {
+	for i, c := range cmds {
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
 			return nil, err
 		}
@@ -223,7 +231,12 @@ func session(elf string, opts qemu.Options, cmds []string, deadline time.Time) (
 		if i := strings.Index(out, "error: "); i >= 0 {
 			return nil, fmt.Errorf("%s: %s", c, firstLine(out[i:]))
 		}
-		recs = append(recs, parse(out, env)...)
+		for _, r := range parse(out, env) {
+			if tags != nil {
+				r.Trace = tags[i]
+			}
+			recs = append(recs, r)
+		}
 	}
 	io.WriteString(stdin, "halt\r")
 	cmd.Wait()

@@ -39,6 +39,9 @@ type Record struct {
 
 	// ata-bench
 	Bench *Bench `json:"bench,omitempty"`
+	// Trace is "off" or "on" for the pair of runs that measure the event
+	// recorder (kernel/trace): the same bench with it off, then on.
+	Trace string `json:"trace,omitempty"`
 
 	// irq-latency: cycles and microseconds
 	Latency *Latency `json:"latency,omitempty"`

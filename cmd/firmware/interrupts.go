@@ -35,6 +35,7 @@ func startInterrupts() error {
 		Vector:  kernel.WakeVector,
 		Pending: kernel.PendingVectors,
 		Service: kernel.ServiceIdle,
+		Halt:    traceIdle,
 	})
 	startTimerProbe()
 	return nil

@@ -38,6 +38,7 @@ func main() {
 	addSystemCommands(sh)
 	addInterruptCommands(sh)
 	addATACommands(sh)
+	addTraceCommands(sh)
 	addBenchCommands(sh)
 	addFaultCommands(sh)
 

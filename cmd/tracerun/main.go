@@ -1,0 +1,148 @@
+// Command tracerun is `make trace`: it boots the firmware in QEMU on the
+// tests' machine (internal/qemu) with two scratch disks, one per IDE
+// channel, runs a short two-channel load with the recorder on (DMA on
+// ata0, PIO on ata1: `ata stress 0:0 1:0`), and writes what `trace dump`
+// printed as build/trace.json (Chrome trace-event JSON: open it in
+// ui.perfetto.dev or chrome://tracing) and a picture of the same events,
+// build/trace.svg (internal/tracesvg). The firmware's console goes to
+// standard error, but for the dump itself.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ataport/firmware/internal/qemu"
+	"github.com/ataport/firmware/internal/tracesvg"
+)
+
+// The marker lines of `trace dump` (cmd/firmware/tracecmd.go).
+const (
+	jsonBegin = "--- trace json begin ---"
+	jsonEnd   = "--- trace json end ---"
+)
+
+func main() {
+	elf := flag.String("elf", "build/firmware.elf", "firmware image")
+	out := flag.String("out", "build", "directory for trace.json, trace.svg and the scratch disks")
+	load := flag.String("time", "2s", "duration of the load")
+	start := flag.String("start", "trace start", "the command that starts the recorder")
+	timeout := flag.Duration("timeout", 10*time.Minute, "the whole run at most")
+	flag.Parse()
+	if err := run(*elf, *out, *load, *start, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "tracerun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(elf, out, load, start string, timeout time.Duration) error {
+	var drives []qemu.Drive
+	for bus, name := range []string{"trace-a.img", "trace-b.img"} {
+		path := filepath.Join(out, name)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+		if err := os.Truncate(path, 32<<20); errors.Is(err, os.ErrNotExist) {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			err = os.Truncate(path, 32<<20)
+		}
+		drives = append(drives, qemu.Drive{File: path, Bus: bus})
+	}
+	cmd := exec.Command("qemu-system-x86_64", qemu.Command(elf, qemu.Options{Drives: drives})...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Process.Kill()
+	con := &console{r: bufio.NewReader(stdout), deadline: time.Now().Add(timeout)}
+	if _, err := con.until(qemu.Prompt, true); err != nil {
+		return err
+	}
+	var dump string
+	for _, c := range []string{"ata rw on 0:0", "ata rw on 1:0", "ata mode 0:0 dma", "ata mode 1:0 pio", start,
+		"ata stress 0:0 1:0 -time " + load + " -workers 4", "trace stop", "trace dump"} {
+		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
+			return err
+		}
+		got, err := con.until(qemu.Prompt, c != "trace dump")
+		if err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+		if i := strings.Index(got, "error: "); i >= 0 {
+			return fmt.Errorf("%s: %s", c, strings.SplitN(got[i:], "\n", 2)[0])
+		}
+		dump = got
+	}
+	io.WriteString(stdin, "halt\r")
+	cmd.Wait()
+
+	i, j := strings.Index(dump, jsonBegin), strings.Index(dump, jsonEnd)
+	if i < 0 || j < i {
+		return errors.New("trace dump: no JSON between the marker lines")
+	}
+	js := []byte(strings.ReplaceAll(dump[i+len(jsonBegin):j], "\r\n", "\n"))
+	fmt.Fprint(os.Stderr, dump[j:])
+	jsonPath, svgPath := filepath.Join(out, "trace.json"), filepath.Join(out, "trace.svg")
+	if err := os.WriteFile(jsonPath, js, 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(svgPath)
+	if err != nil {
+		return err
+	}
+	if err := tracesvg.Render(f, js); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s (open it in https://ui.perfetto.dev) and %s\n", jsonPath, svgPath)
+	return nil
+}
+
+// console reads the serial console.
+type console struct {
+	r        *bufio.Reader
+	deadline time.Time
+}
+
+// until returns what the firmware printed up to and including s, copying
+// it to standard error when echo.
+func (c *console) until(s string, echo bool) (string, error) {
+	var b strings.Builder
+	for !strings.HasSuffix(b.String(), s) {
+		if time.Now().After(c.deadline) {
+			return b.String(), errors.New("timed out waiting for the firmware")
+		}
+		ch, err := c.r.ReadByte()
+		if err != nil {
+			return b.String(), fmt.Errorf("QEMU: %w", err)
+		}
+		b.WriteByte(ch)
+		if echo {
+			os.Stderr.Write([]byte{ch})
+		}
+	}
+	return b.String(), nil
+}
