@@ -42,6 +42,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ataport/firmware/board/acpi"
 	"github.com/ataport/firmware/irq/ioapic"
 	"github.com/ataport/firmware/irq/lapic"
 	"github.com/ataport/firmware/kernel"
@@ -53,37 +54,20 @@ import (
 // order of a line's interrupts that of their arrival.
 const BSPAPICID = 0
 
-// Trigger is the trigger mode of a line.
-type Trigger uint8
-
-// Trigger modes (82093AA 3.2.4, TRIGGER).
-const (
-	Edge Trigger = iota
-	Level
+// Trigger and Polarity are the ACPI MADT's (board/acpi): a line is
+// programmed as the MADT describes it (82093AA 3.2.4, TRIGGER and INTPOL).
+type (
+	Trigger  = acpi.Trigger
+	Polarity = acpi.Polarity
 )
 
-func (t Trigger) String() string {
-	if t == Level {
-		return "level"
-	}
-	return "edge"
-}
-
-// Polarity is the active level of a line.
-type Polarity uint8
-
-// Polarities (82093AA 3.2.4, INTPOL).
+// Trigger modes and polarities.
 const (
-	ActiveHigh Polarity = iota
-	ActiveLow
+	Edge       = acpi.Edge
+	Level      = acpi.Level
+	ActiveHigh = acpi.ActiveHigh
+	ActiveLow  = acpi.ActiveLow
 )
-
-func (p Polarity) String() string {
-	if p == ActiveLow {
-		return "active-low"
-	}
-	return "active-high"
-}
 
 // Line is an interrupt line: a global system interrupt with its trigger mode
 // and polarity, as the MADT (an Interrupt Source Override, or the ISA

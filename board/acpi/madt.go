@@ -80,9 +80,9 @@ const (
 
 func (p Polarity) String() string {
 	if p == ActiveLow {
-		return "low"
+		return "active-low"
 	}
-	return "high"
+	return "active-high"
 }
 
 // INTIFlags are MPS INTI flags (§5.2.12.5).

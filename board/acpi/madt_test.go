@@ -32,12 +32,12 @@ func TestINTIFlags(t *testing.T) {
 		ok    bool
 		str   string
 	}{
-		{0x0, Edge, ActiveHigh, true, "edge high"},
-		{0x5, Edge, ActiveHigh, true, "edge high"},
-		{0xd, Level, ActiveHigh, true, "level high"},
-		{0xf, Level, ActiveLow, true, "level low"},
-		{0x3, Edge, ActiveLow, true, "edge low"},
-		{0xc, Level, ActiveHigh, true, "level high"},
+		{0x0, Edge, ActiveHigh, true, "edge active-high"},
+		{0x5, Edge, ActiveHigh, true, "edge active-high"},
+		{0xd, Level, ActiveHigh, true, "level active-high"},
+		{0xf, Level, ActiveLow, true, "level active-low"},
+		{0x3, Edge, ActiveLow, true, "edge active-low"},
+		{0xc, Level, ActiveHigh, true, "level active-high"},
 		{0x2, Edge, ActiveHigh, false, "flags 0x2 (reserved)"},
 		{0x8, Edge, ActiveHigh, false, "flags 0x8 (reserved)"},
 	} {

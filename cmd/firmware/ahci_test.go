@@ -218,11 +218,20 @@ func TestAHCINCQStress(t *testing.T) {
 	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 0, false)})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* ncq on \(depth 32\)$`)
 	m.Run("ata rw on 0:0", 10*time.Second)
-	out := m.Run("ata stress 0:0 -time 5s -workers 16", 2*time.Minute)
-	t.Logf("stress:\n%s", out)
-	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
-	s := faultStats(t, m, "ata0")
-	t.Logf("ata0: %v", s)
+	// How many commands QEMU holds in PxSACT when the ISR reads it
+	// depends on how fast each side runs; the load runs in rounds of 5 s
+	// until the ISR saw more than 8, at most four.
+	var s map[string]uint64
+	for round := 1; round <= 4; round++ {
+		out := m.Run("ata stress 0:0 -time 5s -workers 16", 2*time.Minute)
+		t.Logf("stress, round %d:\n%s", round, out)
+		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+		s = faultStats(t, m, "ata0")
+		t.Logf("ata0: %v", s)
+		if s["max-sactive"] > 8 {
+			break
+		}
+	}
 	if s["max-outstanding"] <= 8 || s["max-sactive"] <= 8 || s["depth"] != 32 || s["errors"] > 1 {
 		t.Errorf("ata0 stats %v: want depth 32, more than 8 requests outstanding and more than 8 in PxSACT, no error but the probe of target 1", s)
 	}
@@ -230,7 +239,7 @@ func TestAHCINCQStress(t *testing.T) {
 		t.Errorf("%d interrupts for %d requests: completions are not batched", s["interrupts"], s["requests"])
 	}
 	expectLine(t, m.Run("ata ncq off 0:0", 10*time.Second), `0:0: ncq off`)
-	out = m.Run("ata stress 0:0 -time 2s -workers 16 -seed 2", 2*time.Minute)
+	out := m.Run("ata stress 0:0 -time 2s -workers 16 -seed 2", 2*time.Minute)
 	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
 	m.Halt(10 * time.Second)
 }

@@ -60,14 +60,7 @@ func isaLine(n uint8) (irq.Line, error) {
 	if err != nil {
 		return irq.Line{}, err
 	}
-	l := irq.Line{GSI: i.GSI, Trigger: irq.Edge, Polarity: irq.ActiveHigh}
-	if i.Trigger == 1 {
-		l.Trigger = irq.Level
-	}
-	if i.Polarity == 1 {
-		l.Polarity = irq.ActiveLow
-	}
-	return l, nil
+	return irq.Line{GSI: i.GSI, Trigger: i.Trigger, Polarity: i.Polarity}, nil
 }
 
 func addInterruptCommands(sh *shell.Shell) {
