@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // MaxCPUs is the number of CPUs the per-CPU state can describe.
@@ -15,12 +16,13 @@ const MaxCPUs = 64
 // perCPU is the state one CPU keeps: shadows of its CR8 and IF for States,
 // the record of the pinned section in progress and its DPC queue.
 type perCPU struct {
-	cr8   atomic.Uint32 // shadow of CR8, written by Raise and Lower
-	ifOff atomic.Bool   // shadow of RFLAGS.IF == 0 (HIGH)
-
-	// section is the CPU index + 1 recorded when this CPU left PASSIVE,
-	// 0 while it runs at PASSIVE.
-	section atomic.Int32
+	// state packs the shadow of CR8 (stateLevel), which every CR8 write
+	// of this package updates, with the record of the pinned section in
+	// progress (stateSection): the CPU index + 1 stored when this CPU left
+	// PASSIVE, 0 while it runs at PASSIVE. Packed, a level change costs
+	// one atomic store. Only this CPU writes it.
+	state atomic.Uint32
+	ifOff atomic.Bool // shadow of RFLAGS.IF == 0 (HIGH)
 
 	// DPC queue, FIFO, protected by qlock at HIGH.
 	qlock   SpinLock
@@ -45,7 +47,9 @@ var (
 	cpus [MaxCPUs]perCPU
 
 	// cpuOfAPIC maps a local APIC ID to its CPU's state (nil: unknown).
-	cpuOfAPIC [256]atomic.Pointer[perCPU]
+	// Loads use atomic.LoadPointer rather than atomic.Pointer's method,
+	// which keeps this within the inlining budget.
+	cpuOfAPIC [256]unsafe.Pointer
 	ncpu      atomic.Int32
 
 	// kicks has bit i set when a DPC was queued for CPU i by another CPU.
@@ -61,7 +65,7 @@ func init() {
 		cpus[i].kick = make(chan struct{}, 1)
 		cpus[i].apic = uint8(i)
 		cpus[i].index = i
-		cpuOfAPIC[i].Store(&cpus[i])
+		atomic.StorePointer(&cpuOfAPIC[i], unsafe.Pointer(&cpus[i]))
 	}
 	ncpu.Store(int32(min(bootCPUs(), MaxCPUs)))
 }
@@ -96,12 +100,12 @@ func Init(apicIDs []uint32) error {
 	initMu.Lock()
 	defer initMu.Unlock()
 	for i, id := range apicIDs {
-		cpuOfAPIC[id].Store(&cpus[i])
+		atomic.StorePointer(&cpuOfAPIC[id], unsafe.Pointer(&cpus[i]))
 		cpus[i].apic = uint8(id)
 	}
 	for id := range cpuOfAPIC {
 		if !seen[id] {
-			cpuOfAPIC[id].Store(nil)
+			atomic.StorePointer(&cpuOfAPIC[id], nil)
 		}
 	}
 	ncpu.Store(int32(len(apicIDs)))
@@ -129,11 +133,46 @@ func CPU() int {
 //
 // Context: as CPU.
 func this() *perCPU {
-	id := apicID()
-	if c := cpuOfAPIC[id&0xff].Load(); c != nil && id <= 0xff {
-		return c
+	return cpuOf(apicID())
+}
+
+// cpuOf returns the state of the CPU whose local APIC ID is apic. It
+// inlines (a call costs under TCG more than its body), hence the constant
+// message.
+//
+// Context: any IRQL, any IF; does not block or allocate. Panics when the
+// APIC ID was not registered by Init.
+func cpuOf(apic uint8) *perCPU {
+	c := (*perCPU)(atomic.LoadPointer(&cpuOfAPIC[apic]))
+	if c == nil {
+		panic("kernel: CPU: the executing CPU's local APIC ID was not registered by kernel.Init")
 	}
-	panic("kernel: CPU: local APIC ID " + strconv.FormatUint(uint64(id), 10) + " not registered by kernel.Init")
+	return c
+}
+
+// Fields of perCPU.state.
+const (
+	stateLevel        = 0xf
+	stateSectionShift = 8
+	stateSection      = 0xff << stateSectionShift
+)
+
+// level returns the CPU's CR8 shadow.
+func (c *perCPU) level() IRQL {
+	return IRQL(c.state.Load() & stateLevel)
+}
+
+// section returns the CPU index + 1 recorded when the CPU left PASSIVE, 0
+// at PASSIVE.
+func (c *perCPU) section() int32 {
+	return int32(c.state.Load() >> stateSectionShift)
+}
+
+// setLevel records lv as the CPU's CR8 shadow, keeping the section.
+//
+// Context: pinned on c's CPU (only it writes its state).
+func (c *perCPU) setLevel(lv IRQL) {
+	c.state.Store(c.state.Load()&^stateLevel | uint32(lv))
 }
 
 // NumCPU returns the number of CPUs registered by Init.
@@ -164,9 +203,9 @@ func States() []CPUState {
 		c := &cpus[i]
 		out[i] = CPUState{
 			CPU:         i,
-			CR8:         IRQL(c.cr8.Load()),
+			CR8:         c.level(),
 			IF:          !c.ifOff.Load(),
-			Pinned:      c.section.Load() != 0,
+			Pinned:      c.section() != 0,
 			PendingDPCs: int(c.pending.Load()),
 		}
 	}

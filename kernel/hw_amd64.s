@@ -39,13 +39,32 @@ TEXT ·readTSC(SB),NOSPLIT,$0-8
 	MOVQ	AX, ret+0(FP)
 	RET
 
-// func readTSCP() (tsc uint64, aux uint32)
-TEXT ·readTSCP(SB),NOSPLIT,$0-12
-	RDTSCP			// edx:eax = TSC, ecx = IA32_TSC_AUX
-	SHLQ	$32, DX
-	ORQ	DX, AX
-	MOVQ	AX, tsc+0(FP)
-	MOVL	CX, aux+8(FP)
+// APIC_ID_TO_AX leaves the executing CPU's local APIC ID in AX:
+// IA32_TSC_AUX (rdtscp) once ·tscAuxIsAPICID is set, before that LAPIC_ID
+// bits 31:24 (lapicBase + lapicIDReg). Clobbers BX, CX, DX.
+#define APIC_ID_TO_AX \
+	MOVL	·tscAuxIsAPICID(SB), AX \
+	TESTL	AX, AX \
+	JZ	4(PC) \
+	RDTSCP \
+	MOVL	CX, AX \
+	JMP	4(PC) \
+	MOVL	$0xfee00020, BX \
+	MOVL	(BX), AX \
+	SHRL	$24, AX
+
+// func localAPICID() uint8
+TEXT ·localAPICID(SB),NOSPLIT,$0-1
+	APIC_ID_TO_AX
+	MOVB	AX, ret+0(FP)
+	RET
+
+// func setCR8(v uint64) (apic uint8)
+TEXT ·setCR8(SB),NOSPLIT,$0-9
+	MOVQ	v+0(FP), AX
+	MOVQ	AX, CR8		// mov cr8, rax
+	APIC_ID_TO_AX
+	MOVB	AX, apic+8(FP)
 	RET
 
 // func wrmsr(msr uint32, v uint64)

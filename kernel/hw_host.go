@@ -46,6 +46,12 @@ func writeCR8(v uint64) {
 	fakeCR8[hostP()].Store(v)
 }
 
+func setCR8(v uint64) uint8 {
+	p := hostP()
+	fakeCR8[p].Store(v)
+	return uint8(p)
+}
+
 func readFlags() uint64 {
 	if fakeIFOff[hostP()].Load() {
 		return 0
@@ -61,8 +67,8 @@ func sti() {
 	fakeIFOff[hostP()].Store(false)
 }
 
-func apicID() uint32 {
-	return uint32(hostP())
+func apicID() uint8 {
+	return uint8(hostP())
 }
 
 // bootCPUs is the number of simulated CPUs: the Ps.

@@ -25,14 +25,21 @@ func readCR8() uint64
 // writeCR8 sets CR8 (mov cr8, rax).
 func writeCR8(v uint64)
 
+// setCR8 sets CR8 and returns the executing CPU's local APIC ID as
+// localAPICID does, in one call: Raise and Lower need both, and under
+// QEMU's TCG a call costs more than the instructions.
+func setCR8(v uint64) (apic uint8)
+
 // readFlags returns RFLAGS (pushfq; pop rax).
 func readFlags() uint64
 
 // readTSC returns the time-stamp counter (rdtsc).
 func readTSC() uint64
 
-// readTSCP returns the time-stamp counter and IA32_TSC_AUX (rdtscp).
-func readTSCP() (tsc uint64, aux uint32)
+// localAPICID returns IA32_TSC_AUX (rdtscp) once tscAuxIsAPICID is set,
+// before that LAPIC_ID bits 31:24 read at lapicBase+lapicIDReg (xAPIC IDs are 8 bits;
+// setupCPUID writes no more into IA32_TSC_AUX).
+func localAPICID() uint8
 
 // wrmsr writes v to model-specific register msr (wrmsr).
 func wrmsr(msr uint32, v uint64)
@@ -61,21 +68,18 @@ const (
 	cpuidRDTSCPBit = 27
 )
 
-// tscAuxIsAPICID is set once every CPU's IA32_TSC_AUX holds its local APIC
-// ID (setupCPUID).
-var tscAuxIsAPICID atomic.Bool
+// tscAuxIsAPICID is set to 1 (atomic.StoreUint32) once every CPU's
+// IA32_TSC_AUX holds its local APIC ID (setupCPUID); localAPICID reads it.
+var tscAuxIsAPICID uint32
 
 // apicID returns the executing CPU's local APIC ID: through RDTSCP once
 // setupCPUID has run, otherwise from its memory-mapped LAPIC_ID register
 // (each CPU sees its own local APIC there). RDTSCP costs a fraction of the
 // MMIO read, which every Raise and Lower makes (under QEMU's TCG an APIC
-// register access goes through the device model).
-func apicID() uint32 {
-	if tscAuxIsAPICID.Load() {
-		_, aux := readTSCP()
-		return aux
-	}
-	return atomic.LoadUint32(lapicIDPtr) >> lapicIDShift
+// register access goes through the device model). One call, so that this
+// inlines into Raise and Lower.
+func apicID() uint8 {
+	return localAPICID()
 }
 
 // setupCPUID writes each CPU's local APIC ID into its IA32_TSC_AUX when
@@ -87,9 +91,9 @@ func setupCPUID() {
 		return
 	}
 	for cpu := 0; cpu < NumCPU(); cpu++ {
-		RunOnCPU(cpu, func() { wrmsr(msrTSCAux, uint64(atomic.LoadUint32(lapicIDPtr)>>lapicIDShift)) })
+		RunOnCPU(cpu, func() { wrmsr(msrTSCAux, uint64(localAPICID())) })
 	}
-	tscAuxIsAPICID.Store(true)
+	atomic.StoreUint32(&tscAuxIsAPICID, 1)
 }
 
 // eoi signals the end of the highest-priority interrupt in service at the
@@ -99,12 +103,11 @@ func eoi() {
 	atomic.StoreUint32(lapicEOIPtr, 0)
 }
 
-// lapicIDPtr and lapicEOIPtr point at identity-mapped local APIC registers.
+// lapicEOIPtr points at the identity-mapped local APIC register.
 // The addresses are converted through memory rather than with
 // unsafe.Pointer(uintptr), which vet rightly rejects for Go heap addresses;
 // these are device memory.
 var (
-	lapicIDPtr  = lapicReg(lapicIDReg)
 	lapicEOIPtr = lapicReg(lapicEOIReg)
 )
 

@@ -148,9 +148,9 @@ func (c *perCPU) service(lv IRQL) bool {
 //
 // Context: pinned on the CPU of c, IF=1; does not block or allocate.
 func (c *perCPU) setRaw(lv IRQL) {
-	from := c.cr8.Load()
+	from := c.level()
 	writeCR8(uint64(lv))
-	c.cr8.Store(uint32(lv))
+	c.setLevel(lv)
 	trace.Record(trace.IRQL, uint64(from), uint64(lv), 0, 0)
 }
 
@@ -201,7 +201,7 @@ func ServiceIdle() bool {
 //
 // Context: pinned or the idle hook; does not block or allocate.
 func PendingVectors() *[4]uint64 {
-	return &pendingVec[apicID()&0xff]
+	return &pendingVec[apicID()]
 }
 
 // VectorStats are the interrupt entry's counts for one CPU.
@@ -225,7 +225,7 @@ func Accepted(cpu int, vector uint8) uint32 {
 //
 // Context: pinned (above PASSIVE); does not block or allocate.
 func AcceptedHere(vector uint8) uint32 {
-	return atomic.LoadUint32(&accepted[apicID()&0xff][vector])
+	return atomic.LoadUint32(&accepted[apicID()][vector])
 }
 
 // EntryStats returns the entry's counts of every CPU.

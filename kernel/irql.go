@@ -32,33 +32,77 @@ func InterruptsEnabled() bool {
 // to HIGH also clears RFLAGS.IF. Raising to the current level changes
 // nothing.
 //
+// Raise and Lower are the hottest calls of the port, so their common path
+// is short: one call into assembly writes CR8 and identifies the CPU
+// (setCR8), the previous level comes from the CPU's shadow of CR8 (state),
+// and whatever is rare (a misuse, vectors or DPCs waiting, HIGH) goes out
+// of line, putting CR8 back first where it had to be checked before. Under
+// QEMU's TCG every call and every atomic store costs more than the
+// instructions around it; `irql bench` compares the pair with the bare CR8
+// writes it wraps.
+//
 // Context: any IRQL at or below new, any IF; does not block or allocate.
 // Panics, naming both levels, when new is below the current level or above
 // HIGH, and when leaving PASSIVE on a CPU whose previous pinned section
 // never ended (CR8 was lowered behind the kernel's back).
 func Raise(new IRQL) (old IRQL) {
-	old = Current()
+	if new >= HIGH {
+		return raiseSlow(nil, new)
+	}
+	// Pinned first: the CPU setCR8 names stays the caller's.
+	procPin()
+	c := cpuOf(setCR8(uint64(new)))
+	w := c.state.Load()
+	old = IRQL(w & stateLevel)
+	if new <= old || w>>stateSectionShift != 0 && old == PASSIVE || c.anyPending() {
+		return raiseSlow(c, new)
+	}
+	if old == PASSIVE {
+		c.state.Store(uint32(new) | uint32(c.index+1)<<stateSectionShift)
+	} else {
+		c.state.Store(w&^stateLevel | uint32(new))
+		procUnpin() // pinned once per section
+	}
+	trace.Record(trace.IRQL, uint64(old), uint64(new), 0, 0)
+	return old
+}
+
+// raiseSlow is Raise to HIGH or above (c nil, nothing done yet), or, with
+// CR8 already at new and the goroutine pinned once more, when the level
+// does not rise, the section check fails or vectors accepted at the old
+// level wait to be served before it rises.
+//
+// Context: as Raise.
+//
+//go:noinline
+func raiseSlow(c *perCPU, new IRQL) IRQL {
+	if c == nil {
+		if new > HIGH {
+			Bugcheck("kernel: Raise from " + Current().String() + " to " + new.String() + ": no such level")
+		}
+		procPin()
+		c = this()
+	} else {
+		writeCR8(uint64(c.level())) // back to where it was, until checked
+	}
+	old := c.level()
+	if old != PASSIVE || new <= old {
+		procUnpin()
+	}
 	if new < old {
 		Bugcheck("kernel: Raise from " + old.String() + " to " + new.String() + ": new level below the current one")
-	}
-	if new > HIGH {
-		Bugcheck("kernel: Raise from " + old.String() + " to " + new.String() + ": no such level")
 	}
 	if new == old {
 		return old
 	}
 	if old == PASSIVE {
-		procPin()
-	}
-	c := this()
-	if old == PASSIVE {
-		if c.section.Load() != 0 {
-			c.section.Store(0)
+		if c.section() != 0 {
+			c.state.Store(0)
 			procUnpin()
 			Bugcheck("kernel: Raise from PASSIVE to " + new.String() + " on CPU " + strconv.Itoa(c.index) +
 				": an earlier pinned section on this CPU never returned to PASSIVE")
 		}
-		c.section.Store(int32(c.index + 1))
+		c.state.Store(uint32(c.index+1) << stateSectionShift)
 	}
 	if c.anyPending() && InterruptsEnabled() {
 		// Vectors this CPU accepted at old run before the level rises
@@ -70,7 +114,7 @@ func Raise(new IRQL) (old IRQL) {
 		c.ifOff.Store(true)
 	}
 	writeCR8(uint64(new))
-	c.cr8.Store(uint32(new))
+	c.setLevel(new)
 	trace.Record(trace.IRQL, uint64(old), uint64(new), 0, 0)
 	return old
 }
@@ -80,34 +124,70 @@ func Raise(new IRQL) (old IRQL) {
 // Going below DISPATCH first runs the DPCs queued on this CPU, at DISPATCH
 // with IF=1, then wakes the CPUs that were given targeted DPCs; reaching
 // PASSIVE checks that the pinned section started on this CPU and unpins the
-// goroutine. Lowering to the current level changes nothing.
+// goroutine. Lowering to the current level changes nothing. Vectors
+// accepted above new run once CR8 reads new, before Lower returns.
 //
 // Context: any IRQL at or above new, any IF; does not block or allocate
 // itself (the DPCs it runs must not either). Panics, naming both levels, when
 // new is above the current level, and when a pinned section ends on a CPU
 // where it did not start.
 func Lower(new IRQL) {
-	// The shadow is CR8: every write of CR8 goes through this package,
-	// which updates it, and Raise checks CR8 itself. An unpinned goroutine
-	// reads PASSIVE from whichever CPU it is on.
-	c := this()
-	cur := IRQL(c.cr8.Load())
-	if new > cur {
-		Bugcheck("kernel: Lower from " + cur.String() + " to " + new.String() + ": new level above the current one")
-	}
-	if new == cur {
+	if new > HIGH {
+		lowerSlow(this(), new)
 		return
 	}
+	// The goroutine is pinned unless it is at PASSIVE, where the CPU
+	// setCR8 names, whichever it is, reads PASSIVE as well.
+	c := cpuOf(setCR8(uint64(new)))
+	w := c.state.Load()
+	cur := IRQL(w & stateLevel)
+	if new >= cur || cur == HIGH || new == PASSIVE && w>>stateSectionShift != uint32(c.index+1) {
+		if new != cur { // equal: CR8 was rewritten with its value
+			lowerSlow(c, new)
+		}
+		return
+	}
+	if new == PASSIVE {
+		c.state.Store(0)
+	} else {
+		c.state.Store(w&^stateLevel | uint32(new))
+	}
+	trace.Record(trace.IRQL, uint64(cur), uint64(new), 0, 0)
+	if c.anyPending() || c.pending.Load() != 0 || kicks.Load() != 0 {
+		lowered(c, new)
+		return
+	}
+	if new == PASSIVE {
+		procUnpin()
+	}
+}
+
+// lowerSlow is Lower when new is above the current level or not a level,
+// or the level comes down from HIGH, or the section check fails. Unless new
+// is not a level, CR8 already reads new.
+//
+// Context: as Lower.
+//
+//go:noinline
+func lowerSlow(c *perCPU, new IRQL) {
+	cur := c.level()
+	if new > cur {
+		if new <= HIGH {
+			writeCR8(uint64(cur))
+		}
+		Bugcheck("kernel: Lower from " + cur.String() + " to " + new.String() + ": new level above the current one")
+	}
+	writeCR8(uint64(cur)) // back to where it was: DPCs run at DISPATCH first
 	me := c.index
 	if new >= DISPATCH {
-		setLevel(c, new, cur)
+		c.lowerTo(new, cur)
 		if c.anyPending() {
 			c.service(new)
 		}
 		return
 	}
 	if cur > DISPATCH {
-		setLevel(c, DISPATCH, cur)
+		c.lowerTo(DISPATCH, cur)
 	}
 	if cur >= DISPATCH {
 		if c.anyPending() {
@@ -116,15 +196,25 @@ func Lower(new IRQL) {
 		drainDPCs(c)
 	}
 	if new == PASSIVE {
-		if got := c.section.Load(); got != int32(me+1) {
+		if got := c.section(); got != int32(me+1) {
 			Bugcheck("kernel: Lower from " + cur.String() + " to PASSIVE on CPU " + strconv.Itoa(me) +
 				": the pinned section did not start on this CPU")
 		}
-		c.section.Store(0)
+		c.state.Store(c.state.Load() &^ stateSection)
 	}
 	writeCR8(uint64(new))
-	c.cr8.Store(uint32(new))
+	c.setLevel(new)
 	trace.Record(trace.IRQL, uint64(min(cur, DISPATCH)), uint64(new), 0, 0)
+	lowered(c, new)
+}
+
+// lowered serves, once CR8 reads new, the vectors accepted and the DPCs
+// queued meanwhile, unpins at PASSIVE and wakes the CPUs given DPCs.
+//
+// Context: Lower's, with CR8 at new below HIGH.
+//
+//go:noinline
+func lowered(c *perCPU, new IRQL) {
 	if c.anyPending() || c.pending.Load() != 0 {
 		c.service(new)
 	}
@@ -136,13 +226,13 @@ func Lower(new IRQL) {
 	}
 }
 
-// setLevel writes level lv, coming down from cur >= lv, into CR8 and the
-// shadows, setting IF when leaving HIGH.
+// lowerTo writes level lv, coming down from cur >= lv, into CR8 and the
+// shadow, setting IF when leaving HIGH.
 //
 // Context: pinned, at cur; does not block or allocate.
-func setLevel(c *perCPU, lv, cur IRQL) {
+func (c *perCPU) lowerTo(lv, cur IRQL) {
 	writeCR8(uint64(lv))
-	c.cr8.Store(uint32(lv))
+	c.setLevel(lv)
 	trace.Record(trace.IRQL, uint64(cur), uint64(lv), 0, 0)
 	if cur == HIGH {
 		c.ifOff.Store(false)
@@ -161,9 +251,8 @@ func setLevel(c *perCPU, lv, cur IRQL) {
 func Bugcheck(msg string) {
 	if Current() > PASSIVE {
 		c := this()
-		c.section.Store(0)
 		writeCR8(uint64(PASSIVE))
-		c.cr8.Store(uint32(PASSIVE))
+		c.state.Store(0)
 		if !InterruptsEnabled() {
 			c.ifOff.Store(false)
 			sti()

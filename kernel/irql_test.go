@@ -48,7 +48,7 @@ type levelState struct {
 
 func observe() levelState {
 	c := &cpus[CPU()]
-	return levelState{Current(), InterruptsEnabled(), c.section.Load() != 0}
+	return levelState{Current(), InterruptsEnabled(), c.section() != 0}
 }
 
 func TestTransitions(t *testing.T) {
@@ -132,18 +132,19 @@ func TestMisusePanics(t *testing.T) {
 		{"section moved", func() {
 			Raise(DISPATCH)
 			// as if the section had started on another CPU
-			cpus[CPU()].section.Store(MaxCPUs + 1)
+			c := &cpus[CPU()]
+			c.state.Store(c.state.Load()&^stateSection | (MaxCPUs+1)<<stateSectionShift)
 			Lower(PASSIVE)
 		}, "the pinned section did not start on this CPU"},
 		{"section never ended", func() {
 			// every CPU has a section open while its CR8 reads PASSIVE:
 			// CR8 was lowered behind the kernel's back.
 			for i := range NumCPU() {
-				cpus[i].section.Store(int32(i + 1))
+				cpus[i].state.Store(uint32(i+1) << stateSectionShift)
 			}
 			defer func() {
 				for i := range NumCPU() {
-					cpus[i].section.Store(0)
+					cpus[i].state.Store(0)
 				}
 			}()
 			Raise(5)
