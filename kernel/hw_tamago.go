@@ -5,6 +5,8 @@ package kernel
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64"
 )
 
 // Local APIC register used to identify the executing CPU (SDM Vol 3A, APIC
@@ -44,8 +46,6 @@ func localAPICID() uint8
 // wrmsr writes v to model-specific register msr (wrmsr).
 func wrmsr(msr uint32, v uint64)
 
-// cpuid returns the CPUID leaf and sub-leaf (cpuid).
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
 // cli clears RFLAGS.IF (cli).
 func cli()
@@ -87,7 +87,7 @@ func apicID() uint8 {
 //
 // Context: PASSIVE, from Init once the CPUs are registered; blocks.
 func setupCPUID() {
-	if _, _, _, edx := cpuid(cpuidExtended, 0); edx>>cpuidRDTSCPBit&1 == 0 {
+	if _, _, _, edx := new(amd64.CPU).CPUID(cpuidExtended, 0); edx>>cpuidRDTSCPBit&1 == 0 {
 		return
 	}
 	for cpu := 0; cpu < NumCPU(); cpu++ {

@@ -4,10 +4,10 @@ package pc
 
 import "strings"
 
-// defined in cpuid_amd64.s
-
-// cpuid executes CPUID with EAX=leaf, ECX=sub.
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+// cpuid executes CPUID with EAX=leaf, ECX=sub (TamaGo's CPU.CPUID).
+func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32) {
+	return AMD64.CPUID(leaf, sub)
+}
 
 func regString(regs ...uint32) string {
 	b := make([]byte, 0, 4*len(regs))

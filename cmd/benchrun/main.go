@@ -100,16 +100,16 @@ func uefiBoot(image string, timeout time.Duration) error {
 		return err
 	}
 	defer cmd.Process.Kill()
-	con := &console{r: bufio.NewReader(stdout), deadline: start.Add(timeout)}
-	if _, err := con.until("boot: ataport UEFI loader"); err != nil {
+	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: start.Add(timeout), Echo: os.Stderr}
+	if _, err := con.Until("boot: ataport UEFI loader"); err != nil {
 		return err
 	}
 	ovmf := time.Since(start)
-	if _, err := con.until("boot: starting firmware"); err != nil {
+	if _, err := con.Until("boot: starting firmware"); err != nil {
 		return err
 	}
 	loader := time.Since(start) - ovmf
-	out, err := con.until(prompt)
+	out, err := con.Until(prompt)
 	if err != nil {
 		return err
 	}
@@ -207,9 +207,9 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 		return nil, err
 	}
 	defer cmd.Process.Kill()
-	con := &console{r: bufio.NewReader(stdout), deadline: deadline}
+	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: deadline, Echo: os.Stderr}
 
-	boot, err := con.until(prompt)
+	boot, err := con.Until(prompt)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
 			return nil, err
 		}
-		out, err := con.until(prompt)
+		out, err := con.Until(prompt)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c, err)
 		}
@@ -241,29 +241,6 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 	io.WriteString(stdin, "halt\r")
 	cmd.Wait()
 	return recs, nil
-}
-
-// console reads the serial console, copying it to standard error.
-type console struct {
-	r        *bufio.Reader
-	deadline time.Time
-}
-
-// until returns what the firmware printed up to and including s.
-func (c *console) until(s string) (string, error) {
-	var b strings.Builder
-	for !strings.HasSuffix(b.String(), s) {
-		if time.Now().After(c.deadline) {
-			return b.String(), errors.New("timed out waiting for the firmware")
-		}
-		ch, err := c.r.ReadByte()
-		if err != nil {
-			return b.String(), fmt.Errorf("QEMU: %w", err)
-		}
-		b.WriteByte(ch)
-		os.Stderr.Write([]byte{ch})
-	}
-	return b.String(), nil
 }
 
 // makeDisk makes path a sparse image of size bytes whose first fill bytes

@@ -104,24 +104,8 @@ func TestAHCIDisks(t *testing.T) {
 // TestAHCI48Bit reads past LBA 2^28 of a sparse 200 GiB disk on an AHCI
 // port: the H2D FIS carries LBA 47:24 in its previous-register bytes.
 func TestAHCI48Bit(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "big.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 200<<30); err != nil {
-		t.Fatal(err)
-	}
 	const lba = 1<<28 + 5
-	data := make([]byte, 8*sector)
-	pattern.Pattern{Kind: "random", Value: 99}.Fill(data, lba, sector)
-	f, err := os.OpenFile(img, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(data, lba*sector); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	img, data := bigDisk(t, lba)
 	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 3, false)})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^3:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
 	if got := firmwareSum(t, m, fmt.Sprintf("3:0 %d 8", lba), time.Minute); got != sum(data) {

@@ -191,30 +191,38 @@ func TestATAFourDevices(t *testing.T) {
 	expectLine(t, m.Run("ata rw on 1:1", 10*time.Second), `(?m)^error: .*1\.1.*`)
 }
 
-// TestATA48Bit reads sectors past LBA 2^28 of a sparse 200 GiB disk, which
-// only 48-bit commands reach, once in DMA and once in PIO. Each mode is
-// checked three ways: `ata mode` says it is set, `ata` lists it, and a read
-// of a sector QEMU fails (blkdebug, as in faults_test.go) names the 48-bit
-// command of that mode in its error, so the data were really moved by it.
-func TestATA48Bit(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "big.img")
+// bigDisk returns a sparse 200 GiB image (419430400 sectors, beyond what
+// 28-bit LBA reaches) holding 8 sectors of a pattern at lba, and those
+// sectors.
+func bigDisk(t *testing.T, lba int64) (img string, data []byte) {
+	img = filepath.Join(t.TempDir(), "big.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Truncate(img, 200<<30); err != nil {
 		t.Fatal(err)
 	}
-	const lba, bad = 1<<28 + 5, 1<<28 + 1000
-	data := make([]byte, 8*sector)
-	pattern.Pattern{Kind: "random", Value: 99}.Fill(data, lba, sector)
+	data = make([]byte, 8*sector)
+	pattern.Pattern{Kind: "random", Value: 99}.Fill(data, uint64(lba), sector)
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	if _, err := f.WriteAt(data, lba*sector); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	return img, data
+}
+
+// TestATA48Bit reads sectors past LBA 2^28 of a sparse 200 GiB disk, which
+// only 48-bit commands reach, once in DMA and once in PIO. Each mode is
+// checked three ways: `ata mode` says it is set, `ata` lists it, and a read
+// of a sector QEMU fails (blkdebug, as in faults_test.go) names the 48-bit
+// command of that mode in its error, so the data were really moved by it.
+func TestATA48Bit(t *testing.T) {
+	const lba, bad = 1<<28 + 5, 1<<28 + 1000
+	img, data := bigDisk(t, lba)
 	m := qemu.Boot(t, qemu.Options{Args: blkdebugDrive(t, img, 0, "disk0", blkdebugError("read_aio", bad))})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
 	for _, mode := range []struct{ arg, name, read string }{

@@ -474,14 +474,21 @@ func cmdFlush(c *shell.Context, args []string) error {
 	return nil
 }
 
-func cmdRW(c *shell.Context, args []string) error {
-	var on bool
-	switch args[0] {
+// switchArg parses the on|off argument of `ata rw` and `ata ncq`.
+func switchArg(arg string) (on bool, err error) {
+	switch arg {
 	case "on":
-		on = true
+		return true, nil
 	case "off":
-	default:
-		return shell.ErrUsage
+		return false, nil
+	}
+	return false, shell.ErrUsage
+}
+
+func cmdRW(c *shell.Context, args []string) error {
+	on, err := switchArg(args[0])
+	if err != nil {
+		return err
 	}
 	d, err := device(args[1])
 	if err != nil {
@@ -547,13 +554,9 @@ func onOff(b bool) string {
 }
 
 func cmdNCQ(c *shell.Context, args []string) error {
-	var on bool
-	switch args[0] {
-	case "on":
-		on = true
-	case "off":
-	default:
-		return shell.ErrUsage
+	on, err := switchArg(args[0])
+	if err != nil {
+		return err
 	}
 	d, err := device(args[1])
 	if err != nil {

@@ -74,8 +74,8 @@ func run(elf, out, load, start string, timeout time.Duration) error {
 		return err
 	}
 	defer cmd.Process.Kill()
-	con := &console{r: bufio.NewReader(stdout), deadline: time.Now().Add(timeout)}
-	if _, err := con.until(qemu.Prompt, true); err != nil {
+	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: time.Now().Add(timeout), Echo: os.Stderr}
+	if _, err := con.Until(qemu.Prompt); err != nil {
 		return err
 	}
 	var dump string
@@ -84,7 +84,11 @@ func run(elf, out, load, start string, timeout time.Duration) error {
 		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
 			return err
 		}
-		got, err := con.until(qemu.Prompt, c != "trace dump")
+		con.Echo = os.Stderr
+		if c == "trace dump" {
+			con.Echo = nil // megabytes of events
+		}
+		got, err := con.Until(qemu.Prompt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
@@ -119,30 +123,4 @@ func run(elf, out, load, start string, timeout time.Duration) error {
 	}
 	fmt.Printf("wrote %s (open it in https://ui.perfetto.dev) and %s\n", jsonPath, svgPath)
 	return nil
-}
-
-// console reads the serial console.
-type console struct {
-	r        *bufio.Reader
-	deadline time.Time
-}
-
-// until returns what the firmware printed up to and including s, copying
-// it to standard error when echo.
-func (c *console) until(s string, echo bool) (string, error) {
-	var b strings.Builder
-	for !strings.HasSuffix(b.String(), s) {
-		if time.Now().After(c.deadline) {
-			return b.String(), errors.New("timed out waiting for the firmware")
-		}
-		ch, err := c.r.ReadByte()
-		if err != nil {
-			return b.String(), fmt.Errorf("QEMU: %w", err)
-		}
-		b.WriteByte(ch)
-		if echo {
-			os.Stderr.Write([]byte{ch})
-		}
-	}
-	return b.String(), nil
 }
