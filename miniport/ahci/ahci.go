@@ -90,6 +90,7 @@ const (
 	comresetHold = time.Millisecond       // §10.4.2: DET=1 held at least 1 ms
 	linkTimeout  = 50 * time.Millisecond  // after spin-up or COMRESET: PHY ready (libahci waits up to 1 s for slow drives; QEMU and SATA drives answer in under 10 ms)
 	readyTimeout = time.Second            // BSY and DRQ clear after COMRESET before the port starts (§10.3.1)
+	logTimeout   = 100 * time.Millisecond // READ LOG EXT of page 10h after an NCQ error: the device answers from its own memory, in microseconds; a device that takes longer is treated as one without the log (COMRESET)
 	pollInterval = 10 * time.Microsecond
 )
 
