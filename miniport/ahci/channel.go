@@ -529,14 +529,17 @@ func (c *Channel) recover() {
 //     leaves the device ready for new commands (SATA 2.6 §13.6.3.3: it
 //     accepts none until the log is read or it is reset);
 //  4. COMRESET the device (§10.4.2) when it still shows BSY or DRQ, and
-//     after an error of a queued command whose log could not be read: a
-//     device that aborts READ LOG EXT, as QEMU 7.2 does (its IDE model has
-//     no READ LOG EXT: hw/ide/core.c ide_cmd_table, so the command ends
-//     with ERR and ABRT), or whose page is not valid. The reset is also
-//     what clears QEMU 7.2's stale error state: it reports every later NCQ
-//     completion with the ERROR of the last failed command
-//     (hw/ide/ahci.c ahci_write_fis_sdb reads it from the IDE state, which
-//     only ahci_reset_port clears);
+//     on a device that queues whenever the log was not read: after an
+//     error of a queued command, the device takes no new command until
+//     the log is read or it is reset, and its log could not be read (it
+//     aborts READ LOG EXT, as QEMU 7.2 does: its IDE model has no READ
+//     LOG EXT, hw/ide/core.c ide_cmd_table, so the command ends with ERR
+//     and ABRT; or its page names no tag); after any error QEMU 7.2 keeps
+//     the failed command's STATUS and ERROR in its IDE state and reports
+//     them again in the D2H FIS it writes when it takes the next NCQ
+//     command and in the SDB FIS of NCQ completions (hw/ide/ahci.c
+//     process_ncq_command, ahci_write_fis_sdb), which would fail a good
+//     command; only its ahci_reset_port clears that state;
 //  5. set PxCMD.ST again (when step 3 has not);
 //  6. complete the slots that finished before the error with success,
 //     then the failing request with the error: for a non-queued command
@@ -591,7 +594,7 @@ func (c *Channel) recoverSync(*miniport.Request) bool {
 		}
 	}
 	// 4.
-	if busy || c.queued != 0 && !logged {
+	if busy || c.dev.ncqDepth > 0 && !logged {
 		c.comreset()
 	}
 	// 5.
