@@ -341,9 +341,10 @@ func TestBuildIoRefusals(t *testing.T) {
 }
 
 // TestNCQ queues three reads: BuildIo makes them READ FPDMA QUEUED with
-// the count in FEATURES, StartIo puts the slot in COUNT 7:3 as the tag and
-// sets PxSACT before PxCI; a flush meanwhile is answered busy (no mixing);
-// the ISR completes the slots that left PxSACT.
+// the count in FEATURES (and leaves them so when it builds them again),
+// StartIo puts the slot in COUNT 7:3 as the tag and sets PxSACT before
+// PxCI; a flush meanwhile is answered busy (no mixing); the ISR completes
+// the slots that left PxSACT.
 func TestNCQ(t *testing.T) {
 	r := newRig(t, 0)
 	if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, FlushCacheExt: true, NCQ: true, NCQDepth: 32}}); err != nil {
@@ -363,6 +364,16 @@ func TestNCQ(t *testing.T) {
 		if miniport.Command(fis[2]) != miniport.READ_FPDMA_QUEUED || fis[3] != 4 || fis[11] != 0 || fis[12] != uint8(i)<<3 || fis[7] != 0x40 {
 			t.Errorf("queued read %d: FIS % x", i, fis[:16])
 		}
+		// Built again, as the port does with a request a reset sent back
+		// to its queue: the same FIS, the tag aside.
+		again := *q
+		old := kernel.Raise(kernel.DISPATCH)
+		ok := r.ch.BuildIo(&again)
+		kernel.Lower(old)
+		if got := again.Extension.Buf[CFIS:]; !ok || miniport.Command(got[2]) != miniport.READ_FPDMA_QUEUED || got[3] != 4 || got[11] != 0 || got[7] != 0x40 {
+			t.Errorf("queued read %d built again: %v, FIS % x", i, ok, got[:16])
+		}
+		fis[12] = uint8(i) << 3
 		reqs = append(reqs, q)
 	}
 	if got := strings.Join(r.hba.issue, ","); got != "SACT 0x1,CI 0x1,SACT 0x2,CI 0x2,SACT 0x4,CI 0x4" {

@@ -291,11 +291,17 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 // WRITE FPDMA QUEUED (SATA 2.6 §13.6.4.1, §13.6.5.1): the sector count
 // moves to FEATURES 15:0, COUNT 7:3 will hold the tag (StartIo writes it
 // into the FIS once it has picked the slot), DEVICE bit 6 is set as the
-// command requires, FUA and the priority stay zero. It reports false when
-// the device does no NCQ or req is not such a command.
+// command requires, FUA and the priority stay zero. A request already
+// turned is left as it is: the port builds a request again when a channel
+// reset sent it back to its queue (ata/completion.go retire), and the
+// error line names the command the device got. It reports false when the
+// device does no NCQ or req is not such a command.
 //
 // Context: BuildIo's.
 func (c *Channel) queue(req *miniport.Request) bool {
+	if c.dev.ncqDepth == 0 || req.Flags&(miniport.FlagDMA|miniport.Flag48Bit) != miniport.FlagDMA|miniport.Flag48Bit {
+		return false
+	}
 	tf := &req.TaskFile
 	var cmd miniport.Command
 	switch miniport.Command(tf.Current.Command) {
@@ -303,10 +309,9 @@ func (c *Channel) queue(req *miniport.Request) bool {
 		cmd = miniport.READ_FPDMA_QUEUED
 	case miniport.WRITE_DMA_EXT:
 		cmd = miniport.WRITE_FPDMA_QUEUED
+	case miniport.READ_FPDMA_QUEUED, miniport.WRITE_FPDMA_QUEUED:
+		return true
 	default:
-		return false
-	}
-	if c.dev.ncqDepth == 0 || req.Flags&(miniport.FlagDMA|miniport.Flag48Bit) != miniport.FlagDMA|miniport.Flag48Bit {
 		return false
 	}
 	tf.Current.Features, tf.Previous.Features = tf.Current.Count, tf.Previous.Count
