@@ -220,10 +220,11 @@ func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 		try := 0
 		err = d.retry(func() error {
 			var err error
-			// Retries go non-queued: after an NCQ error the miniport
-			// fails every queued command (see miniport/ahci
-			// recoverSync), and only commands run one at a time tell
-			// the failing one.
+			// Retries go non-queued: after an NCQ error on a device
+			// without the NCQ Command Error log the miniport fails
+			// every queued command (see miniport/ahci recoverSync),
+			// and only commands run one at a time tell the failing
+			// one.
 			queued := try == 0 && d.ncq.Load()
 			try++
 			if d.typ == miniport.DeviceATAPI {

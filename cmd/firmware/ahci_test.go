@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,5 +244,83 @@ func TestAHCIInject(t *testing.T) {
 		t.Errorf("ata2 stats %v: want 10 dropped and recovered, delays, no timeout, no reset but discovery's", s)
 	}
 	runLine(t, m, "ata inject 2 off", fmt.Sprintf("ata2: inject off (dropped 10, delayed %d)", s["delayed"]), 5*time.Second)
+	m.Halt(30 * time.Second)
+}
+
+// TestAHCIDeviceStopsAnswering holds reads of an AHCI disk (served by the
+// test's NBD server, nbd_test.go, which holds chosen reads: blkdebug's
+// held requests hang QEMU's AHCI port reset) until the firmware gives up
+// on them: the request times out after 10 s, the port is reset (COMRESET
+// from HwReset, with the interrupt masked; QEMU prints ahci_reset_port,
+// and only then is the held read let go, for QEMU to finish cancelling
+// it), and the request is tried again. Held on every try, `ata read`
+// fails once, with one error line, after 2 retries. Held once under a
+// queued stress load of 8 workers, the read completes on its retry and
+// the load goes on: 0 errors, 0 corrupted sectors. Later reads return
+// the disk's contents and another stress run is clean; `ata stats` counts
+// exactly the 4 timeouts, their 4 resets and recoveries, and 3 retries.
+func TestAHCIDeviceStopsAnswering(t *testing.T) {
+	disk := make([]byte, faultDiskSize)
+	pattern.Pattern{Kind: "lba"}.Fill(disk, 0, faultSectorSize)
+	srv := startNBD(t, disk)
+	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: []string{
+		"-drive", "if=none,id=p0,format=raw,file=nbd+unix:///?socket=" + srv.path,
+		"-device", "ide-hd,drive=p0,bus=ide.0",
+		"-trace", "ahci_reset_port",
+	}})
+	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* ncq on \(depth 32\)$`)
+	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 5*time.Second)
+	held := func() {
+		t.Helper()
+		select {
+		case <-srv.held:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no read reached the NBD server to be held\nserial log:\n%s", m.Log())
+		}
+	}
+	resetPort := `ahci_reset_port \S+: reset port\r?\n`
+
+	// Every try held: one error line after 2 retries.
+	srv.holdReads(1)
+	start := len(m.Log())
+	m.Send("ata read 0:0 5\r")
+	for try := 1; try <= 3; try++ {
+		held()
+		if try < 3 {
+			srv.holdReads(1) // before the reset lets the retry go
+		}
+		m.Expect(resetPort, faultTimeout+30*time.Second)
+		srv.release()
+	}
+	m.Expect(regexp.QuoteMeta(qemu.Prompt), faultTimeout+30*time.Second)
+	out := regexp.MustCompile(resetPort).ReplaceAllString(m.Log()[start:], "")
+	wantErr := `(?m)^error: ata0\.0: READ (DMA|DMA EXT|FPDMA QUEUED) lba 5 count 1: timeout \(no completion within 10s; channel reset; status 0x[0-9a-f]{2} [A-Z|]+; after 2 retries\)\r?$`
+	if n := strings.Count(out, "error:"); n != 1 || !regexp.MustCompile(wantErr).MatchString(out) {
+		t.Errorf("read held on every try: want the one line\n %s\ngot %q", wantErr, out)
+	}
+
+	// Held once under a queued load: completed on its retry.
+	srv.holdReads(1)
+	start = len(m.Log())
+	m.Send("ata stress 0:0 -time 15s -workers 8 -seed 9 -lba 8192 -count 8192\r")
+	held()
+	m.Expect(resetPort, faultTimeout+30*time.Second)
+	srv.release()
+	m.Expect(regexp.QuoteMeta(qemu.Prompt), 2*time.Minute)
+	out = regexp.MustCompile(resetPort).ReplaceAllString(m.Log()[start:], "")
+	t.Logf("stress with a held read:\n%s", out)
+	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+
+	// Later I/O.
+	if got, want := firmwareSum(t, m, "0:0 0 4096", time.Minute), sum(faultOriginal(0, 4096)); got != want {
+		t.Errorf("sectors 0-4095 after the resets: sum %s, want %s", got, want)
+	}
+	expectLine(t, m.Run("ata stress 0:0 -time 3s -workers 8 -seed 10 -lba 8192 -count 8192", 2*time.Minute),
+		`(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+	s := faultStats(t, m, "ata0")
+	t.Logf("ata0 after 4 held reads: %v", s)
+	if s["timeouts"] != 4 || s["retries"] != 3 || s["recoveries"] != 4 || s["resets"] != 5 {
+		t.Errorf("ata0 stats %v: want 4 timeouts, 3 retries, 4 recoveries, 5 resets (1 at discovery)", s)
+	}
 	m.Halt(30 * time.Second)
 }

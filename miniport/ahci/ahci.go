@@ -20,8 +20,10 @@
 //   - a fatal error (TFES, HBFS, HBDS, IFS) is not handled in the ISR:
 //     the port's command list has stopped (§6.1.2), and the recovery
 //     (§6.2.2.1: stop the port, clear PxSERR, COMRESET when the device
-//     stays busy, restart) runs in a synchronized routine with the
-//     interrupt masked, requested from a timer routine.
+//     stays busy, restart; §6.2.2.2 after an NCQ error: READ LOG EXT of
+//     the NCQ Command Error log names the failing tag) runs in a
+//     synchronized routine with the interrupt masked, requested from a
+//     timer routine.
 //
 // References:
 //   - Serial ATA AHCI 1.3.1 Specification (Intel, 2011): §3 HBA memory
@@ -29,7 +31,8 @@
 //     operation, §6 error and recovery, §10.1.2 system software specific
 //     initialization, §10.4 resets, §10.6 BIOS/OS handoff, §10.7
 //     interrupts.
-//   - Serial ATA Revision 2.6: §10.3 FIS types and layouts.
+//   - Serial ATA Revision 2.6: §10.3 FIS types and layouts, §13.6 native
+//     command queuing (§13.6.3.3 the NCQ Command Error log).
 //   - ATA/ATAPI Command Set (ATA8-ACS), T13/1699-D revision 6a.
 //   - WDK 7600 msahci (entrypts.c AhciHwBuildIo, AhciHwStartIo,
 //     AhciHwInterrupt; hbastat.c), and Linux drivers/ata/libahci.c
@@ -90,6 +93,7 @@ const (
 	comresetHold = time.Millisecond       // §10.4.2: DET=1 held at least 1 ms
 	linkTimeout  = 50 * time.Millisecond  // after spin-up or COMRESET: PHY ready (libahci waits up to 1 s for slow drives; QEMU and SATA drives answer in under 10 ms)
 	readyTimeout = time.Second            // BSY and DRQ clear after COMRESET before the port starts (§10.3.1)
+	logTimeout   = 100 * time.Millisecond // READ LOG EXT of page 10h after an NCQ error: the device answers from its own memory, in microseconds; a device that takes longer is treated as one without the log (COMRESET)
 	pollInterval = 10 * time.Microsecond
 )
 

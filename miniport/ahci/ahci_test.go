@@ -3,6 +3,7 @@ package ahci
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,11 @@ func newRig(t *testing.T, cap2 uint32) *rig {
 	hba.g[BOHC] = 1 << BOHC_BOS
 	hba.attach(1, 4096)
 	ctl, err := New(PCI{Bus: 0, Device: 0x1f, Function: 2, Vendor: 0x8086, DeviceID: 0x2922, Class: classAHCI,
-		ABAR: 0xfebd5000, Regs: hba, Stall: func(time.Duration) {}})
+		ABAR: 0xfebd5000, Regs: hba, Stall: func(time.Duration) {
+			if hba.runOnStall {
+				hba.run(1)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,11 +341,10 @@ func TestBuildIoRefusals(t *testing.T) {
 }
 
 // TestNCQ queues three reads: BuildIo makes them READ FPDMA QUEUED with
-// the count in FEATURES, StartIo puts the slot in COUNT 7:3 as the tag and
-// sets PxSACT before PxCI; a flush meanwhile is answered busy (no mixing);
-// the ISR completes the slots that left PxSACT. An NCQ error then fails
-// every queued command not completed with StatusBusReset, for the port to
-// try again one at a time.
+// the count in FEATURES (and leaves them so when it builds them again),
+// StartIo puts the slot in COUNT 7:3 as the tag and sets PxSACT before
+// PxCI; a flush meanwhile is answered busy (no mixing); the ISR completes
+// the slots that left PxSACT.
 func TestNCQ(t *testing.T) {
 	r := newRig(t, 0)
 	if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, FlushCacheExt: true, NCQ: true, NCQDepth: 32}}); err != nil {
@@ -360,6 +364,16 @@ func TestNCQ(t *testing.T) {
 		if miniport.Command(fis[2]) != miniport.READ_FPDMA_QUEUED || fis[3] != 4 || fis[11] != 0 || fis[12] != uint8(i)<<3 || fis[7] != 0x40 {
 			t.Errorf("queued read %d: FIS % x", i, fis[:16])
 		}
+		// Built again, as the port does with a request a reset sent back
+		// to its queue: the same FIS, the tag aside.
+		again := *q
+		old := kernel.Raise(kernel.DISPATCH)
+		ok := r.ch.BuildIo(&again)
+		kernel.Lower(old)
+		if got := again.Extension.Buf[CFIS:]; !ok || miniport.Command(got[2]) != miniport.READ_FPDMA_QUEUED || got[3] != 4 || got[11] != 0 || got[7] != 0x40 {
+			t.Errorf("queued read %d built again: %v, FIS % x", i, ok, got[:16])
+		}
+		fis[12] = uint8(i) << 3
 		reqs = append(reqs, q)
 	}
 	if got := strings.Join(r.hba.issue, ","); got != "SACT 0x1,CI 0x1,SACT 0x2,CI 0x2,SACT 0x4,CI 0x4" {
@@ -386,26 +400,118 @@ func TestNCQ(t *testing.T) {
 		t.Errorf("QueueStats issued %d, want 3", issued)
 	}
 
-	r.hba.bad[41] = true
-	a := r.request(t, 3, miniport.READ_DMA_EXT, 40, 4, false)
-	b := r.request(t, 4, miniport.READ_DMA_EXT, 80, 4, false)
-	a.Flags |= miniport.FlagQueued
-	b.Flags |= miniport.FlagQueued
-	r.start(t, a)
-	r.start(t, b)
-	r.hba.run(1)
-	r.port.Run(func() { r.ch.Interrupt() })
-	if !r.port.FireTimer() {
-		t.Fatal("no recovery after the NCQ error")
-	}
-	done = r.port.Completed()[3:]
-	if len(done) != 2 || a.Status != miniport.StatusBusReset || b.Status != miniport.StatusBusReset {
-		t.Errorf("after the NCQ error: %d completed, statuses %v %v; want both bus reset", len(done), a.Status, b.Status)
-	}
-	if r.hba.p[1][PxSACT] != 0 || r.hba.p[1][PxCI] != 0 || r.hba.p[1][PxCMD]&(1<<PxCMD_ST) == 0 {
-		t.Errorf("after the recovery PxSACT %#x PxCI %#x PxCMD %#x, want an idle started port", r.hba.p[1][PxSACT], r.hba.p[1][PxCI], r.hba.p[1][PxCMD])
+}
+
+// TestNCQErrorRecovery fails one queued read among others with UNC
+// (§6.2.2.2). With a device that keeps the NCQ Command Error log, one
+// synchronized routine reads it with READ LOG EXT and fails exactly the
+// tag it names, with its STATUS, ERROR and failing LBA, completes the
+// commands that finished before the error, and issues the aborted ones
+// again, PxSACT before PxCI, without a COMRESET; they complete with their
+// data. This also holds with all 32 slots taken, when the log command
+// borrows slot 0. A device that aborts READ LOG EXT (QEMU 7.2) gets a
+// COMRESET instead, and every queued command not finished fails with
+// StatusBusReset, for the port to try again one at a time.
+func TestNCQErrorRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		log    bool
+		n, bad int // queued reads, the failing one
+	}{
+		{"log, 3 queued", true, 3, 1},
+		{"log, all 32 slots", true, 32, 5},
+		{"log aborted", false, 3, 1},
+	} {
+		r := newRig(t, 0)
+		if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, FlushCacheExt: true, NCQ: true, NCQDepth: 32}}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 4096; i++ {
+			r.hba.disk[1][i*512] = byte(i)
+		}
+		r.hba.ncqLog = tc.log
+		r.hba.runOnStall = true
+		badLBA := uint64(10*tc.bad + 2)
+		r.hba.bad[badLBA] = true
+		var reqs []*miniport.Request
+		for i := 0; i < tc.n; i++ {
+			q := r.request(t, uint8(i), miniport.READ_DMA_EXT, uint64(10*i), 4, false)
+			q.Flags |= miniport.FlagQueued
+			if !r.start(t, q) {
+				t.Fatalf("%s: StartIo refused queued read %d: %v", tc.name, i, q.Status)
+			}
+			reqs = append(reqs, q)
+		}
+		r.hba.issue = nil
+		r.hba.run(1)
+		r.port.Run(func() { r.ch.Interrupt() })
+		if n := len(r.port.Completed()); n != 0 {
+			t.Fatalf("%s: the ISR completed %d requests on TFES", tc.name, n)
+		}
+		if !r.port.FireTimer() {
+			t.Fatalf("%s: no recovery after the NCQ error", tc.name)
+		}
+		if r.port.Syncs() != 1 {
+			t.Errorf("%s: the recovery ran in %d synchronized routines, want 1", tc.name, r.port.Syncs())
+		}
+		p := r.hba.p[1]
+		if p[PxCMD]&(1<<PxCMD_ST) == 0 {
+			t.Fatalf("%s: PxCMD %#x: port not started after the recovery", tc.name, p[PxCMD])
+		}
+		bad := reqs[tc.bad]
+		if !tc.log {
+			// Slots before the bad one completed; the bad one and those
+			// after it fail for a retry.
+			done := r.port.Completed()
+			if len(done) != tc.n || r.hba.comresets != 1 || p[PxSACT] != 0 || p[PxCI] != 0 {
+				t.Errorf("%s: %d completed, %d COMRESETs, PxSACT %#x PxCI %#x; want %d, 1, an idle port", tc.name, len(done), r.hba.comresets, p[PxSACT], p[PxCI], tc.n)
+			}
+			for i, q := range reqs {
+				want := miniport.StatusBusReset
+				if i < tc.bad {
+					want = miniport.StatusSuccess
+				}
+				if q.Status != want {
+					t.Errorf("%s: queued read %d: %v, want %v", tc.name, i, q.Status, want)
+				}
+			}
+			continue
+		}
+		if r.hba.comresets != 0 || r.hba.ncqErr != nil {
+			t.Errorf("%s: %d COMRESETs, log left unread %v: want the log read and no reset", tc.name, r.hba.comresets, r.hba.ncqErr != nil)
+		}
+		lba, ok := bad.ErrorLBA()
+		if bad.Status != miniport.StatusDeviceError || bad.AtaStatus != miniport.DRDY|miniport.ERR || bad.AtaError != miniport.UNC || !ok || lba != badLBA {
+			t.Errorf("%s: failing read: %v status %#x error %#x lba %d (%v), want device error 0x41 UNC at %d", tc.name, bad.Status, bad.AtaStatus, bad.AtaError, lba, ok, badLBA)
+		}
+		innocent := uint32(0)
+		for i := tc.bad + 1; i < tc.n; i++ {
+			innocent |= 1 << i
+		}
+		wantIssue := []string{"CI 0x" + strconv.FormatUint(uint64(uint32(1)<<tc.n&^1), 16), "SACT " + hex(innocent), "CI " + hex(innocent)}
+		if tc.n == 32 {
+			wantIssue[0] = "CI 0x1" // all slots held: the log borrows slot 0
+		}
+		if got := strings.Join(r.hba.issue, ","); got != strings.Join(wantIssue, ",") {
+			t.Errorf("%s: PxCI/PxSACT writes %s, want %s (READ LOG EXT in a free slot, then the aborted reads, PxSACT first)", tc.name, got, strings.Join(wantIssue, ","))
+		}
+		r.hba.run(1)
+		r.port.Run(func() { r.ch.Interrupt() })
+		if n := len(r.port.Completed()); n != tc.n {
+			t.Errorf("%s: %d requests completed, want %d", tc.name, n, tc.n)
+		}
+		for i, q := range reqs {
+			if i != tc.bad && (q.Status != miniport.StatusSuccess || q.Data[0] != byte(10*i) || q.Transferred != 4*512) {
+				t.Errorf("%s: queued read %d: %v, first byte %d, %d bytes; want success with its data", tc.name, i, q.Status, q.Data[0], q.Transferred)
+			}
+		}
+		if p[PxSACT] != 0 || p[PxCI] != 0 {
+			t.Errorf("%s: PxSACT %#x PxCI %#x after the reissued reads, want 0", tc.name, p[PxSACT], p[PxCI])
+		}
 	}
 }
+
+func hex(v uint32) string { return "0x" + strconv.FormatUint(uint64(v), 16) }
 
 // TestReset issues two reads the device never answers, then resets the
 // port as the port driver does at a timeout (HwReset, §10.4.2): the

@@ -15,15 +15,18 @@ import (
 // writes and cleared by run. Disks are byte slices on ports; run executes
 // the issued commands from the command list in fake DMA memory.
 type fakeHBA struct {
-	mem       *sfftest.Memory
-	g         map[uint32]uint32
-	p         [6]map[uint32]uint32
-	disk      [6][]byte
-	bad       map[uint64]bool // LBAs whose reads fail with UNC
-	busy      bool            // the device keeps BSY after an error, until a COMRESET
-	log       []string
-	issue     []string // PxSACT and PxCI writes, in order
-	comresets int
+	mem        *sfftest.Memory
+	g          map[uint32]uint32
+	p          [6]map[uint32]uint32
+	disk       [6][]byte
+	bad        map[uint64]bool // LBAs whose reads fail with UNC
+	busy       bool            // the device keeps BSY after an error, until a COMRESET
+	ncqLog     bool            // the device has the NCQ Command Error log; false: it aborts READ LOG EXT, as QEMU 7.2 does
+	ncqErr     []byte          // the NCQ Command Error log page after an NCQ error, until it is read or a COMRESET; nil: no error
+	runOnStall bool            // a stall of the miniport runs port 1's issued commands, as time passing would
+	log        []string
+	issue      []string // PxSACT and PxCI writes, in order
+	comresets  int
 }
 
 func newFakeHBA(mem *sfftest.Memory, pi uint32) *fakeHBA {
@@ -109,6 +112,7 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 		if regs[PxSCTL]&0xf == sctlDETComreset && v&0xf == 0 && h.disk[p] != nil {
 			h.comresets++
 			h.busy = false
+			h.ncqErr = nil
 			regs[PxIE] = 0 // as QEMU 7.2's ahci_reset_port does
 			regs[PxTFD] = 0x50
 			regs[PxSSTS] = ipmActive<<PxSSTS_IPM | 1<<PxSSTS_SPD | detPresent
@@ -121,9 +125,14 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 
 // run executes the commands issued on port p, in slot order, as the HBA
 // does: an H2D FIS from the command table, data through the PRD table,
-// PRDBC updated, the D2H FIS copied to RFIS, PxIS.DHRS and IS set. A read
-// of a bad LBA ends with TFES, STATUS DRDY|ERR, ERROR UNC and the slot left
-// in PxCI and PxCMD.CCS, and the command list stops.
+// PRDBC updated, the D2H FIS copied to RFIS (an SDB FIS to SDBFIS for an
+// NCQ command), PxIS.DHRS (SDBS) and IS set. A read of a bad LBA ends
+// with TFES, STATUS DRDY|ERR, ERROR UNC, and the command list stops; a
+// non-queued command stays in PxCI and PxCMD.CCS; a queued one leaves the
+// NCQ Command Error log page (SATA 2.6 §13.6.3.3) naming its tag, and the
+// device then aborts every command but READ LOG EXT until the page is
+// read or a COMRESET, as SATA 2.6 §13.6.3.3 has it. Without ncqLog READ
+// LOG EXT ends with ABRT.
 func (h *fakeHBA) run(p int) {
 	regs := h.p[p]
 	le := binary.LittleEndian
@@ -143,6 +152,16 @@ func (h *fakeHBA) run(p int) {
 		count := int(fis[12]) | int(fis[13])<<8
 		var data []byte
 		status, errb := uint8(0x50), uint8(0)
+		switch {
+		case cmd == miniport.READ_LOG_EXT && fis[4] == LOG_NCQ_COMMAND_ERROR && h.ncqLog && count == 1:
+			data = make([]byte, 512)
+			copy(data, h.ncqErr)
+			h.ncqErr = nil
+			cmd = 0
+		case cmd == miniport.READ_LOG_EXT || h.ncqErr != nil:
+			status, errb = miniport.DRDY|miniport.ERR, miniport.ABRT
+			cmd = 0
+		}
 		switch cmd {
 		case miniport.IDENTIFY_DEVICE:
 			data = make([]byte, 512)
@@ -185,18 +204,34 @@ func (h *fakeHBA) run(p int) {
 		}
 		le.PutUint32(hdr[4:], uint32(min(moved, len(data))))
 		fb := uint64(regs[PxFB]) | uint64(regs[PxFBU])<<32
-		rfis, _ := h.mem.Slice(fb+RFIS, 20)
-		rfis[0], rfis[2], rfis[3] = FIS_TYPE_REG_D2H, status, errb
-		rfis[4], rfis[5], rfis[6], rfis[7] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40
-		rfis[8], rfis[9], rfis[10] = uint8(lba>>24), uint8(lba>>32), uint8(lba>>40)
-		regs[PxTFD] = uint32(errb)<<8 | uint32(status)
 		ncq := cmd == miniport.READ_FPDMA_QUEUED || cmd == miniport.WRITE_FPDMA_QUEUED
+		if ncq {
+			sdb, _ := h.mem.Slice(fb+SDBFIS, 8)
+			sdb[0], sdb[2], sdb[3] = FIS_TYPE_SET_DEV_BITS, status, errb
+		} else {
+			rfis, _ := h.mem.Slice(fb+RFIS, 20)
+			rfis[0], rfis[2], rfis[3] = FIS_TYPE_REG_D2H, status, errb
+			rfis[4], rfis[5], rfis[6], rfis[7] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40
+			rfis[8], rfis[9], rfis[10] = uint8(lba>>24), uint8(lba>>32), uint8(lba>>40)
+		}
+		regs[PxTFD] = uint32(errb)<<8 | uint32(status)
 		switch {
 		case status&miniport.ERR != 0 && ncq:
 			// §6.2.2.2: the command left PxCI when the device took it;
 			// its PxSACT bit, and every other outstanding one, stay.
 			regs[PxCI] &^= 1 << s
 			regs[PxIS] |= 1 << PxIS_TFES
+			page := make([]byte, 512)
+			page[NCQLOG_TAG], page[NCQLOG_STATUS], page[NCQLOG_ERROR] = uint8(s), status, errb
+			page[NCQLOG_LBA], page[NCQLOG_LBA+1], page[NCQLOG_LBA+2], page[NCQLOG_LBA+3] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40
+			page[NCQLOG_LBA+4], page[NCQLOG_LBA+5], page[NCQLOG_LBA+6] = uint8(lba>>24), uint8(lba>>32), uint8(lba>>40)
+			page[NCQLOG_COUNT] = uint8(count)
+			var sum uint8
+			for _, v := range page {
+				sum += v
+			}
+			page[NCQLOG_CHECKSUM] = -sum
+			h.ncqErr = page
 		case status&miniport.ERR != 0:
 			regs[PxIS] |= 1 << PxIS_TFES
 			regs[PxCMD] = regs[PxCMD]&^(0x1f<<PxCMD_CCS) | uint32(s)<<PxCMD_CCS

@@ -50,6 +50,11 @@ const (
 	// command header in the SRB extension the same way).
 	extHeader = PRDT + prdEntries*prdEntrySize
 	extSize   = extHeader + 8
+
+	// logData is where the page READ LOG EXT reads lands in the
+	// channel's log buffer, after that command's table with its one PRD
+	// entry.
+	logData = PRDT + prdEntrySize
 )
 
 // Command header DW0 fields (§4.2.2).
@@ -82,6 +87,36 @@ const (
 	fisH2DLength = 20 // bytes: CFL = 5 DWORDs
 	fisH2D_C     = 7  // byte 1 bit 7: the FIS carries a command (not a Device Control update)
 )
+
+// READ LOG EXT of the NCQ Command Error log (ATA8-ACS §7.24 READ LOG EXT,
+// its log address 10h in SATA 2.6 §13.6.3.3 "NCQ Command Error log"): one
+// 512-byte page, PIO data-in, LBA Low the log address, COUNT the pages.
+// The page's bytes 0-13 are laid out as a D2H Register FIS's 0-13 are,
+// after the tag byte, so readD2H decodes them.
+const (
+	LOG_NCQ_COMMAND_ERROR = 0x10
+	logPageSize           = 512
+
+	NCQLOG_TAG      = 0   // NQ in bit 7, NCQ Tag in bits 4:0
+	NCQLOG_NQ       = 7   // the error was of a non-queued command: no tag is named
+	NCQLOG_STATUS   = 2   // STATUS of the failed command
+	NCQLOG_ERROR    = 3   // ERROR of the failed command
+	NCQLOG_LBA      = 4   // LBA 7:0, 15:8, 23:16 at 4-6, DEVICE at 7, LBA 31:24, 39:32, 47:40 at 8-10
+	NCQLOG_COUNT    = 12  // COUNT 7:0, 15:8 at 12-13
+	NCQLOG_CHECKSUM = 511 // the page's bytes sum to zero (ATA8-ACS data structure checksum)
+	ncqlogTagMask   = 0x1f
+)
+
+// ncqLogTag returns the tag an NCQ Command Error log page names (SATA 2.6
+// §13.6.3.3). It reports false for a page whose checksum does not add up
+// and for one with NQ set (the last error was of a non-queued command).
+func ncqLogTag(page []byte) (int, bool) {
+	var sum uint8
+	for _, b := range page[:logPageSize] {
+		sum += b
+	}
+	return int(page[NCQLOG_TAG] & ncqlogTagMask), sum == 0 && page[NCQLOG_TAG]&(1<<NCQLOG_NQ) == 0
+}
 
 var (
 	errPRDTooSmall = errors.New("PRD table too small for the segments")
