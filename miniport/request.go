@@ -276,3 +276,50 @@ func (r *Request) ErrorLBA() (uint64, bool) {
 	}
 	return lba | uint64(c.Device&0x0f)<<24, true
 }
+
+// DataDirection returns the request's data direction (FlagDataIn,
+// FlagDataOut or 0) and whether the request is consistent: one direction
+// at most, and data exactly when there is a direction. Both miniports'
+// BuildIo refuse what is not (StatusInvalidRequest).
+func (r *Request) DataDirection() (dir Flags, ok bool) {
+	dir = r.Flags & (FlagDataIn | FlagDataOut)
+	return dir, dir != FlagDataIn|FlagDataOut && (dir != 0) == (len(r.Data) != 0)
+}
+
+// SetFlush turns a FunctionFlush request into the device's flush command:
+// FLUSH CACHE EXT when ext, FLUSH CACHE otherwise (ATA8-ACS 7.14, 7.15),
+// non-data and not DMA.
+func (r *Request) SetFlush(ext bool) {
+	cmd := FLUSH_CACHE
+	if ext {
+		cmd = FLUSH_CACHE_EXT
+	}
+	r.TaskFile = TaskFile{}
+	r.TaskFile.Current.Command = uint8(cmd)
+	r.Flags &^= FlagDMA | Flag48Bit
+}
+
+// PacketValid reports whether a FunctionATAPI request can go to a device
+// whose command packets are packetSize bytes (0: not known): no data to
+// the device (this library sends none to PACKET devices) and a 12- or
+// 16-byte packet of the device's length.
+func (r *Request) PacketValid(packetSize int) bool {
+	return r.Flags&FlagDataOut == 0 && (r.CdbLength == 12 || r.CdbLength == 16) &&
+		(packetSize == 0 || int(r.CdbLength) == packetSize)
+}
+
+// SetPacket loads the task file of the PACKET command that carries a
+// FunctionATAPI request's packet (ATA8-ACS PACKET): FEATURES DMA when the
+// data move by DMA, and the byte count limit, the buffer's length up to
+// FFFEh (it must be even; FFFFh reads as FFFEh), in LBA MID and LBA HIGH.
+func (r *Request) SetPacket() {
+	limit := min(len(r.Data), 0xfffe)
+	r.TaskFile = TaskFile{}
+	t := &r.TaskFile.Current
+	if r.Flags&FlagDMA != 0 {
+		t.Features = PACKET_FEATURES_DMA
+	}
+	t.LBAMid, t.LBAHigh = uint8(limit), uint8(limit>>8)
+	t.Command = uint8(PACKET)
+	r.Flags &^= Flag48Bit
+}

@@ -87,3 +87,41 @@ func TestErrorLBA(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		flags Flags
+		data  int
+		ok    bool
+	}{
+		{0, 0, true}, {FlagDataIn, 512, true}, {FlagDataOut, 512, true},
+		{FlagDataIn | FlagDataOut, 512, false}, {FlagDataIn, 0, false}, {0, 512, false},
+	} {
+		r := Request{Flags: tc.flags, Data: make([]byte, tc.data)}
+		if dir, ok := r.DataDirection(); ok != tc.ok || dir != tc.flags&(FlagDataIn|FlagDataOut) {
+			t.Errorf("flags %#x data %d: DataDirection %#x %v, want ok %v", tc.flags, tc.data, dir, ok, tc.ok)
+		}
+	}
+
+	r := Request{Flags: FlagDMA | Flag48Bit | FlagDataIn, Data: make([]byte, 0x10000), CdbLength: 12}
+	if !r.PacketValid(12) || r.PacketValid(16) || !r.PacketValid(0) {
+		t.Errorf("PacketValid of a 12-byte packet: want true for 12 and 0, false for 16")
+	}
+	r.SetPacket()
+	if c := r.TaskFile.Current; c.Command != uint8(PACKET) || c.Features != PACKET_FEATURES_DMA || c.LBAMid != 0xfe || c.LBAHigh != 0xff || r.Flags&Flag48Bit != 0 {
+		t.Errorf("SetPacket of 64 KiB by DMA: task file %+v flags %#x, want PACKET, DMA, limit FFFEh, not 48-bit", c, r.Flags)
+	}
+	if w := (Request{Flags: FlagDataOut, CdbLength: 12}); w.PacketValid(12) {
+		t.Errorf("PacketValid of a packet with data out: want false")
+	}
+
+	f := Request{Flags: FlagDMA | Flag48Bit}
+	f.SetFlush(true)
+	if f.TaskFile.Current.Command != uint8(FLUSH_CACHE_EXT) || f.Flags != 0 {
+		t.Errorf("SetFlush(true): command %#x flags %#x, want FLUSH CACHE EXT, no flags", f.TaskFile.Current.Command, f.Flags)
+	}
+	f.SetFlush(false)
+	if f.TaskFile.Current.Command != uint8(FLUSH_CACHE) {
+		t.Errorf("SetFlush(false): command %#x, want FLUSH CACHE", f.TaskFile.Current.Command)
+	}
+}

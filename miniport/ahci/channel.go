@@ -214,9 +214,8 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 	if req.Target != 0 {
 		return invalid(req, miniport.StatusSelectionTimeout)
 	}
-	dir := req.Flags & (miniport.FlagDataIn | miniport.FlagDataOut)
-	if dir == miniport.FlagDataIn|miniport.FlagDataOut || (dir != 0) != (len(req.Data) != 0) ||
-		len(req.Extension.Buf) < extSize || req.Extension.Addr&(cmdTableAlign-1) != 0 {
+	dir, ok := req.DataDirection()
+	if !ok || len(req.Extension.Buf) < extSize || req.Extension.Addr&(cmdTableAlign-1) != 0 {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
 	ct := req.Extension.Buf
@@ -227,31 +226,16 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 		if c.dev.atapi || dir != 0 {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
-		cmd := miniport.FLUSH_CACHE
-		if c.dev.flushExt {
-			cmd = miniport.FLUSH_CACHE_EXT
-		}
-		req.TaskFile = miniport.TaskFile{}
-		req.TaskFile.Current.Command = uint8(cmd)
-		req.Flags &^= miniport.FlagDMA | miniport.Flag48Bit
+		req.SetFlush(c.dev.flushExt)
 	case miniport.FunctionATA:
 		if req.Flags&miniport.FlagQueued != 0 && !c.queue(req) {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
 	case miniport.FunctionATAPI:
-		if dir == miniport.FlagDataOut || req.CdbLength != 12 && req.CdbLength != 16 ||
-			c.dev.packetSize != 0 && int(req.CdbLength) != c.dev.packetSize {
+		if !req.PacketValid(c.dev.packetSize) {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
-		limit := min(len(req.Data), 0xfffe) // ATA8-ACS PACKET: an even byte count limit
-		req.TaskFile = miniport.TaskFile{}
-		r := &req.TaskFile.Current
-		if req.Flags&miniport.FlagDMA != 0 {
-			r.Features = miniport.PACKET_FEATURES_DMA
-		}
-		r.LBAMid, r.LBAHigh = uint8(limit), uint8(limit>>8)
-		r.Command = uint8(miniport.PACKET)
-		req.Flags &^= miniport.Flag48Bit
+		req.SetPacket()
 		clear(ct[ACMD : ACMD+16])
 		copy(ct[ACMD:], req.Cdb[:req.CdbLength])
 		hdr |= 1 << HDR_A

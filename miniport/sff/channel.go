@@ -201,8 +201,8 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
 	t := &c.dev[req.Target]
-	dir := req.Flags & (miniport.FlagDataIn | miniport.FlagDataOut)
-	if dir == miniport.FlagDataIn|miniport.FlagDataOut || (dir != 0) != (len(req.Data) != 0) {
+	dir, ok := req.DataDirection()
+	if !ok {
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
 	switch req.Function {
@@ -215,13 +215,7 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 		if t.atapi || dir != 0 {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
-		cmd := miniport.FLUSH_CACHE
-		if t.flushExt {
-			cmd = miniport.FLUSH_CACHE_EXT
-		}
-		req.TaskFile = miniport.TaskFile{}
-		req.TaskFile.Current.Command = uint8(cmd)
-		req.Flags &^= miniport.FlagDMA | miniport.Flag48Bit
+		req.SetFlush(t.flushExt)
 		return true
 	case miniport.FunctionATA:
 		if req.Flags&miniport.FlagDMA == 0 && dir != 0 && len(req.Data)%t.pioBlock() != 0 ||
@@ -229,24 +223,10 @@ func (c *Channel) BuildIo(req *miniport.Request) bool {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
 	case miniport.FunctionATAPI:
-		// This library sends no data to PACKET devices, and the packet
-		// has the length the device announced.
-		if dir == miniport.FlagDataOut || req.CdbLength != 12 && req.CdbLength != 16 ||
-			t.packetSize != 0 && int(req.CdbLength) != t.packetSize {
+		if !req.PacketValid(t.packetSize) {
 			return invalid(req, miniport.StatusInvalidRequest)
 		}
-		limit := len(req.Data)
-		if limit > 0xfffe {
-			limit = 0xfffe // ATA8-ACS PACKET: the byte count limit is even, FFFFh reads as FFFEh
-		}
-		req.TaskFile = miniport.TaskFile{}
-		r := &req.TaskFile.Current
-		if req.Flags&miniport.FlagDMA != 0 {
-			r.Features = miniport.PACKET_FEATURES_DMA
-		}
-		r.LBAMid, r.LBAHigh = uint8(limit), uint8(limit>>8)
-		r.Command = uint8(miniport.PACKET)
-		req.Flags &^= miniport.Flag48Bit
+		req.SetPacket()
 	default:
 		return invalid(req, miniport.StatusInvalidRequest)
 	}
