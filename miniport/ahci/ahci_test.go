@@ -203,35 +203,37 @@ func TestStart(t *testing.T) {
 }
 
 // TestReadWrite writes and reads back through the command list: StartIo
-// claims the slot free in PxCI, PxSACT and its record, the ISR completes
-// exactly the slots that left PxCI, PRDBC gives the bytes moved, and a
-// probe answers with PxSIG.
+// claims the lowest slot not issued, the ISR completes exactly the slots
+// that left PxCI, PRDBC gives the bytes moved, and a probe answers with
+// PxSIG.
 func TestReadWrite(t *testing.T) {
 	r := newRig(t, 0)
+	first := r.request(t, 2, miniport.READ_DMA_EXT, 0, 8, false)
+	if !r.start(t, first) || r.hba.p[1][PxCI] != 1 {
+		t.Fatalf("first read: PxCI %#x, want slot 0", r.hba.p[1][PxCI])
+	}
 	w := r.request(t, 0, miniport.WRITE_DMA_EXT, 100, 8, true)
 	for i := range w.Data {
 		w.Data[i] = byte(i * 7)
 	}
-	r.hba.p[1][PxSACT] = 1 // slot 0 is taken by the device: the write gets slot 1
 	if !r.start(t, w) {
 		t.Fatal("StartIo refused the write")
 	}
-	if r.hba.p[1][PxCI] != 1<<1 {
-		t.Fatalf("PxCI %#x, want slot 1", r.hba.p[1][PxCI])
+	if r.hba.p[1][PxCI] != 1|1<<1 {
+		t.Fatalf("PxCI %#x, want slots 0 and 1", r.hba.p[1][PxCI])
 	}
 	rd := r.request(t, 1, miniport.READ_DMA_EXT, 100, 8, false)
 	if !r.start(t, rd) {
 		t.Fatal("StartIo refused the read")
 	}
-	if r.hba.p[1][PxCI] != 1<<1|1<<2 {
-		t.Fatalf("PxCI %#x, want slots 1 and 2", r.hba.p[1][PxCI])
+	if r.hba.p[1][PxCI] != 1|1<<1|1<<2 {
+		t.Fatalf("PxCI %#x, want slots 0, 1 and 2", r.hba.p[1][PxCI])
 	}
-	r.hba.p[1][PxSACT] = 0
 	r.hba.run(1)
 	var mine bool
 	r.port.Run(func() { mine = r.ch.Interrupt() })
 	done := r.port.Completed()
-	if !mine || len(done) != 2 || done[0] != w || done[1] != rd {
+	if !mine || len(done) != 3 || done[0] != first || done[1] != w || done[2] != rd {
 		t.Fatalf("Interrupt %v completed %d requests", mine, len(done))
 	}
 	for _, q := range done {

@@ -314,10 +314,14 @@ func (c *Channel) queue(req *miniport.Request) bool {
 //     non-queued commands on the device (SATA 2.6 §13.6.1: a non-queued
 //     command while queued ones are outstanding aborts them all), answer
 //     StatusBusy;
-//  3. claim the lowest slot free in PxCI, PxSACT and the channel's own
-//     record (a slot stays taken until its completion is processed),
-//     below the device's queue depth for an NCQ command, or answer
-//     StatusBusy when none is;
+//  3. claim the lowest slot free in PxCI and PxSACT, below the device's
+//     queue depth for an NCQ command, or answer StatusBusy when none is.
+//     The channel's record of issued slots tells without reading the
+//     registers (two MMIO reads that leave TCG's translated code on every
+//     request): only StartIo sets a bit in PxCI or PxSACT, always with the
+//     slot's bit in the record, and a bit leaves the record only once the
+//     ISR or the recovery saw the slot clear in both (completeDone) or
+//     the port stopped (PxCMD.ST clear empties both, §3.3.7);
 //  4. copy the command header into the slot: DW0 from BuildIo, PRDBC
 //     zero, CTBA the extension's address; an NCQ command gets the slot as
 //     its tag in the FIS;
@@ -356,7 +360,7 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 		return invalid(req, miniport.StatusBusy)
 	}
 	// 3.
-	free := c.mask &^ (r.Read32(b+PxCI) | r.Read32(b+PxSACT) | c.issued)
+	free := c.mask &^ c.issued
 	if queued {
 		free &= uint32(1<<c.dev.ncqDepth - 1)
 	}
