@@ -2,6 +2,9 @@ package ata
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -448,4 +451,81 @@ func (ch *Channel) ScatterGather(req *miniport.Request) []miniport.Segment {
 	}
 	r := ch.reqs[req.Tag]
 	return r.sg[:r.sgN]
+}
+
+// QueueState describes where the channel's requests are, for a report of
+// work that does not finish (`ata stress` prints it when its workers do not
+// return): in the queue, built, waiting for a busy retry, started and in
+// flight (with their tags, and how long until the first deadline), whether
+// a recovery holds the queue, the done list's length, and what the
+// miniport reports of its own state when it keeps such a report (AHCI:
+// its slots and port registers).
+//
+// Context: PASSIVE; takes the queue lock, then the interrupt lock, and
+// allocates only outside them.
+func (ch *Channel) QueueState() string {
+	kernel.AssertLevel("ata: QueueState", kernel.PASSIVE, kernel.PASSIVE)
+	tags := make([]int, 0, len(ch.reqs))
+	sr, _ := ch.mp.(stateReporter)
+	var labels []string
+	var values []uint32
+	if sr != nil {
+		labels = sr.StateLabels()
+		values = make([]uint32, len(labels))
+	}
+
+	old := ch.qlock.Acquire()
+	queued := 0
+	for r := ch.head; r != nil; r = r.next {
+		queued++
+	}
+	for r := ch.uhead; r != nil; r = r.next {
+		queued++
+	}
+	built, retry, wait, building, started := ch.built != nil, ch.retryReq != nil, ch.retryWait, ch.building, ch.started
+	ch.qlock.Release(old)
+
+	lock := ch.intr.Lock()
+	lo := lock.Acquire()
+	first := ch.firstDeadline()
+	for _, r := range ch.reqs {
+		if r.flying {
+			tags = append(tags, int(r.irb.Tag))
+		}
+	}
+	flying, done := ch.flying, ch.doneCount.Load()
+	if sr != nil {
+		sr.State(values)
+	}
+	lock.Release(lo)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: queued %d built %v building %v busy-retry %v (waiting %v) started %d in flight %d [",
+		ch.name, queued, built, building, retry, wait, started, flying)
+	for i, t := range tags {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(t))
+	}
+	b.WriteString("] first deadline in ")
+	if flying > 0 {
+		b.WriteString((first - now()).Round(time.Millisecond).String())
+	} else {
+		b.WriteString("none")
+	}
+	fmt.Fprintf(&b, " held %v done %d", ch.rec.held.Load(), done)
+	for i, l := range labels {
+		fmt.Fprintf(&b, " %s %#x", l, values[i])
+	}
+	return b.String()
+}
+
+// stateReporter is what a miniport implements to have QueueState report
+// its own state: StateLabels names the values (Context: PASSIVE; constant),
+// State fills them (Context: the channel's DIRQL with its interrupt lock
+// held; does not block or allocate).
+type stateReporter interface {
+	StateLabels() []string
+	State(v []uint32)
 }

@@ -23,6 +23,7 @@ const (
 	stressMaxSectors = 1 << 20          // -count by default, at most: the record takes 4 bytes a sector
 	stressProgress   = 5 * time.Second  // between progress lines
 	stressPoll       = 250 * time.Millisecond
+	stressStall      = 30 * time.Second // after the end, workers still waiting: report the queues
 )
 
 // stressTotals are the counters of a run, shared by its workers.
@@ -183,6 +184,7 @@ func cmdStress(c *shell.Context, args []string) error {
 
 	start := time.Now()
 	last := start
+	var stopped time.Time
 	tick := time.NewTicker(stressPoll)
 	defer tick.Stop()
 	for running := true; running; {
@@ -192,12 +194,20 @@ func cmdStress(c *shell.Context, args []string) error {
 		case <-done:
 			running = false
 		case now := <-tick.C:
-			if c.Interrupted() || a.dur != 0 && now.Sub(start) >= a.dur {
+			if !stop.Load() && (c.Interrupted() || a.dur != 0 && now.Sub(start) >= a.dur) {
 				stop.Store(true)
+				stopped = now
 			}
 			if now.Sub(last) >= stressProgress {
 				last = now
 				fmt.Fprintf(c, "stress: %v: %s\n", now.Sub(start).Round(time.Second), totals.line())
+				if stop.Load() && now.Sub(stopped) >= stressStall {
+					// Every request ends within its timeout and
+					// retries: say where the ones a worker waits for are.
+					for _, ch := range stressChannels(a.devs) {
+						fmt.Fprintf(c, "stress: workers still waiting %v after the end: %s\n", now.Sub(stopped).Round(time.Second), ch.QueueState())
+					}
+				}
 			}
 		}
 	}
@@ -270,4 +280,15 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 		}
 	}
 	return n
+}
+
+// stressChannels returns the channels of devs, each once.
+func stressChannels(devs []*ata.Device) []*ata.Channel {
+	var chs []*ata.Channel
+	for _, d := range devs {
+		if !slices.Contains(chs, d.Channel()) {
+			chs = append(chs, d.Channel())
+		}
+	}
+	return chs
 }

@@ -549,3 +549,22 @@ func TestReset(t *testing.T) {
 		t.Errorf("the read after the reset did not complete alone with success")
 	}
 }
+
+// State reports the issued slot and the port registers that show it.
+func TestState(t *testing.T) {
+	r := newRig(t, 0)
+	rd := r.request(t, 0, miniport.READ_DMA_EXT, 0, 8, false)
+	if !r.start(t, rd) {
+		t.Fatal("StartIo refused the read")
+	}
+	labels := r.ch.StateLabels()
+	v := make([]uint32, len(labels))
+	r.port.Run(func() { r.ch.State(v) })
+	got := map[string]uint32{}
+	for i, l := range labels {
+		got[l] = v[i]
+	}
+	if got["issued"] != 1 || got["queued"] != 0 || got["PxCI"] != 1 || got["PxCMD"]&(1<<PxCMD_ST) == 0 {
+		t.Errorf("State %v, want slot 0 issued and in PxCI, the port started", got)
+	}
+}

@@ -815,3 +815,25 @@ func (c *Channel) Control(action miniport.ControlAction) error {
 	}
 	return nil
 }
+
+// stateLabels name what State reports.
+var stateLabels = []string{"issued", "queued", "fatal", "PxCI", "PxSACT", "PxIS", "PxTFD", "PxCMD", "PxSERR"}
+
+// StateLabels names the values State reports.
+//
+// Context: any; does not block or allocate.
+func (c *Channel) StateLabels() []string { return stateLabels }
+
+// State fills v, as long as StateLabels, with the slots the channel issued
+// and queued, a fatal error waiting for its recovery, and the port
+// registers that say where the HBA is, for the port's report of work that
+// does not finish (ata.Channel.QueueState).
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not block
+// or allocate.
+func (c *Channel) State(v []uint32) {
+	c.assertSynchronized("ahci.State")
+	r, b := c.regs, c.base
+	copy(v, []uint32{c.issued, c.queued, c.fatal, r.Read32(b + PxCI), r.Read32(b + PxSACT), r.Read32(b + PxIS),
+		r.Read32(b + PxTFD), r.Read32(b + PxCMD), r.Read32(b + PxSERR)})
+}
