@@ -46,7 +46,6 @@ func localAPICID() uint8
 // wrmsr writes v to model-specific register msr (wrmsr).
 func wrmsr(msr uint32, v uint64)
 
-
 // cli clears RFLAGS.IF (cli).
 func cli()
 
