@@ -21,7 +21,8 @@ func (r BenchRow) String() string {
 // HIGH, an uncontended spin lock and interrupt lock, and for comparison a
 // bare cli/sti pair and the bare pair of CR8 writes that Raise+Lower to
 // DISPATCH wraps. Each figure is the median (and minimum) of samples
-// timed operations, less the least cost of reading tsc.
+// timed operations, less the least cost of reading tsc; the operations
+// are timed in turn, one sample of each per round.
 //
 // Context: PASSIVE, IF=1; may block between samples.
 func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
@@ -45,14 +46,28 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 		// writes alone (no pinning, no checks, no safe point).
 		{"bare CR8 write pair (DISPATCH, PASSIVE)", func() { writeCR8(uint64(DISPATCH)); writeCR8(uint64(PASSIVE)) }},
 	}
-	overhead := measure(samples, tsc, func() {})
+	// The operations take turns, one sample each, so that every figure is
+	// taken under the same conditions: under TCG a CR8 write takes QEMU's
+	// big lock, and what the other vCPUs do meanwhile moves the cost of
+	// a block of samples taken alone by a factor of two.
+	d := make([][]uint64, len(ops)+1)
+	for j := range d {
+		d[j] = make([]uint64, samples)
+	}
+	for i := 0; i < samples; i++ {
+		t0 := tsc()
+		d[len(ops)][i] = tsc() - t0 // reading tsc alone
+		for j, o := range ops {
+			t0 := tsc()
+			o.op()
+			d[j][i] = tsc() - t0
+		}
+	}
+	overhead := slices.Min(d[len(ops)])
 	rows := make([]BenchRow, 0, len(ops))
-	for _, o := range ops {
-		r := measure(samples, tsc, o.op)
-		r.Name = o.name
-		r.Median = sub(r.Median, overhead.Min)
-		r.Min = sub(r.Min, overhead.Min)
-		rows = append(rows, r)
+	for j, o := range ops {
+		slices.Sort(d[j])
+		rows = append(rows, BenchRow{Name: o.name, Median: sub(d[j][samples/2], overhead), Min: sub(d[j][0], overhead)})
 	}
 	return rows
 }
@@ -62,15 +77,4 @@ func sub(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
-}
-
-func measure(samples int, tsc func() uint64, op func()) BenchRow {
-	d := make([]uint64, samples)
-	for i := range d {
-		t0 := tsc()
-		op()
-		d[i] = tsc() - t0
-	}
-	slices.Sort(d)
-	return BenchRow{Median: d[len(d)/2], Min: d[0]}
 }

@@ -20,8 +20,8 @@ type perCPU struct {
 	// of this package updates, with the record of the pinned section in
 	// progress (stateSection): the CPU index + 1 stored when this CPU left
 	// PASSIVE, 0 while it runs at PASSIVE. Packed, a level change costs
-	// one atomic store. Only this CPU writes it.
-	state atomic.Uint32
+	// one store. Only this CPU writes it (ownWord).
+	state ownWord
 	ifOff atomic.Bool // shadow of RFLAGS.IF == 0 (HIGH)
 
 	// DPC queue, FIFO, protected by qlock at HIGH.
@@ -149,6 +149,27 @@ func cpuOf(apic uint8) *perCPU {
 	}
 	return c
 }
+
+// ownWord is a word that only its own CPU writes, pinned there, and that
+// other CPUs only read (States). Its store is a plain MOV rather than an
+// atomic store, which on amd64 is an XCHG with a full barrier: under TCG
+// that XCHG costs a call into QEMU, more than the rest of Raise. Nothing
+// needs the barrier: this CPU reads its own stores in program order (an
+// interrupt entry too), x86 makes stores visible to the other CPUs in
+// program order (SDM Vol 3A, "Memory Ordering in P6 and More
+// Recent Processor Families"), and no other CPU decides anything from
+// the word: targeted DPCs kick their CPU instead (dpc.go).
+type ownWord struct{ v uint32 }
+
+// Load returns the word.
+//
+// Context: any IRQL, any CPU; does not block or allocate.
+func (w *ownWord) Load() uint32 { return atomic.LoadUint32(&w.v) }
+
+// Store sets the word.
+//
+// Context: pinned on the word's CPU; does not block or allocate.
+func (w *ownWord) Store(v uint32) { w.v = v }
 
 // Fields of perCPU.state.
 const (
