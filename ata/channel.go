@@ -129,10 +129,11 @@ type Channel struct {
 	uhead     *request // the urgent queue: internal requests, built first
 	utail     *request
 	built     *request // BuildIo accepted it; next to start
-	retryReq  *request // StartIo found the device busy; started before built
-	building  bool     // a BuildIo runs
-	started   int      // requests that went to StartIo and whose completion is not retired yet, at most depth
-	retryWait bool     // retryReq waits for the retry timer
+	retryHead *request // StartIo found the device busy: started before built, internal ones first
+	retryTail *request
+	building  bool // a BuildIo runs
+	started   int  // requests that went to StartIo and whose completion is not retired yet, at most depth
+	retryWait bool // the busy requests wait for the retry timer
 
 	// Shared with the ISR, under the interrupt lock (DIRQL).
 	flying    int // requests between StartIo and their completion (request.flying)
@@ -482,7 +483,11 @@ func (ch *Channel) QueueState() string {
 	for r := ch.uhead; r != nil; r = r.next {
 		queued++
 	}
-	built, retry, wait, building, started := ch.built != nil, ch.retryReq != nil, ch.retryWait, ch.building, ch.started
+	retry := 0
+	for r := ch.retryHead; r != nil; r = r.next {
+		retry++
+	}
+	built, wait, building, started := ch.built != nil, ch.retryWait, ch.building, ch.started
 	ch.qlock.Release(old)
 
 	lock := ch.intr.Lock()

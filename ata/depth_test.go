@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,7 @@ type queuedMiniport struct {
 	identify []byte
 	stuck    atomic.Int64 // LBA whose requests never complete; -1: none
 	hold     atomic.Bool
+	busy     atomic.Int64 // StartIo answers this many reads and writes busy
 
 	// Under the interrupt lock.
 	issued  []*miniport.Request
@@ -100,6 +102,13 @@ func (m *queuedMiniport) StartIo(req *miniport.Request) bool {
 		return false
 	case req.TaskFile.Current.Command == uint8(miniport.IDENTIFY_DEVICE):
 		copy(req.Data, m.identify)
+	case req.Flags&(miniport.FlagDataIn|miniport.FlagDataOut) != 0 && m.busy.Add(-1) >= 0:
+		// As long as an AHCI StartIo's register accesses under TCG: the
+		// next request is built meanwhile and waits for the lock.
+		for t := time.Now(); time.Since(t) < 100*time.Microsecond; {
+		}
+		req.Status = miniport.StatusBusy
+		return false
 	case req.Flags&(miniport.FlagDataIn|miniport.FlagDataOut) != 0:
 		m.issued = append(m.issued, req)
 		m.most = max(m.most, len(m.issued))
@@ -300,5 +309,50 @@ func TestQueueTimeout(t *testing.T) {
 	t.Logf("stats %+v, %d reads meanwhile, %d miniport resets abandoning %d other requests", s, reads.Load(), m.resets, m.aborted)
 	if s.Timeouts != 3 || reads.Load() == 0 || m.aborted == 0 {
 		t.Errorf("%d timeouts, %d reads, %d requests requeued by the resets; want 3 timeouts, reads meanwhile, some requeued", s.Timeouts, reads.Load(), m.aborted)
+	}
+}
+
+// TestQueueBusy has 16 readers on a channel of depth 8 whose StartIo
+// answers busy 300 times, as an AHCI port does while a non-queued command
+// is issued among queued ones: requests refused on two CPUs at once each
+// wait for their own retry (none takes the place of another), and every
+// read completes with the right data.
+func TestQueueBusy(t *testing.T) {
+	m := newQueuedMiniport(8, 4096)
+	ch, d := newQueuedHarness(t, m, 100*time.Microsecond)
+	m.busy.Store(300)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4*512)
+			for n := range 200 {
+				lba := uint64(i*200 + n)
+				if _, err := d.ReadAt(buf, int64(lba*512)); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(buf, m.disk[lba*512:(lba+4)*512]) {
+					errs <- fmt.Errorf("reader %d at LBA %d: data differs", i, lba)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("readers still waiting after 30 s (%d busy answers left):\n%s", m.busy.Load(), ch.QueueState())
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if s := ch.Stats(); s.BusyRetries == 0 || m.busy.Load() > 0 {
+		t.Errorf("%d busy retries, %d busy answers left: want every busy answer given and retried", s.BusyRetries, m.busy.Load())
 	}
 }

@@ -235,7 +235,7 @@ func (h *harness) device(name string) *Device {
 func (h *harness) quiet() {
 	for i := 0; i < 1000; i++ {
 		old := h.ch.qlock.Acquire()
-		idle := h.ch.started == 0 && h.ch.head == nil && h.ch.built == nil && h.ch.retryReq == nil
+		idle := h.ch.started == 0 && h.ch.head == nil && h.ch.built == nil && h.ch.retryHead == nil
 		h.ch.qlock.Release(old)
 		if idle {
 			return
@@ -720,7 +720,7 @@ func TestContexts(t *testing.T) {
 // not held (the PIIX miniport reports no state of its own).
 func TestQueueStateIdle(t *testing.T) {
 	h := newHarness(t, bigDisk(), nil, nil)
-	want := "ata0: queued 0 built false building false busy-retry false (waiting false) started 0 in flight 0 [] first deadline in none held false done 0"
+	want := "ata0: queued 0 built false building false busy-retry 0 (waiting false) started 0 in flight 0 [] first deadline in none held false done 0"
 	if got := h.ch.QueueState(); got != want {
 		t.Errorf("QueueState\n got %q\nwant %q", got, want)
 	}

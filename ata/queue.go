@@ -51,10 +51,10 @@ func (ch *Channel) finish(r *request) {
 }
 
 // pump moves the queue along: it starts the next request while fewer than
-// depth are in flight (a busy retry first, then the one BuildIo accepted;
-// a FunctionReset only once none is in flight), and builds
-// the next queued request when none waits built, the urgent queue of
-// internal requests first. While a recovery holds the channel only
+// depth are in flight (those StartIo answered busy first, once their retry
+// timer fired, then the one BuildIo accepted; a FunctionReset only once
+// none is in flight), and builds the next queued request when none waits
+// built, the urgent queue of internal requests first. While a recovery holds the channel only
 // internal requests are built and started (recovery.go). Building happens
 // only when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
 // so that BuildIo runs with the request in flight, unsynchronized with its
@@ -71,14 +71,17 @@ func (ch *Channel) pump(mayBuild bool) {
 			var r *request
 			retry := false
 			switch {
-			case ch.retryReq != nil && (!held || ch.retryReq.internal):
-				r, retry = ch.retryReq, true
+			case ch.retryHead != nil && (!held || ch.retryHead.internal):
+				r, retry = ch.retryHead, true
 			case ch.built != nil && (!held || ch.built.internal):
 				r = ch.built
 			}
 			if r != nil && (r.irb.Function != miniport.FunctionReset || ch.started == 0) {
 				if retry {
-					ch.retryReq = nil
+					ch.retryHead, r.next = r.next, nil
+					if ch.retryHead == nil {
+						ch.retryTail = nil
+					}
 				} else {
 					ch.built = nil
 				}
@@ -230,7 +233,7 @@ func (ch *Channel) startRequest(r *request) {
 		if t-r.busy < ch.busyTimeout {
 			ch.stats.busyRetries.Add(1)
 			old := ch.qlock.Acquire()
-			ch.retryReq, ch.retryWait = r, true
+			ch.retryBusyLocked(r)
 			ch.started--
 			ch.qlock.Release(old)
 			ch.retry.Set(busyRetry)
@@ -240,6 +243,25 @@ func (ch *Channel) startRequest(r *request) {
 	ch.recoverAfter(r)
 	ch.finish(r)
 	ch.release()
+}
+
+// retryBusyLocked puts r, which StartIo answered busy, on the list of
+// requests to try again when the retry timer fires: at its end, or at its
+// head when r is internal, so that a recovery's own requests are not held
+// behind those it holds. Requests started on two CPUs at once may both be
+// answered busy; each keeps its place.
+//
+// Context: qlock held.
+func (ch *Channel) retryBusyLocked(r *request) {
+	switch {
+	case ch.retryHead == nil:
+		ch.retryHead, ch.retryTail = r, r
+	case r.internal:
+		r.next, ch.retryHead = ch.retryHead, r
+	default:
+		ch.retryTail.next, ch.retryTail = r, r
+	}
+	ch.retryWait = true
 }
 
 // release uncounts a request from started: it was retired, or not
