@@ -66,8 +66,10 @@ func (ch *Channel) scheduleRecovery(reset bool) {
 	if reset {
 		ch.rec.reset.Store(true)
 	}
-	ch.rec.held.Store(true)
+	// reinit before held: a recovery ending meanwhile reads reinit again
+	// after it lets the queue go (recoverDevices), and holds it again.
 	ch.reinit.Store(true)
+	ch.rec.held.Store(true)
 }
 
 // recoverAfter schedules a recovery with a reset when r, a request of an
@@ -158,6 +160,9 @@ func (ch *Channel) recoverDevices() {
 	ch.devMu.Unlock()
 	if !ch.reinit.Load() {
 		ch.rec.held.Store(false)
+		if ch.reinit.Load() {
+			ch.rec.held.Store(true) // scheduled meanwhile: its hold stands
+		}
 	}
 	ch.pump(true)
 }
