@@ -54,11 +54,12 @@ func (ch *Channel) finish(r *request) {
 // depth are in flight (those StartIo answered busy first, once their retry
 // timer fired, then the one BuildIo accepted; a FunctionReset only once
 // none is in flight), and builds the next queued request when none waits
-// built, the urgent queue of internal requests first. While a recovery holds the channel only
-// internal requests are built and started (recovery.go). Building happens
-// only when mayBuild (at PASSIVE, from a submitter or the builder goroutine),
-// so that BuildIo runs with the request in flight, unsynchronized with its
-// ISR; from the DPC and timers the builder goroutine is woken instead.
+// built, the urgent queue of internal requests first. While a recovery
+// holds the channel only internal requests are built and started
+// (recovery.go). Building happens only when mayBuild (at PASSIVE, from a
+// submitter or the builder goroutine), so that BuildIo runs with the
+// request in flight, unsynchronized with its ISR; from the DPC and timers
+// the builder goroutine is woken instead.
 //
 // Context: PASSIVE or DISPATCH, IF=1, no lock held; does not block or
 // allocate.
