@@ -21,8 +21,9 @@ func (r BenchRow) String() string {
 // HIGH, an uncontended spin lock and interrupt lock, and for comparison a
 // bare cli/sti pair and the bare pair of CR8 writes that Raise+Lower to
 // DISPATCH wraps. Each figure is the median (and minimum) of samples
-// timed operations, less the least cost of reading tsc; the operations
-// are timed in turn, one sample of each per round.
+// timed operations, less the least cost of timing an empty operation; the
+// operations, the empty one too, are timed in turn, one sample of each per
+// round.
 //
 // Context: PASSIVE, IF=1; may block between samples.
 func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
@@ -50,19 +51,24 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 	// taken under the same conditions: under TCG a CR8 write takes QEMU's
 	// big lock, and what the other vCPUs do meanwhile moves the cost of
 	// a block of samples taken alone by a factor of two.
-	d := make([][]uint64, len(ops)+1)
+	// The last, empty, operation is the cost of the timing itself (the
+	// two tsc reads and the call of op), taken off every figure.
+	ops = append(ops, struct {
+		name string
+		op   func()
+	}{"", func() {}})
+	d := make([][]uint64, len(ops))
 	for j := range d {
 		d[j] = make([]uint64, samples)
 	}
 	for i := 0; i < samples; i++ {
-		t0 := tsc()
-		d[len(ops)][i] = tsc() - t0 // reading tsc alone
 		for j, o := range ops {
 			t0 := tsc()
 			o.op()
 			d[j][i] = tsc() - t0
 		}
 	}
+	ops = ops[:len(ops)-1]
 	overhead := slices.Min(d[len(ops)])
 	rows := make([]BenchRow, 0, len(ops))
 	for j, o := range ops {
