@@ -16,6 +16,10 @@
 //  2. save the entry TSC (for the boot time) and the PVH start_info
 //     pointer (EBX), and copy page zero (the BDA with the EBDA segment,
 //     QEMU's PVH memory map) before it becomes inaccessible;
+//  2b. check that the memory the firmware takes without asking (the Go
+//     runtime's RAM and the DMA region) is RAM in the PVH memory map; if
+//     not, say so on COM1 and stop, since the Go runtime's first stack is
+//     at the top of that memory and nothing else could report the fault;
 //  3. build identity page tables for 0-4 GiB: 2 MiB pages, the first 2 MiB
 //     in 4 KiB pages with page 0 not present (Go relies on faults there for
 //     nil checks), 3-4 GiB (MMIO: LAPIC, IOAPIC, PCI windows) uncached;
@@ -46,6 +50,25 @@
 #define BOOT_STACK	0x7000
 
 #define MSR_EFER	0xc0000080
+
+// The firmware's memory: board/pc/pc.go ramStart to dmaStart+dmaSize, and
+// boot/layout.inc FW_RAM_START and FW_RAM_END (cmd/mkimage's tests check
+// that they agree).
+#define FW_RAM_START	0x10000000
+#define FW_RAM_END	0x38000000
+
+// PVH start_info and hvm_memmap_table_entry (Xen
+// public/arch-x86/hvm/start_info.h, version 1).
+#define SI_VERSION		0x04
+#define SI_MEMMAP_PADDR		0x28
+#define SI_MEMMAP_ENTRIES	0x30
+#define MM_ADDR		0x00
+#define MM_SIZE		0x08
+#define MM_TYPE		0x10
+#define MM_ENTRY_SIZE	24
+#define MM_TYPE_RAM	1
+
+#define COM1		0x3f8
 
 // The GDT of 64-bit mode. TamaGo's application processor start-up
 // (amd64/smp.s) loads it through amd64.gdtptr, which TamaGo's own cpuinit
@@ -89,6 +112,80 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	CLD
 	REP;	MOVSL
 
+	// 2b. DX is the first address of the firmware's memory not yet found
+	// in a RAM entry; each pass over the map finds the entry holding it
+	// and moves it to that entry's end, so split or unsorted RAM entries
+	// are accepted. Without a map (version 0 or no entries) there is
+	// nothing to check.
+	CMPL	SI_VERSION(BX), $1
+	JB	ramok
+	CMPL	SI_MEMMAP_ENTRIES(BX), $0
+	JEQ	ramok
+	MOVL	$FW_RAM_START, DX
+rampass:
+	MOVL	SI_MEMMAP_PADDR(BX), SI
+	MOVL	SI_MEMMAP_ENTRIES(BX), CX
+ramentry:
+	CMPL	MM_TYPE(SI), $MM_TYPE_RAM
+	JNE	ramnext
+	CMPL	(MM_ADDR+4)(SI), $0
+	JNE	ramnext			// starts above 4 GiB
+	CMPL	DX, MM_ADDR(SI)
+	JB	ramnext			// starts above DX
+	CMPL	(MM_SIZE+4)(SI), $0
+	JNE	ramok			// reaches past 4 GiB
+	MOVL	MM_ADDR(SI), AX
+	ADDL	MM_SIZE(SI), AX
+	JCS	ramok			// ends at or past 4 GiB
+	CMPL	DX, AX
+	JAE	ramnext			// ends at or below DX
+	MOVL	AX, DX
+	CMPL	DX, $FW_RAM_END
+	JAE	ramok
+	JMP	rampass
+ramnext:
+	ADDL	$MM_ENTRY_SIZE, SI
+	DECL	CX
+	JNE	ramentry
+
+	// Not RAM: COM1 at 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
+	// 8N1), then the message. The message's absolute address comes from
+	// the same LEA trick as the far return below.
+	MOVL	$(COM1+3), DX
+	MOVB	$0x80, AL
+	OUTB
+	MOVL	$COM1, DX
+	MOVB	$1, AL
+	OUTB
+	MOVL	$(COM1+1), DX
+	MOVB	$0, AL
+	OUTB
+	MOVL	$(COM1+3), DX
+	MOVB	$0x03, AL
+	OUTB
+	CALL	·eip<>(SB)
+	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
+	ADDL	$6, AX
+	ADDL	AX, SI
+putc:
+	MOVB	(SI), CX
+	TESTB	CX, CX
+	JEQ	stop
+	MOVL	$(COM1+5), DX
+thre:
+	INB				// LSR; a missing UART reads 0xff
+	TESTB	$0x20, AL
+	JEQ	thre
+	MOVL	$COM1, DX
+	MOVB	CX, AX
+	OUTB
+	INCL	SI
+	JMP	putc
+stop:
+	HLT
+	JMP	stop
+
+ramok:
 	// 3. page tables: clear, then link PML4T -> PDPT -> 4 PDTs
 	MOVL	$PML4T, DI
 	MOVL	$((TABLES_END-PML4T)/4), CX
@@ -183,6 +280,22 @@ pt:
 	PUSHQ	$0x08			// 32-bit push in this mode
 	PUSHQ	AX
 	RETFL
+
+// ramMsg is printed when the firmware's memory is not RAM (step 2b);
+// boot/uefi.c prints the same for the UEFI memory map.
+DATA	·ramMsg<>+0x00(SB)/8, $"boot: me"
+DATA	·ramMsg<>+0x08(SB)/8, $"mory 0x1"
+DATA	·ramMsg<>+0x10(SB)/8, $"0000000-"
+DATA	·ramMsg<>+0x18(SB)/8, $"0x380000"
+DATA	·ramMsg<>+0x20(SB)/8, $"00 is no"
+DATA	·ramMsg<>+0x28(SB)/8, $"t all RA"
+DATA	·ramMsg<>+0x30(SB)/8, $"M: the f"
+DATA	·ramMsg<>+0x38(SB)/8, $"irmware "
+DATA	·ramMsg<>+0x40(SB)/8, $"needs it"
+DATA	·ramMsg<>+0x48(SB)/8, $" (PVH me"
+DATA	·ramMsg<>+0x50(SB)/8, $"mory map"
+DATA	·ramMsg<>+0x58(SB)/8, $")\r\n\x00\x00\x00\x00\x00"
+GLOBL	·ramMsg<>(SB),RODATA,$0x60
 
 // eip returns, in AX, its return address (the absolute address following
 // the CALL).

@@ -26,11 +26,19 @@ import (
 )
 
 // Memory layout. The Go runtime owns [ramStart, dmaStart); drivers take DMA
-// buffers from [dmaStart, dmaStart+dmaSize).
+// buffers from [dmaStart, dmaStart+dmaSize). Together they end at 896 MiB
+// so that a machine with 1 GiB of RAM, whose top holds the ACPI tables,
+// boots: 512 MiB for Go (the firmware's heap is a few MiB; the largest
+// trace takes 64 MiB per CPU) and 128 MiB for DMA (each ATA channel
+// reserves a 256 KiB bounce buffer per request it can have in flight:
+// about 50 MiB for six AHCI ports of 32 slots). The entry
+// (cpuinit_amd64.s) checks the memory map before using it; cmd/mkimage's
+// tests check the constants named there and in boot/layout.inc against
+// these.
 const (
 	ramStart = 0x10000000
-	dmaStart = 0x50000000
-	dmaSize  = 0x10000000
+	dmaStart = 0x30000000
+	dmaSize  = 0x08000000
 )
 
 // COM1 is the console UART's I/O base (PC/AT standard).

@@ -139,11 +139,13 @@ func TestMachines(t *testing.T) {
 		mem            string
 		low, high      uint64 // ends of RAM below and above 4 GiB (0: none above)
 	}{
+		{"pc", "QEMU pc (i440FX + PIIX3)", 1, "1G", 0x3ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 1, "2G", 0x7ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "2G", 0x7ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 4, "2G", 0x7ffe0000, 0},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "4G", 0xbffe0000, 0x140000000},
 		{"pc", "QEMU pc (i440FX + PIIX3)", 2, "8G", 0xbffe0000, 0x240000000},
+		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "1G", 0x3ffdf000, 0},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 1, "2G", 0x7ffdf000, 0},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "4G", 0x7ffdf000, 0x180000000},
 		{"q35", "QEMU q35 (Q35 + ICH9)", 2, "8G", 0x7ffdf000, 0x280000000},
@@ -169,7 +171,7 @@ func TestMachines(t *testing.T) {
 			case c.high != 0 && (high == nil || high[1] != fmt.Sprintf("%012x", c.high)):
 				t.Errorf("no RAM 0x100000000-0x%x in the memory map:\n%s", c.high, info)
 			}
-			expectLine(t, info, `(?m)^ram:\s+0x10000000-0x50000000 Go runtime`)
+			expectLine(t, info, `(?m)^ram:\s+0x10000000-0x30000000 Go runtime`)
 
 			list := m.Run("ata", 10*time.Second)
 			if c.machine == "pc" {
@@ -181,6 +183,37 @@ func TestMachines(t *testing.T) {
 				expectLine(t, list, `(?m)^ICH9 AHCI 00:1f\.2 8086:2922 `)
 			}
 			m.Halt(10 * time.Second)
+		})
+	}
+}
+
+// TestTooLittleMemory boots a machine whose RAM ends below the firmware's
+// memory (0x10000000-0x38000000, board/pc/pc.go) by each way in: QEMU's
+// own PVH entry, the BIOS loader and the UEFI loader. Each stops with one
+// line naming that memory and the map it read, before the Go runtime
+// could fault on its first stack.
+func TestTooLittleMemory(t *testing.T) {
+	const mem = "768M"
+	for _, c := range []struct {
+		name, want string
+		start      func(t *testing.T) *qemu.Machine
+	}{
+		{"pvh", "PVH memory map", func(t *testing.T) *qemu.Machine {
+			return qemu.Start(t, qemu.Options{Mem: mem})
+		}},
+		{"bios-image", "PVH memory map", func(t *testing.T) *qemu.Machine {
+			return startFromImage(t, writeTempImage(t, "firmware.img", readImage(t)), qemu.Options{Mem: mem})
+		}},
+		{"uefi-image", "UEFI memory map", func(t *testing.T) *qemu.Machine {
+			return startUEFI(t, writeTempImage(t, "firmware.img", readImage(t)), qemu.Options{Machine: "q35", Mem: mem})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.start(t)
+			m.Expect(`(?m)^boot: memory 0x10000000-0x38000000 is not all RAM: the firmware needs it \(`+c.want+`\)\r*$`, 120*time.Second)
+			if strings.Contains(m.Log(), "ataport firmware") {
+				t.Errorf("the firmware started on %s of RAM:\n%s", mem, m.Log())
+			}
 		})
 	}
 }

@@ -82,11 +82,12 @@ func checkUEFIInfo(t *testing.T, m *qemu.Machine, board string) {
 	}
 }
 
-// TestUEFIBoot boots `pc` through OVMF from the image as primary master
-// and reads a data disk on the secondary channel through the PIIX3.
+// TestUEFIBoot boots `pc` with 1 GiB of RAM, the least the firmware
+// needs, through OVMF from the image as primary master and reads a data
+// disk on the secondary channel through the PIIX3.
 func TestUEFIBoot(t *testing.T) {
 	data := randomImage(t, "data.img", 16<<20, 5)
-	m := bootUEFI(t, qemu.Options{Drives: []qemu.Drive{{File: data, Bus: 1}}})
+	m := bootUEFI(t, qemu.Options{Mem: "1G", Drives: []qemu.Drive{{File: data, Bus: 1}}})
 	checkUEFIInfo(t, m, "QEMU pc (i440FX + PIIX3)")
 	checkBootDisk(t, m)
 	if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {

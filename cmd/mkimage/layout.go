@@ -33,7 +33,7 @@ const (
 	// LoadMax (board/pc/pc.go, dmaStart). FirmwareMax bounds the bytes
 	// read from disk.
 	LoadMin     = 0x100000
-	LoadMax     = 0x50000000
+	LoadMax     = 0x30000000
 	FirmwareMax = 64 << 20
 )
 

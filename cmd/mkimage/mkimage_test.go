@@ -291,7 +291,7 @@ func TestReadFirmwareRefuses(t *testing.T) {
 	}{
 		{"not ELF", []byte("MZ\x90\x00 not an ELF at all, padded to be long enough for a header ......"), "bad magic"},
 		{"ARM", makeELF(elf.EM_ARM, firmwareProgs()), "machine EM_ARM"},
-		{"below 1 MiB", makeELF(elf.EM_X86_64, []prog{pvhNote(0x7c00, 4), load(0x7c00, 512, pattern(512, 0))}), "outside the loadable range 0x100000-0x50000000"},
+		{"below 1 MiB", makeELF(elf.EM_X86_64, []prog{pvhNote(0x7c00, 4), load(0x7c00, 512, pattern(512, 0))}), "outside the loadable range 0x100000-0x30000000"},
 		{"into DMA region", makeELF(elf.EM_X86_64, []prog{pvhNote(0x4fff0000, 4), load(0x4fff0000, 0x20000, pattern(512, 0))}), "outside the loadable range"},
 		{"oversized", makeELF(elf.EM_X86_64, []prog{pvhNote(0x100000, 4), {typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: 0x100000, memsz: FirmwareMax + 1, filesz: FirmwareMax + 1, data: pattern(64, 0)}}), "firmware too large: 65537 KiB to load, at most 65536 KiB"},
 		{"truncated", makeELF(elf.EM_X86_64, []prog{pvhNote(0x100000, 4), {typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: 0x100000, memsz: 4096, filesz: 4096, data: pattern(64, 0)}}), "segment at 0x100000: unexpected EOF"},
@@ -407,6 +407,52 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 	}
 	if Stage2LBA%PartitionAlign != 0 {
 		t.Error("stage 2 does not start the BIOS boot partition")
+	}
+}
+
+// TestFirmwareMemoryAgrees checks that the firmware's memory window, which
+// the board takes without reading the memory map, is the same in the four
+// places that name it: board/pc/pc.go (where the Go runtime and the DMA
+// region are), board/pc/cpuinit_amd64.s (the entry's check against the PVH
+// memory map), boot/layout.inc (the UEFI loader's check, the loaders'
+// LOAD_MAX) and mkimage's LoadMax.
+func TestFirmwareMemoryAgrees(t *testing.T) {
+	values := func(file, re string) map[string]uint64 {
+		src, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]uint64{}
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(string(src), -1) {
+			v, err := strconv.ParseUint(m[2], 0, 64)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", file, m[1], err)
+			}
+			got[m[1]] = v
+		}
+		return got
+	}
+	board := values("board/pc/pc.go", `(?m)^\t(ramStart|dmaStart|dmaSize)\s*=\s*(0x[0-9a-f]+)$`)
+	entry := values("board/pc/cpuinit_amd64.s", `(?m)^#define\s+(FW_RAM_START|FW_RAM_END)\s+(0x[0-9a-f]+)$`)
+	layout := values("boot/layout.inc", `(?m)^\.set\s+(FW_RAM_START|FW_RAM_END|LOAD_MAX),\s*(0x[0-9a-f]+)`)
+	if len(board) != 3 || len(entry) != 2 || len(layout) != 3 {
+		t.Fatalf("constants not found: pc.go %v, cpuinit_amd64.s %v, layout.inc %v", board, entry, layout)
+	}
+	start, end := board["ramStart"], board["dmaStart"]+board["dmaSize"]
+	for _, c := range []struct {
+		where     string
+		got, want uint64
+	}{
+		{"cpuinit_amd64.s FW_RAM_START", entry["FW_RAM_START"], start},
+		{"cpuinit_amd64.s FW_RAM_END", entry["FW_RAM_END"], end},
+		{"layout.inc FW_RAM_START", layout["FW_RAM_START"], start},
+		{"layout.inc FW_RAM_END", layout["FW_RAM_END"], end},
+		{"layout.inc LOAD_MAX", layout["LOAD_MAX"], board["dmaStart"]},
+		{"mkimage LoadMax", LoadMax, board["dmaStart"]},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %#x, board/pc/pc.go gives %#x", c.where, c.got, c.want)
+		}
 	}
 }
 

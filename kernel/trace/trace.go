@@ -33,6 +33,7 @@
 package trace
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 	_ "unsafe" // go:linkname
@@ -265,9 +266,14 @@ const DefaultSize = 16384
 // Start begins a new trace of the classes in classes (a mask of 1<<Class)
 // with size events per CPU and ncpu CPUs, discarding the previous one.
 //
-// Context: PASSIVE; allocates ncpu*size*32 bytes.
+// Context: PASSIVE; allocates ncpu*size*32 bytes, after collecting the
+// previous trace's rings: at the largest size both would not fit the Go
+// runtime's 512 MiB on four CPUs (board/pc/pc.go).
 func Start(classes uint32, size, ncpu int) {
 	mask.Store(0)
+	if cur.Swap(nil) != nil {
+		runtime.GC()
+	}
 	if size <= 0 {
 		size = DefaultSize
 	}
