@@ -485,7 +485,9 @@ func switchArg(arg string) (on bool, err error) {
 	return false, shell.ErrUsage
 }
 
-func cmdRW(c *shell.Context, args []string) error {
+// switchDevice runs `ata rw|ncq on|off DEV`: set switches DEV, and the
+// line printed names DEV with what show reports of it afterwards.
+func switchDevice(c *shell.Context, args []string, set func(*ata.Device, bool) error, show func(*ata.Device) string) error {
 	on, err := switchArg(args[0])
 	if err != nil {
 		return err
@@ -494,11 +496,15 @@ func cmdRW(c *shell.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.SetWritable(on); err != nil {
+	if err := set(d, on); err != nil {
 		return err
 	}
-	fmt.Fprintf(c, "%s: writable %v\n", d.Name(), d.Writable())
+	fmt.Fprintf(c, "%s: %s\n", d.Name(), show(d))
 	return nil
+}
+
+func cmdRW(c *shell.Context, args []string) error {
+	return switchDevice(c, args, (*ata.Device).SetWritable, func(d *ata.Device) string { return fmt.Sprintf("writable %v", d.Writable()) })
 }
 
 func cmdMode(c *shell.Context, args []string) error {
@@ -554,19 +560,7 @@ func onOff(b bool) string {
 }
 
 func cmdNCQ(c *shell.Context, args []string) error {
-	on, err := switchArg(args[0])
-	if err != nil {
-		return err
-	}
-	d, err := device(args[1])
-	if err != nil {
-		return err
-	}
-	if err := d.SetNCQ(on); err != nil {
-		return err
-	}
-	fmt.Fprintf(c, "%s: ncq %s\n", d.Name(), onOff(d.NCQ()))
-	return nil
+	return switchDevice(c, args, (*ata.Device).SetNCQ, func(d *ata.Device) string { return "ncq " + onOff(d.NCQ()) })
 }
 
 func cmdContexts(c *shell.Context, _ []string) error {
