@@ -112,80 +112,9 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	CLD
 	REP;	MOVSL
 
-	// 2b. DX is the first address of the firmware's memory not yet found
-	// in a RAM entry; each pass over the map finds the entry holding it
-	// and moves it to that entry's end, so split or unsorted RAM entries
-	// are accepted. Without a map (version 0 or no entries) there is
-	// nothing to check.
-	CMPL	SI_VERSION(BX), $1
-	JB	ramok
-	CMPL	SI_MEMMAP_ENTRIES(BX), $0
-	JEQ	ramok
-	MOVL	$FW_RAM_START, DX
-rampass:
-	MOVL	SI_MEMMAP_PADDR(BX), SI
-	MOVL	SI_MEMMAP_ENTRIES(BX), CX
-ramentry:
-	CMPL	MM_TYPE(SI), $MM_TYPE_RAM
-	JNE	ramnext
-	CMPL	(MM_ADDR+4)(SI), $0
-	JNE	ramnext			// starts above 4 GiB
-	CMPL	DX, MM_ADDR(SI)
-	JB	ramnext			// starts above DX
-	CMPL	(MM_SIZE+4)(SI), $0
-	JNE	ramok			// reaches past 4 GiB
-	MOVL	MM_ADDR(SI), AX
-	ADDL	MM_SIZE(SI), AX
-	JCS	ramok			// ends at or past 4 GiB
-	CMPL	DX, AX
-	JAE	ramnext			// ends at or below DX
-	MOVL	AX, DX
-	CMPL	DX, $FW_RAM_END
-	JAE	ramok
-	JMP	rampass
-ramnext:
-	ADDL	$MM_ENTRY_SIZE, SI
-	DECL	CX
-	JNE	ramentry
+	// 2b. the firmware's memory must be RAM
+	CALL	·checkRAM<>(SB)
 
-	// Not RAM: COM1 at 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
-	// 8N1), then the message. The message's absolute address comes from
-	// the same LEA trick as the far return below.
-	MOVL	$(COM1+3), DX
-	MOVB	$0x80, AL
-	OUTB
-	MOVL	$COM1, DX
-	MOVB	$1, AL
-	OUTB
-	MOVL	$(COM1+1), DX
-	MOVB	$0, AL
-	OUTB
-	MOVL	$(COM1+3), DX
-	MOVB	$0x03, AL
-	OUTB
-	CALL	·eip<>(SB)
-	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
-	ADDL	$6, AX
-	ADDL	AX, SI
-putc:
-	MOVB	(SI), CX
-	TESTB	CX, CX
-	JEQ	stop
-	MOVL	$(COM1+5), DX
-thre:
-	INB				// LSR; a missing UART reads 0xff
-	TESTB	$0x20, AL
-	JEQ	thre
-	MOVL	$COM1, DX
-	MOVB	CX, AX
-	OUTB
-	INCL	SI
-	JMP	putc
-stop:
-	HLT
-	JMP	stop
-
-ramok:
 	// 3. page tables: clear, then link PML4T -> PDPT -> 4 PDTs
 	MOVL	$PML4T, DI
 	MOVL	$((TABLES_END-PML4T)/4), CX
@@ -281,7 +210,88 @@ pt:
 	PUSHQ	AX
 	RETFL
 
-// ramMsg is printed when the firmware's memory is not RAM (step 2b);
+// checkRAM returns when the firmware's memory, FW_RAM_START to FW_RAM_END,
+// is RAM in the PVH memory map of start_info (BX), or when there is no map
+// (version 0 or no entries); otherwise it jumps to ramFault. DX is the first
+// address not yet found in a RAM entry; each pass over the map finds the
+// entry holding it and moves it to that entry's end, so split or unsorted
+// RAM entries are accepted. Runs in 32-bit mode (see cpuinit); uses AX,
+// CX, DX, SI.
+TEXT ·checkRAM<>(SB),NOSPLIT|NOFRAME,$0
+	CMPL	SI_VERSION(BX), $1
+	JB	ok
+	CMPL	SI_MEMMAP_ENTRIES(BX), $0
+	JEQ	ok
+	MOVL	$FW_RAM_START, DX
+pass:
+	MOVL	SI_MEMMAP_PADDR(BX), SI
+	MOVL	SI_MEMMAP_ENTRIES(BX), CX
+entry:
+	CMPL	MM_TYPE(SI), $MM_TYPE_RAM
+	JNE	next
+	CMPL	(MM_ADDR+4)(SI), $0
+	JNE	next			// starts above 4 GiB
+	CMPL	DX, MM_ADDR(SI)
+	JB	next			// starts above DX
+	CMPL	(MM_SIZE+4)(SI), $0
+	JNE	ok			// reaches past 4 GiB
+	MOVL	MM_ADDR(SI), AX
+	ADDL	MM_SIZE(SI), AX
+	JCS	ok			// ends at or past 4 GiB
+	CMPL	DX, AX
+	JAE	next			// ends at or below DX
+	MOVL	AX, DX
+	CMPL	DX, $FW_RAM_END
+	JAE	ok
+	JMP	pass
+next:
+	ADDL	$MM_ENTRY_SIZE, SI
+	DECL	CX
+	JNE	entry
+	JMP	·ramFault<>(SB)
+ok:
+	RET
+
+// ramFault sets COM1 to 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
+// 8N1), prints ramMsg and halts for good. Runs in 32-bit mode; the
+// message's absolute address comes from the same LEA trick as cpuinit's
+// far return.
+TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$(COM1+3), DX
+	MOVB	$0x80, AL
+	OUTB
+	MOVL	$COM1, DX
+	MOVB	$1, AL
+	OUTB
+	MOVL	$(COM1+1), DX
+	MOVB	$0, AL
+	OUTB
+	MOVL	$(COM1+3), DX
+	MOVB	$0x03, AL
+	OUTB
+	CALL	·eip<>(SB)
+	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
+	ADDL	$6, AX
+	ADDL	AX, SI
+putc:
+	MOVB	(SI), CX
+	TESTB	CX, CX
+	JEQ	stop
+	MOVL	$(COM1+5), DX
+thre:
+	INB				// LSR; a missing UART reads 0xff
+	TESTB	$0x20, AL
+	JEQ	thre
+	MOVL	$COM1, DX
+	MOVB	CX, AX
+	OUTB
+	INCL	SI
+	JMP	putc
+stop:
+	HLT
+	JMP	stop
+
+// ramMsg is what ramFault prints;
 // boot/uefi.c prints the same for the UEFI memory map.
 DATA	·ramMsg<>+0x00(SB)/8, $"boot: me"
 DATA	·ramMsg<>+0x08(SB)/8, $"mory 0x1"

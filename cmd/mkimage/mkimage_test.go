@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -453,6 +454,22 @@ func TestFirmwareMemoryAgrees(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s = %#x, board/pc/pc.go gives %#x", c.where, c.got, c.want)
 		}
+	}
+	// The entry's message, assembled 8 bytes a line, names the range.
+	src, err := os.ReadFile(filepath.Join("..", "..", "board", "pc", "cpuinit_amd64.s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg strings.Builder
+	for _, m := range regexp.MustCompile(`(?m)^DATA\s+·ramMsg<>\+0x[0-9a-f]+\(SB\)/8, \$(".*")$`).FindAllStringSubmatch(string(src), -1) {
+		part, err := strconv.Unquote(m[1])
+		if err != nil {
+			t.Fatalf("cpuinit_amd64.s: ramMsg: %v", err)
+		}
+		msg.WriteString(part)
+	}
+	if want := fmt.Sprintf("memory %#x-%#x is not all RAM", start, end); !strings.Contains(msg.String(), want) {
+		t.Errorf("cpuinit_amd64.s: ramMsg %q does not say %q", msg.String(), want)
 	}
 }
 
