@@ -51,31 +51,37 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 	// taken under the same conditions: under TCG a CR8 write takes QEMU's
 	// big lock, and what the other vCPUs do meanwhile moves the cost of
 	// a block of samples taken alone by a factor of two.
-	// The last, empty, operation is the cost of the timing itself (the
-	// two tsc reads and the call of op), taken off every figure.
-	ops = append(ops, struct {
-		name string
-		op   func()
-	}{"", func() {}})
+	// One more, empty, operation is timed in every round: the cost of the
+	// timing itself (the two tsc reads and the call of op), taken off
+	// every figure.
 	d := make([][]uint64, len(ops))
 	for j := range d {
 		d[j] = make([]uint64, samples)
 	}
+	empty := make([]uint64, samples)
 	for i := 0; i < samples; i++ {
 		for j, o := range ops {
-			t0 := tsc()
-			o.op()
-			d[j][i] = tsc() - t0
+			d[j][i] = timeOp(tsc, o.op)
 		}
+		empty[i] = timeOp(tsc, func() {})
 	}
-	ops = ops[:len(ops)-1]
-	overhead := slices.Min(d[len(ops)])
+	overhead := slices.Min(empty)
 	rows := make([]BenchRow, 0, len(ops))
 	for j, o := range ops {
 		slices.Sort(d[j])
 		rows = append(rows, BenchRow{Name: o.name, Median: sub(d[j][samples/2], overhead), Min: sub(d[j][0], overhead)})
 	}
 	return rows
+}
+
+// timeOp times one call of op. It is not inlined, so that every operation,
+// the empty one too, is called the same way: through a function value.
+//
+//go:noinline
+func timeOp(tsc func() uint64, op func()) uint64 {
+	t0 := tsc()
+	op()
+	return tsc() - t0
 }
 
 func sub(a, b uint64) uint64 {

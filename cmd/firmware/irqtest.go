@@ -357,10 +357,11 @@ func (t *irqTest) nesting() error {
 			// At least 5 ms (five RTC ticks at 1024 Hz), and on until a
 			// tick is requested in the IRR, at most 100 ms: QEMU's RTC
 			// timer runs late when 4 vCPUs share 2 host cores.
+			const least, most, step = 5 * time.Millisecond, 100 * time.Millisecond, 100 * time.Microsecond
 			v := uint8(rtcVector.Load())
-			kernel.Stall(5 * time.Millisecond)
-			for i := 0; i < 950 && !irq.LAPIC().Requested(v); i++ {
-				kernel.Stall(100 * time.Microsecond)
+			kernel.Stall(least)
+			for i := 0; i < int((most-least)/step) && !irq.LAPIC().Requested(v); i++ {
+				kernel.Stall(step)
 			}
 			rtcDuringHigh = rtcRuns.Load() - before
 			rtcHeld = irq.LAPIC().Requested(v)
