@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ataport/firmware/internal/lateness"
 	"github.com/ataport/firmware/kernel/trace"
 )
 
@@ -100,7 +101,7 @@ func (t *Timer) expire() {
 	if due == 0 || now < due || !t.due.CompareAndSwap(due, 0) {
 		return
 	}
-	lateness.record(time.Duration(now - due))
+	timerLateness.Record(time.Duration(now - due))
 	trace.Record(trace.TimerFire, t.trace, uint64(due), uint32(min(now-due, math.MaxUint32)), 0)
 	old := Raise(DISPATCH)
 	t.fn()
@@ -110,22 +111,9 @@ func (t *Timer) expire() {
 	Lower(old)
 }
 
-// lateness keeps how late timers ran: the time from their deadline to the
+// timerLateness keeps how late timers ran: the time from their deadline to the
 // start of their expiry, over all timers.
-var lateness latenessLog
-
-type latenessLog struct {
-	n   atomic.Uint64
-	max atomic.Int64
-	v   [4096]atomic.Int64
-}
-
-func (l *latenessLog) record(d time.Duration) {
-	i := l.n.Add(1) - 1
-	l.v[i%uint64(len(l.v))].Store(int64(d))
-	for m := l.max.Load(); int64(d) > m && !l.max.CompareAndSwap(m, int64(d)); m = l.max.Load() {
-	}
-}
+var timerLateness lateness.Log
 
 // TimerLateness returns how late the latest timer expiries ran after their
 // deadlines (up to 4096 of them, in no order), the latest of all expiries
@@ -133,17 +121,12 @@ func (l *latenessLog) record(d time.Duration) {
 //
 // Context: PASSIVE; allocates.
 func TimerLateness() (recent []time.Duration, worst time.Duration, n uint64) {
-	n = lateness.n.Load()
-	for i := uint64(0); i < min(n, uint64(len(lateness.v))); i++ {
-		recent = append(recent, time.Duration(lateness.v[i].Load()))
-	}
-	return recent, time.Duration(lateness.max.Load()), n
+	return timerLateness.Samples()
 }
 
 // ResetTimerLateness starts the record of TimerLateness anew.
 //
 // Context: PASSIVE; does not block.
 func ResetTimerLateness() {
-	lateness.max.Store(0)
-	lateness.n.Store(0)
+	timerLateness.Reset()
 }

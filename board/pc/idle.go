@@ -6,9 +6,12 @@ import (
 	"math"
 	"runtime/goos"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/usbarmory/tamago/amd64"
+
+	"github.com/ataport/firmware/internal/lateness"
 )
 
 // maxIdle bounds a halt: TamaGo wakes a halted CPU only through an
@@ -79,6 +82,10 @@ type IdleHooks struct {
 
 var hooks IdleHooks
 
+// wakeLateness keeps how late halted CPUs resumed after the deadline they
+// halted for (IdleWakeLateness).
+var wakeLateness lateness.Log
+
 // idle is the runtime's idle hook (goos.Idle), called by the scheduler on
 // the M's g0 stack when this CPU has nothing to run. It first serves the
 // interrupts this CPU accepted, and returns at once when that ran anything
@@ -89,7 +96,8 @@ var hooks IdleHooks
 // CPUs to QEMU's I/O thread under TCG. The halt happens only if, with
 // interrupts off, no vector is pending and the timer has not expired;
 // then STI;HLT lets an interrupt arriving after the check end the HLT.
-// After the HLT, the interrupt that ended it is served here.
+// After the HLT, the interrupt that ended it is served here, and a CPU that
+// resumed at or after its deadline records how late (IdleWakeLateness).
 func idle(pollUntil int64) {
 	if hooks.Service() {
 		return
@@ -111,6 +119,9 @@ func idle(pollUntil int64) {
 	haltUnlessPending(lapicReg(LAPIC_TMRCURRCNT), hooks.Pending())
 	if hooks.Halt != nil {
 		hooks.Halt(false)
+	}
+	if t := nanotime(); t >= pollUntil {
+		wakeLateness.Record(time.Duration(t - pollUntil))
 	}
 	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
 	hooks.Service()
@@ -141,3 +152,20 @@ func StartIdle(h IdleHooks) {
 // LAPICTimerFrequency returns the calibrated local APIC timer rate, 0 when
 // the timer does not count.
 func LAPICTimerFrequency() uint64 { return lapicTimerHz }
+
+// IdleWakeLateness returns how late halted CPUs resumed after the deadline
+// they halted for (the next runtime timer, or maxIdle): up to the latest
+// 4096 wake-ups, the worst since ResetIdleWakeLateness, and their count.
+// A halted CPU runs nothing, so this is the lateness of the machine under
+// the firmware (the local APIC timer's delivery, and under an emulator the
+// host's scheduling of the virtual CPU), none of the firmware's own.
+//
+// Context: PASSIVE; allocates.
+func IdleWakeLateness() (recent []time.Duration, worst time.Duration, n uint64) {
+	return wakeLateness.Samples()
+}
+
+// ResetIdleWakeLateness starts the record of IdleWakeLateness anew.
+//
+// Context: any; does not block.
+func ResetIdleWakeLateness() { wakeLateness.Reset() }

@@ -19,7 +19,8 @@ import (
 // vector (IOAPIC, local APIC, the firmware's entry), none found by the
 // lost-interrupt poll or a timeout, no reset, synchronized routines for at
 // most 1% of the requests, the data intact; and from `irq latency` that
-// kernel timers ran meanwhile, none more than 50 ms late.
+// kernel timers ran meanwhile, none more than 50 ms late, and that idle
+// CPUs' wake-ups were recorded beside them.
 func TestSoakNoFaults(t *testing.T) {
 	dur := soakTime(t)
 	a := randomImage(t, "a.img", 32<<20, 31)
@@ -62,6 +63,12 @@ func TestSoakNoFaults(t *testing.T) {
 		n, _ := strconv.Atoi(f[2])
 		if n == 0 || worst > 50e3 {
 			t.Errorf("DMA + %s: kernel timers late by up to %.0f us over %d expiries, want some expiries and none later than 50 ms", mode, worst, n)
+		}
+		// The idle CPUs' wake-ups are the machine's share of that
+		// lateness (README "Known problems"): printed, not bounded, since
+		// the host's load sets them.
+		if w := regexp.MustCompile(`(?m)^latency: idle CPUs, deadline to wake from halt: .* samples (\d+)`).FindStringSubmatch(lat); w == nil || w[1] == "0" {
+			t.Errorf("DMA + %s: irq latency printed no idle wake-ups (a CPU halts between shell commands):\n%s", mode, lat)
 		}
 	}
 }

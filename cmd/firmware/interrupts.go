@@ -67,9 +67,10 @@ func addInterruptCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs", Handler: cmdIRQL})
 	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock and cli/sti (medians)", Handler: cmdIRQLBench})
 	sh.Add(shell.Cmd{Name: "irq", Help: "connected lines: GSI, vector, DIRQL, trigger, mask read back, counts", Handler: cmdIRQ})
-	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer lateness", Handler: cmdIRQLatency})
-	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the record of timer lateness anew", Handler: func(c *shell.Context, _ []string) error {
+	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer and idle wake lateness", Handler: cmdIRQLatency})
+	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the records of timer and idle wake lateness anew", Handler: func(c *shell.Context, _ []string) error {
 		kernel.ResetTimerLateness()
+		pc.ResetIdleWakeLateness()
 		return nil
 	}})
 	sh.Add(shell.Cmd{Name: "irqtest", Help: "prove the IRQL contract on this machine (PASS/FAIL per check)", Handler: cmdIRQTest})
@@ -124,7 +125,10 @@ const latencySamples = 1000
 // interrupts to their ISR; the time from a self-IPI's ICR write to its ISR
 // (on the BSP at DISPATCH, where the vector is accepted at once and served
 // at the safe point that ends the send); and how late the latest kernel
-// timers ran after their deadlines (the timer probe keeps one running).
+// timers ran after their deadlines (the timer probe keeps one running),
+// and how late halted CPUs woke after theirs: timers late while idle wakes
+// are on time were held by a goroutine computing on their CPU; idle wakes
+// as late as the timers point at the host not running the CPU.
 func cmdIRQLatency(c *shell.Context, _ []string) error {
 	hz := pc.TSCFrequency()
 	// The device lines first: the self-IPIs below take room in the same
@@ -164,12 +168,19 @@ func cmdIRQLatency(c *shell.Context, _ []string) error {
 	}
 	fmt.Fprintln(c, bench.Latencies(fmt.Sprintf("self-IPI %v vector %#x, send to ISR", testDIRQL, intr.Vector()), samples, hz))
 	late, _, _ := kernel.TimerLateness()
-	cycles := make([]uint64, len(late))
-	for k, d := range late {
-		cycles[k] = uint64(d.Seconds() * float64(hz))
-	}
-	fmt.Fprintln(c, bench.Latencies("kernel timers, deadline to expiry", cycles, hz))
+	fmt.Fprintln(c, bench.Latencies("kernel timers, deadline to expiry", toCycles(late, hz), hz))
+	wake, _, _ := pc.IdleWakeLateness()
+	fmt.Fprintln(c, bench.Latencies("idle CPUs, deadline to wake from halt", toCycles(wake, hz), hz))
 	return nil
+}
+
+// toCycles converts durations to cycles of a hz clock.
+func toCycles(d []time.Duration, hz uint64) []uint64 {
+	c := make([]uint64, len(d))
+	for k, v := range d {
+		c[k] = uint64(v.Seconds() * float64(hz))
+	}
+	return c
 }
 
 func cmdIRQLBench(c *shell.Context, _ []string) error {
