@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -47,11 +46,7 @@ func TestAHCIDisks(t *testing.T) {
 		imgs = append(imgs, img)
 		args = append(args, ahciDrive(img, port, false)...)
 	}
-	payload := randomImage(t, "payload.bin", 1<<20, 30)
-	iso := filepath.Join(t.TempDir(), "cd.iso")
-	if out, err := exec.Command("genisoimage", "-quiet", "-V", "ATAPORT", "-o", iso, payload).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v\n%s", err, out)
-	}
+	iso := isoImage(t, "cd.iso", "ATAPORT", randomImage(t, "payload.bin", 1<<20, 30))
 	isoData := readFile(t, iso)
 	args = append(args, ahciDrive(iso, 5, true)...)
 	orig := readFile(t, imgs[1])

@@ -44,6 +44,7 @@ type Channel struct {
 	slot   [32]*miniport.Request // the request of each issued slot
 	fatal  uint32                // PxIS fatal bits the ISR left to recoverSync; 0: none
 	ie     uint32                // PxIE as HwControl(IdeStart) set it, restored after a COMRESET
+	link   bool                  // PxSSTS.DET showed a device at the last look (linkUp)
 
 	maxActive atomic.Int32 // the most NCQ commands PxSACT showed the ISR at once
 	maxIssued atomic.Int32 // the most slots issued at once
@@ -110,6 +111,7 @@ func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, 
 	if err := pc.start(); err != nil {
 		return nil, miniport.ChannelInfo{}, err
 	}
+	pc.linkUp()
 	c.ch[ch] = pc
 	info := miniport.ChannelInfo{
 		DMA:          true,
@@ -143,6 +145,20 @@ func (c *Channel) start() error {
 	}
 	r.Write32(b+PxCMD, r.Read32(b+PxCMD)|1<<PxCMD_FRE|1<<PxCMD_ST)
 	return nil
+}
+
+// linkUp reads PxSSTS.DET into the channel's view of the link (§3.3.10),
+// which StartIo answers from without reading the register: the view is
+// taken when the channel starts, after each COMRESET, and when the ISR
+// sees a link change (PxIS.PCS or PRCS, which PxIE enables; an event that
+// arrives while the interrupt is masked stays in PxIS and is taken at
+// unmask). It reports the link.
+//
+// Context: PASSIVE before the channel's interrupt is connected, or the
+// channel's DIRQL holding its interrupt lock; does not block or allocate.
+func (c *Channel) linkUp() bool {
+	c.link = c.regs.Read32(c.base+PxSSTS)&sstsDETMask == detPresent
+	return c.link
 }
 
 // assertSynchronized is the entry check of the routines that run at the
@@ -307,13 +323,17 @@ func (c *Channel) queue(req *miniport.Request) bool {
 
 // StartIo issues req (IdeHwStartIo; §5.5.1 steps 3-5):
 //
-//  1. a probe is answered from the port's registers: the signature the
+//  1. a probe is answered from the port's registers: StatusSelectionTimeout
+//     without a device on the link (PxSSTS.DET), else the signature the
 //     device sent (PxSIG, §3.3.9) in the task file and PxTFD's STATUS;
+//     any other request is answered StatusSelectionTimeout when the
+//     channel's view of the link (linkUp) has no device;
 //  2. while a fatal error waits for its recovery, with nothing issued and
-//     the device showing BSY or DRQ, or when req would mix queued and
-//     non-queued commands on the device (SATA 2.6 §13.6.1: a non-queued
-//     command while queued ones are outstanding aborts them all), answer
-//     StatusBusy;
+//     the device showing BSY or DRQ in PxTFD (read only then: with
+//     commands issued the device is busy with them), or when req would
+//     mix queued and non-queued commands on the device (SATA 2.6 §13.6.1:
+//     a non-queued command while queued ones are outstanding aborts them
+//     all), answer StatusBusy;
 //  3. claim the lowest slot free in PxCI and PxSACT, below the device's
 //     queue depth for an NCQ command, or answer StatusBusy when none is.
 //     The channel's record of issued slots tells without reading the
@@ -328,19 +348,26 @@ func (c *Channel) queue(req *miniport.Request) bool {
 //  5. for NCQ set the slot's bit in PxSACT first (§3.3.13: software sets
 //     PxSACT before PxCI), then in PxCI.
 //
+// With commands issued, a request so reaches the HBA with the one or two
+// MMIO writes of step 5 and no read, as libahci's ahci_qc_issue: under an
+// emulator each access leaves the translated code and may wait for the
+// device model's lock.
+//
 // Context: the channel's DIRQL, IF=1, line unmasked, channel interrupt lock
 // held; must not block or allocate.
 func (c *Channel) StartIo(req *miniport.Request) bool {
 	c.assertSynchronized("ahci.StartIo")
 	r, b := c.regs, c.base
-	ssts := r.Read32(b + PxSSTS)
-	if req.Target != 0 || ssts&sstsDETMask != detPresent {
+	if req.Target != 0 {
 		return invalid(req, miniport.StatusSelectionTimeout)
 	}
-	tfd := r.Read32(b + PxTFD)
-	req.AtaStatus = uint8(tfd)
 	// 1.
 	if req.Function == miniport.FunctionMiniport {
+		if !c.linkUp() {
+			return invalid(req, miniport.StatusSelectionTimeout)
+		}
+		tfd := r.Read32(b + PxTFD)
+		req.AtaStatus = uint8(tfd)
 		if tfd&miniport.BSY != 0 {
 			return invalid(req, miniport.StatusBusy)
 		}
@@ -353,11 +380,20 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 		c.port.Complete(req)
 		return true
 	}
+	if !c.link {
+		return invalid(req, miniport.StatusSelectionTimeout)
+	}
 	// 2.
 	queued := req.Flags&miniport.FlagQueued != 0
-	if c.fatal != 0 || c.issued == 0 && tfd&(miniport.BSY|miniport.DRQ) != 0 ||
-		queued && c.issued&^c.queued != 0 || !queued && c.queued != 0 {
+	if c.fatal != 0 || queued && c.issued&^c.queued != 0 || !queued && c.queued != 0 {
 		return invalid(req, miniport.StatusBusy)
+	}
+	if c.issued == 0 {
+		tfd := r.Read32(b + PxTFD)
+		req.AtaStatus = uint8(tfd)
+		if tfd&(miniport.BSY|miniport.DRQ) != 0 {
+			return invalid(req, miniport.StatusBusy)
+		}
 	}
 	// 3.
 	free := c.mask &^ c.issued
@@ -404,7 +440,15 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 //     and the recovery's waits do not belong in an ISR;
 //  4. otherwise complete exactly the issued slots that left PxCI and
 //     PxSACT (an NCQ command leaves PxCI when the device accepts it and
-//     PxSACT when its Set Device Bits FIS reports it done, §5.6.4).
+//     PxSACT when its Set Device Bits FIS reports it done, §5.6.4). Since
+//     StartIo never mixes them, the issued commands are all queued or all
+//     not: PxSACT alone tells which queued ones are done (StartIo set
+//     their bits in it before PxCI), PxCI alone which non-queued ones, as
+//     libahci's ahci_handle_port_interrupt reads one or the other; with
+//     nothing issued neither is read.
+//
+// A link change (PCS, PRCS) also refreshes the channel's view of the link
+// (linkUp).
 //
 // Context: the channel's DIRQL, IF=1, the vector in service, channel
 // interrupt lock held; must not block or allocate.
@@ -421,6 +465,7 @@ func (c *Channel) Interrupt() bool {
 	r.Write32(IS, 1<<c.p)
 	if is&(1<<PxIS_PCS|1<<PxIS_PRCS) != 0 {
 		r.Write32(b+PxSERR, 0xffffffff) // PCS stays set until SERR.DIAG.X is cleared (§3.3.5)
+		c.linkUp()
 	}
 	// 3.
 	if is&(pxisFatal|1<<PxIS_OFS) != 0 {
@@ -431,12 +476,16 @@ func (c *Channel) Interrupt() bool {
 		return true
 	}
 	// 4.
-	if c.fatal == 0 {
+	switch {
+	case c.fatal != 0 || c.issued == 0:
+	case c.queued != 0:
 		sact := r.Read32(b + PxSACT)
 		if n := int32(bits.OnesCount32(sact)); n > c.maxActive.Load() {
 			c.maxActive.Store(n)
 		}
-		c.completeDone(r.Read32(b+PxCI) | sact)
+		c.completeDone(sact)
+	default:
+		c.completeDone(r.Read32(b + PxCI))
 	}
 	return true
 }
@@ -750,7 +799,7 @@ func (c *Channel) comreset() {
 	r.Write32(b+PxSCTL, sctl|sctlDETComreset<<PxSCTL_DET)
 	c.stall(comresetHold)
 	r.Write32(b+PxSCTL, sctl)
-	waitFor(c.stall, linkTimeout, func() bool { return r.Read32(b+PxSSTS)&sstsDETMask == detPresent })
+	waitFor(c.stall, linkTimeout, c.linkUp)
 	r.Write32(b+PxSERR, 0xffffffff)
 	r.Write32(b+PxIE, c.ie)
 }

@@ -15,18 +15,20 @@ import (
 // writes and cleared by run. Disks are byte slices on ports; run executes
 // the issued commands from the command list in fake DMA memory.
 type fakeHBA struct {
-	mem        *sfftest.Memory
-	g          map[uint32]uint32
-	p          [6]map[uint32]uint32
-	disk       [6][]byte
-	bad        map[uint64]bool // LBAs whose reads fail with UNC
-	busy       bool            // the device keeps BSY after an error, until a COMRESET
-	ncqLog     bool            // the device has the NCQ Command Error log; false: it aborts READ LOG EXT, as QEMU 7.2 does
-	ncqErr     []byte          // the NCQ Command Error log page after an NCQ error, until it is read or a COMRESET; nil: no error
-	runOnStall bool            // a stall of the miniport runs port 1's issued commands, as time passing would
-	log        []string
-	issue      []string // PxSACT and PxCI writes, in order
-	comresets  int
+	mem         *sfftest.Memory
+	g           map[uint32]uint32
+	p           [6]map[uint32]uint32
+	disk        [6][]byte
+	bad         map[uint64]bool // LBAs whose reads fail with UNC
+	busy        bool            // the device keeps BSY after an error, until a COMRESET
+	ncqLog      bool            // the device has the NCQ Command Error log; false: it aborts READ LOG EXT, as QEMU 7.2 does
+	ncqErr      []byte          // the NCQ Command Error log page after an NCQ error, until it is read or a COMRESET; nil: no error
+	runOnStall  bool            // a stall of the miniport runs port 1's issued commands, as time passing would
+	log         []string
+	issue       []string // PxSACT and PxCI writes, in order
+	accesses    []string // with logAccesses: every register read and write the miniport made, in order
+	logAccesses bool
+	comresets   int
 }
 
 func newFakeHBA(mem *sfftest.Memory, pi uint32) *fakeHBA {
@@ -49,7 +51,24 @@ func (h *fakeHBA) attach(p int, sectors int) {
 	h.p[p][PxTFD] = 0x50
 }
 
+// regNames names the registers in the access log.
+var regNames = map[uint32]string{IS: "IS", PxIS: "PxIS", PxIE: "PxIE", PxCMD: "PxCMD", PxTFD: "PxTFD", PxSIG: "PxSIG",
+	PxSSTS: "PxSSTS", PxSERR: "PxSERR", PxSACT: "PxSACT", PxCI: "PxCI"}
+
+// logAccess notes a register access of the miniport in accesses.
+func (h *fakeHBA) logAccess(op string, off uint32) {
+	if !h.logAccesses {
+		return
+	}
+	name := regNames[off]
+	if off >= portReg {
+		name = regNames[(off-portReg)%portLen]
+	}
+	h.accesses = append(h.accesses, op+" "+name)
+}
+
 func (h *fakeHBA) Read32(off uint32) uint32 {
+	h.logAccess("r", off)
 	if off >= portReg {
 		p, r := (off-portReg)/portLen, (off-portReg)%portLen
 		return h.p[p][r]
@@ -58,6 +77,7 @@ func (h *fakeHBA) Read32(off uint32) uint32 {
 }
 
 func (h *fakeHBA) Write32(off uint32, v uint32) {
+	h.logAccess("w", off)
 	if off >= portReg {
 		p, r := (off-portReg)/portLen, (off-portReg)%portLen
 		h.writePort(int(p), r, v)
