@@ -81,3 +81,19 @@ func TestLinkDown(t *testing.T) {
 		t.Fatalf("read with the link back: %v, PxCI %#x", q.Status, r.hba.p[1][PxCI])
 	}
 }
+
+// TestLinkDownBeforeStart takes the link away without a PRCS interrupt,
+// as happens between ChannelInit and HwControl(IdeStart) while PxIE is 0:
+// IdeStart clears PxIS, so it reads the link again, and StartIo answers
+// StatusSelectionTimeout.
+func TestLinkDownBeforeStart(t *testing.T) {
+	r := newRig(t, 0)
+	r.hba.p[1][PxSSTS] = 0
+	if err := r.ch.Control(miniport.ControlStart); err != nil {
+		t.Fatal(err)
+	}
+	q := r.request(t, 0, miniport.READ_DMA_EXT, 0, 8, false)
+	if ok := r.start(t, q); ok || q.Status != miniport.StatusSelectionTimeout || r.hba.p[1][PxCI] != 0 {
+		t.Fatalf("read after the link went down before IdeStart: StartIo answered %v, %v, PxCI %#x; want false, StatusSelectionTimeout, nothing issued", ok, q.Status, r.hba.p[1][PxCI])
+	}
+}

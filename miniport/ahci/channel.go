@@ -149,13 +149,15 @@ func (c *Channel) start() error {
 
 // linkUp reads PxSSTS.DET into the channel's view of the link (§3.3.10),
 // which StartIo answers from without reading the register: the view is
-// taken when the channel starts, after each COMRESET, and when the ISR
+// taken when the channel starts and when its interrupts are enabled
+// (HwControl(IdeStart)), after each COMRESET, and when the ISR
 // sees a link change (PxIS.PCS or PRCS, which PxIE enables; an event that
 // arrives while the interrupt is masked stays in PxIS and is taken at
 // unmask). It reports the link.
 //
-// Context: PASSIVE before the channel's interrupt is connected, or the
-// channel's DIRQL holding its interrupt lock; does not block or allocate.
+// Context: PASSIVE before the port's interrupts are enabled in PxIE, or
+// the channel's DIRQL holding its interrupt lock; does not block or
+// allocate.
 func (c *Channel) linkUp() bool {
 	c.link = c.regs.Read32(c.base+PxSSTS)&sstsDETMask == detPresent
 	return c.link
@@ -857,6 +859,7 @@ func (c *Channel) Control(action miniport.ControlAction) error {
 	r, b := c.regs, c.base
 	r.Write32(b+PxIS, 0xffffffff)
 	r.Write32(IS, 1<<c.p)
+	c.linkUp() // a link change since ChannelInit was just cleared from PxIS
 	c.ie = pxieEnabled
 	r.Write32(b+PxIE, c.ie)
 	if !c.ctl.SetInterrupt(true) {
