@@ -12,8 +12,10 @@ import (
 // with nothing issued reads PxTFD (is the device idle?) and writes PxSACT
 // and PxCI; with commands issued it only writes PxSACT and PxCI, as
 // libahci's ahci_qc_issue. The ISR reads PxIS, clears it and IS, and reads
-// PxSACT alone for queued commands (PxCI alone for non-queued ones), then
-// PxTFD for the status of the completed commands.
+// PxSACT alone for queued commands (PxCI alone for non-queued ones); the
+// completed commands' STATUS comes from the FIS the device sent (Set
+// Device Bits, D2H Register or PIO Setup), which the HBA wrote into
+// memory, and PxTFD is not read.
 func TestRegisterAccesses(t *testing.T) {
 	r := newRig(t, 0)
 	if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, NCQ: true, NCQDepth: 32}}); err != nil {
@@ -44,14 +46,36 @@ func TestRegisterAccesses(t *testing.T) {
 		reqs = append(reqs, q)
 	}
 	r.hba.run(1)
-	access("ISR of the queued reads", func() { r.port.Run(func() { r.ch.Interrupt() }) }, "r PxIS, w PxIS, w IS, r PxSACT, r PxTFD")
-	if done := r.port.Completed(); len(done) != 2 || done[0].Status != miniport.StatusSuccess || done[1].Status != miniport.StatusSuccess {
+	access("ISR of the queued reads", func() { r.port.Run(func() { r.ch.Interrupt() }) }, "r PxIS, w PxIS, w IS, r PxSACT")
+	done := r.port.Completed()
+	if len(done) != 2 {
 		t.Fatalf("%d of 2 queued reads completed", len(done))
 	}
-	q := r.request(t, 5, miniport.READ_DMA_EXT, 0, 8, false)
-	access("StartIo of a non-queued read", func() { r.start(t, q) }, "r PxTFD, w PxCI")
-	r.hba.run(1)
-	access("ISR of the non-queued read", func() { r.port.Run(func() { r.ch.Interrupt() }) }, "r PxIS, w PxIS, w IS, r PxCI, r PxTFD")
+	for _, q := range done {
+		if q.Status != miniport.StatusSuccess || q.AtaStatus != miniport.DRDY|0x10 {
+			t.Errorf("queued read %d: %v, STATUS %#x; want success, 0x50 from the Set Device Bits FIS", q.Tag, q.Status, q.AtaStatus)
+		}
+	}
+	nonQueued := func(what string, q *miniport.Request, want uint8) {
+		t.Helper()
+		access("StartIo of "+what, func() { r.start(t, q) }, "r PxTFD, w PxCI")
+		r.hba.run(1)
+		n := len(r.port.Completed())
+		access("ISR of "+what, func() { r.port.Run(func() { r.ch.Interrupt() }) }, "r PxIS, w PxIS, w IS, r PxCI")
+		done := r.port.Completed()
+		if len(done) != n+1 || done[n] != q || q.Status != miniport.StatusSuccess || q.AtaStatus != want {
+			t.Fatalf("%s: %d completed, %v, STATUS %#x; want it completed with success, STATUS %#x", what, len(done)-n, q.Status, q.AtaStatus, want)
+		}
+	}
+	// The fake leaves different STATUS in each FIS area, so that the test
+	// tells which one was read.
+	fis, _ := r.mem.Slice(uint64(r.hba.p[1][PxFB]), rfisSize)
+	nonQueued("a DMA read", r.request(t, 5, miniport.READ_DMA_EXT, 0, 8, false), 0x50)
+	fis[RFIS+2] = 0x51
+	id := r.request(t, 6, miniport.IDENTIFY_DEVICE, 0, 1, false)
+	id.Flags = miniport.FlagDataIn
+	id.TaskFile = miniport.TaskFile{Current: miniport.Registers{Command: uint8(miniport.IDENTIFY_DEVICE)}}
+	nonQueued("IDENTIFY DEVICE (PIO data-in, ended by the PIO Setup FIS)", id, 0x50)
 }
 
 // TestLinkDown takes the device off the link: the ISR, told by PxIS.PRCS,

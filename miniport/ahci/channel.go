@@ -111,7 +111,6 @@ func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, 
 	if err := pc.start(); err != nil {
 		return nil, miniport.ChannelInfo{}, err
 	}
-	pc.linkUp()
 	c.ch[ch] = pc
 	info := miniport.ChannelInfo{
 		DMA:          true,
@@ -149,8 +148,8 @@ func (c *Channel) start() error {
 
 // linkUp reads PxSSTS.DET into the channel's view of the link (§3.3.10),
 // which StartIo answers from without reading the register: the view is
-// taken when the channel starts and when its interrupts are enabled
-// (HwControl(IdeStart)), after each COMRESET, and when the ISR
+// taken when the port's interrupts are enabled (HwControl(IdeStart), which
+// the port calls before any request), after each COMRESET, and when the ISR
 // sees a link change (PxIS.PCS or PRCS, which PxIE enables; an event that
 // arrives while the interrupt is masked stays in PxIS and is taken at
 // unmask). It reports the link.
@@ -447,7 +446,8 @@ func (c *Channel) StartIo(req *miniport.Request) bool {
 //     not: PxSACT alone tells which queued ones are done (StartIo set
 //     their bits in it before PxCI), PxCI alone which non-queued ones, as
 //     libahci's ahci_handle_port_interrupt reads one or the other; with
-//     nothing issued neither is read.
+//     nothing issued neither is read. Their STATUS comes from the
+//     received FIS area in memory (fisStatus), not from PxTFD.
 //
 // A link change (PCS, PRCS) also refreshes the channel's view of the link
 // (linkUp).
@@ -499,14 +499,38 @@ func (c *Channel) Interrupt() bool {
 // block or allocate.
 func (c *Channel) completeDone(ci uint32) {
 	done := c.issued &^ ci
-	tfd := c.regs.Read32(c.base + PxTFD)
 	for done != 0 {
 		s := bits.TrailingZeros32(done)
 		done &^= 1 << s
 		req := c.slot[s]
-		req.AtaStatus = uint8(tfd >> PxTFD_STS)
+		req.AtaStatus = c.fisStatus(s, req)
 		req.Status = miniport.StatusSuccess
 		c.finish(s, req)
+	}
+}
+
+// fisStatus is the STATUS the device last reported for a request like req
+// in slot s,
+// read from the received FIS area in memory rather than from PxTFD (an
+// MMIO read per interrupt), as libahci's ahci_qc_fill_rtf and
+// ahci_qc_ncq_fill_rtf: an NCQ command ends with a Set Device Bits FIS
+// (SATA 2.6 §10.3.6: it carries STATUS bits 6:4 and 2:0, BSY and DRQ are
+// zero), a PIO data-in command with the E_Status of the PIO Setup FIS
+// (§10.3.11: the device sends no D2H Register FIS after it), any other
+// with a D2H Register FIS (§10.3.5). Only the last FIS of each type is
+// kept; on success every one completing here reported no error.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not
+// block or allocate.
+func (c *Channel) fisStatus(s int, req *miniport.Request) uint8 {
+	f := c.rfis.Buf
+	switch {
+	case c.queued&(1<<s) != 0:
+		return f[SDBFIS+2] & 0x77
+	case req.Flags&(miniport.FlagDataIn|miniport.FlagDMA) == miniport.FlagDataIn:
+		return f[PSFIS+15]
+	default:
+		return f[RFIS+2]
 	}
 }
 
@@ -859,7 +883,9 @@ func (c *Channel) Control(action miniport.ControlAction) error {
 	r, b := c.regs, c.base
 	r.Write32(b+PxIS, 0xffffffff)
 	r.Write32(IS, 1<<c.p)
-	c.linkUp() // a link change since ChannelInit was just cleared from PxIS
+	// The first view of the link: a change before this read was just
+	// cleared from PxIS, one after it stays there for the ISR.
+	c.linkUp()
 	c.ie = pxieEnabled
 	r.Write32(b+PxIE, c.ie)
 	if !c.ctl.SetInterrupt(true) {

@@ -146,7 +146,7 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 // run executes the commands issued on port p, in slot order, as the HBA
 // does: an H2D FIS from the command table, data through the PRD table,
 // PRDBC updated, the D2H FIS copied to RFIS (an SDB FIS to SDBFIS for an
-// NCQ command), PxIS.DHRS (SDBS) and IS set. A read of a bad LBA ends
+// NCQ command, a PIO Setup FIS to PSFIS for IDENTIFY DEVICE), PxIS.DHRS (SDBS) and IS set. A read of a bad LBA ends
 // with TFES, STATUS DRDY|ERR, ERROR UNC, and the command list stops; a
 // non-queued command stays in PxCI and PxCMD.CCS; a queued one leaves the
 // NCQ Command Error log page (SATA 2.6 §13.6.3.3) naming its tag, and the
@@ -225,10 +225,16 @@ func (h *fakeHBA) run(p int) {
 		le.PutUint32(hdr[4:], uint32(min(moved, len(data))))
 		fb := uint64(regs[PxFB]) | uint64(regs[PxFBU])<<32
 		ncq := cmd == miniport.READ_FPDMA_QUEUED || cmd == miniport.WRITE_FPDMA_QUEUED
-		if ncq {
+		switch {
+		case ncq:
 			sdb, _ := h.mem.Slice(fb+SDBFIS, 8)
-			sdb[0], sdb[2], sdb[3] = FIS_TYPE_SET_DEV_BITS, status, errb
-		} else {
+			sdb[0], sdb[2], sdb[3] = FIS_TYPE_SET_DEV_BITS, status&0x77, errb
+		case cmd == miniport.IDENTIFY_DEVICE && status&miniport.ERR == 0:
+			// PIO data-in: the PIO Setup FIS's E_Status ends it, and no
+			// D2H Register FIS follows (SATA 2.6 §10.3.11).
+			ps, _ := h.mem.Slice(fb+PSFIS, 20)
+			ps[0], ps[2], ps[15] = FIS_TYPE_PIO_SETUP, status|miniport.DRQ, status
+		default:
 			rfis, _ := h.mem.Slice(fb+RFIS, 20)
 			rfis[0], rfis[2], rfis[3] = FIS_TYPE_REG_D2H, status, errb
 			rfis[4], rfis[5], rfis[6], rfis[7] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40

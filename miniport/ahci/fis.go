@@ -16,10 +16,11 @@ const (
 	cmdHeaderSize = 32
 
 	// Received FIS area (§4.2.1): 256 bytes, 256-byte aligned, with the
-	// D2H Register FIS copied at RFIS and the Set Device Bits FIS at
-	// SDBFIS.
+	// PIO Setup FIS copied at PSFIS, the D2H Register FIS at RFIS and the
+	// Set Device Bits FIS at SDBFIS.
 	rfisSize   = 256
 	rfisAlign  = 256
+	PSFIS      = 0x20
 	RFIS       = 0x40
 	RFISLength = 20 // the D2H Register FIS (SATA 2.6 §10.3.5)
 	SDBFIS     = 0x58
