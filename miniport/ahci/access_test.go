@@ -52,7 +52,7 @@ func TestRegisterAccesses(t *testing.T) {
 		t.Fatalf("%d of 2 queued reads completed", len(done))
 	}
 	for _, q := range done {
-		if q.Status != miniport.StatusSuccess || q.AtaStatus != miniport.DRDY|0x10 {
+		if q.Status != miniport.StatusSuccess || q.AtaStatus != miniport.DRDY|miniport.DSC {
 			t.Errorf("queued read %d: %v, STATUS %#x; want success, 0x50 from the Set Device Bits FIS", q.Tag, q.Status, q.AtaStatus)
 		}
 	}

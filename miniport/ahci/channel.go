@@ -510,9 +510,8 @@ func (c *Channel) completeDone(ci uint32) {
 }
 
 // fisStatus is the STATUS the device last reported for a request like req
-// in slot s,
-// read from the received FIS area in memory rather than from PxTFD (an
-// MMIO read per interrupt), as libahci's ahci_qc_fill_rtf and
+// in slot s, read from the received FIS area in memory rather than from
+// PxTFD (an MMIO read per interrupt), as libahci's ahci_qc_fill_rtf and
 // ahci_qc_ncq_fill_rtf: an NCQ command ends with a Set Device Bits FIS
 // (SATA 2.6 §10.3.6: it carries STATUS bits 6:4 and 2:0, BSY and DRQ are
 // zero), a PIO data-in command with the E_Status of the PIO Setup FIS

@@ -146,7 +146,8 @@ func (h *fakeHBA) writePort(p int, r, v uint32) {
 // run executes the commands issued on port p, in slot order, as the HBA
 // does: an H2D FIS from the command table, data through the PRD table,
 // PRDBC updated, the D2H FIS copied to RFIS (an SDB FIS to SDBFIS for an
-// NCQ command, a PIO Setup FIS to PSFIS for IDENTIFY DEVICE), PxIS.DHRS (SDBS) and IS set. A read of a bad LBA ends
+// NCQ command, a PIO Setup FIS to PSFIS for IDENTIFY DEVICE), PxIS.DHRS
+// (SDBS) and IS set. A read of a bad LBA ends
 // with TFES, STATUS DRDY|ERR, ERROR UNC, and the command list stops; a
 // non-queued command stays in PxCI and PxCMD.CCS; a queued one leaves the
 // NCQ Command Error log page (SATA 2.6 §13.6.3.3) naming its tag, and the
