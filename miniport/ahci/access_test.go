@@ -121,3 +121,55 @@ func TestLinkDownBeforeStart(t *testing.T) {
 		t.Fatalf("read after the link went down before IdeStart: StartIo answered %v, %v, PxCI %#x; want false, StatusSelectionTimeout, nothing issued", ok, q.Status, r.hba.p[1][PxCI])
 	}
 }
+
+// TestReturnTaskFile asks for the task file back (FlagReturnTaskFile) from
+// a queued read, an IDENTIFY DEVICE (PIO data-in) and a DMA read, and
+// checks that each comes from the FIS that ended that command: the Set
+// Device Bits FIS (STATUS and ERROR only), the PIO Setup FIS with its
+// E_Status, the D2H Register FIS. The D2H FIS area holds poison before
+// the first two, which the device ends without one.
+func TestReturnTaskFile(t *testing.T) {
+	r := newRig(t, 0)
+	if err := r.ch.Initialize(&miniport.DeviceParameters{Type: miniport.DeviceATA, Identify: &miniport.Identify{LBA48: true, NCQ: true, NCQDepth: 32}}); err != nil {
+		t.Fatal(err)
+	}
+	fis, _ := r.mem.Slice(uint64(r.hba.p[1][PxFB]), rfisSize)
+	poison := func() {
+		for i := RFIS; i < RFIS+RFISLength; i++ {
+			fis[i] = 0xee
+		}
+	}
+	run := func(what string, q *miniport.Request, want miniport.TaskFile) {
+		t.Helper()
+		q.Flags |= miniport.FlagReturnTaskFile
+		if !r.start(t, q) {
+			t.Fatalf("%s: StartIo refused it: %v", what, q.Status)
+		}
+		r.hba.run(1)
+		n := len(r.port.Completed())
+		r.port.Run(func() { r.ch.Interrupt() })
+		if done := r.port.Completed(); len(done) != n+1 || done[n] != q || q.Status != miniport.StatusSuccess {
+			t.Fatalf("%s: %d completed, %v; want it completed with success", what, len(done)-n, q.Status)
+		}
+		if !q.TaskFileReturned || q.TaskFile != want {
+			t.Errorf("%s: task file returned %v, %+v; want %+v", what, q.TaskFileReturned, q.TaskFile, want)
+		}
+	}
+
+	poison()
+	q := r.request(t, 0, miniport.READ_DMA_EXT, 64, 8, false)
+	q.Flags |= miniport.FlagQueued
+	run("queued read (Set Device Bits FIS)", q, miniport.TaskFile{Current: miniport.Registers{Command: miniport.DRDY | miniport.DSC}})
+
+	poison()
+	id := r.request(t, 1, miniport.IDENTIFY_DEVICE, 0, 1, false)
+	id.Flags = miniport.FlagDataIn
+	id.TaskFile = miniport.TaskFile{Current: miniport.Registers{Command: uint8(miniport.IDENTIFY_DEVICE)}}
+	run("IDENTIFY DEVICE (PIO Setup FIS)", id, miniport.TaskFile{Current: miniport.Registers{Command: miniport.DRDY | miniport.DSC, Device: 0xa0, Count: 1}})
+
+	poison()
+	lba := uint64(0x345)
+	run("DMA read (D2H Register FIS)", r.request(t, 2, miniport.READ_DMA_EXT, lba, 8, false), miniport.TaskFile{
+		Current:  miniport.Registers{Command: miniport.DRDY | miniport.DSC, LBALow: 0x45, LBAMid: 0x03, Device: 0x40},
+	})
+}

@@ -533,16 +533,39 @@ func (c *Channel) fisStatus(s int, req *miniport.Request) uint8 {
 	}
 }
 
+// fisTaskFile fills tf from the FIS that ended a command like req in slot
+// s, chosen as fisStatus chooses: the Set Device Bits FIS of an NCQ
+// command carries only STATUS and ERROR (SATA 2.6 §10.3.6), the PIO Setup
+// FIS of a PIO data-in command the registers as a D2H Register FIS lays
+// them out, with its E_Status as the ending STATUS (§10.3.11), the D2H
+// Register FIS the rest (§10.3.5). The D2H FIS at RFIS is stale after the
+// first two: the device sent none for them.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not
+// block or allocate.
+func (c *Channel) fisTaskFile(s int, req *miniport.Request, tf *miniport.TaskFile) {
+	f := c.rfis.Buf
+	switch {
+	case c.queued&(1<<s) != 0:
+		*tf = miniport.TaskFile{Current: miniport.Registers{Command: f[SDBFIS+2] & 0x77, Features: f[SDBFIS+3]}}
+	case req.Flags&(miniport.FlagDataIn|miniport.FlagDMA) == miniport.FlagDataIn:
+		readD2H(f[PSFIS:], tf)
+		tf.Current.Command = f[PSFIS+15]
+	default:
+		readD2H(f[RFIS:], tf)
+	}
+}
+
 // finish takes slot s out of the record, fills in what the HBA reports
-// of its request (PRDBC, and the D2H FIS's task file when asked for) and
-// completes it.
+// of its request (PRDBC, and the task file of the FIS that ended it when
+// asked for and the recovery did not fill it in) and completes it.
 //
 // Context: the channel's DIRQL with its interrupt lock held; does not
 // block or allocate.
 func (c *Channel) finish(s int, req *miniport.Request) {
 	req.Transferred = int(binary.LittleEndian.Uint32(c.clb.Buf[s*cmdHeaderSize+4:]))
-	if !req.TaskFileReturned && (req.Flags&miniport.FlagReturnTaskFile != 0 || req.Status == miniport.StatusDeviceError && req.Function == miniport.FunctionATA) {
-		readD2H(c.rfis.Buf[RFIS:], &req.TaskFile)
+	if !req.TaskFileReturned && req.Flags&miniport.FlagReturnTaskFile != 0 {
+		c.fisTaskFile(s, req, &req.TaskFile)
 		req.TaskFileReturned = true
 	}
 	c.issued &^= 1 << s

@@ -235,11 +235,13 @@ func (h *fakeHBA) run(p int) {
 			// D2H Register FIS follows (SATA 2.6 §10.3.11).
 			ps, _ := h.mem.Slice(fb+PSFIS, 20)
 			ps[0], ps[2], ps[15] = FIS_TYPE_PIO_SETUP, status|miniport.DRQ, status
+			ps[4], ps[5], ps[6], ps[7], ps[12] = 0, 0, 0, 0xa0, 1 // one DRQ block
 		default:
 			rfis, _ := h.mem.Slice(fb+RFIS, 20)
 			rfis[0], rfis[2], rfis[3] = FIS_TYPE_REG_D2H, status, errb
 			rfis[4], rfis[5], rfis[6], rfis[7] = uint8(lba), uint8(lba>>8), uint8(lba>>16), 0x40
 			rfis[8], rfis[9], rfis[10] = uint8(lba>>24), uint8(lba>>32), uint8(lba>>40)
+			rfis[12], rfis[13] = 0, 0
 		}
 		regs[PxTFD] = uint32(errb)<<8 | uint32(status)
 		switch {
