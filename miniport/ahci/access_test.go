@@ -170,6 +170,6 @@ func TestReturnTaskFile(t *testing.T) {
 	poison()
 	lba := uint64(0x345)
 	run("DMA read (D2H Register FIS)", r.request(t, 2, miniport.READ_DMA_EXT, lba, 8, false), miniport.TaskFile{
-		Current:  miniport.Registers{Command: miniport.DRDY | miniport.DSC, LBALow: 0x45, LBAMid: 0x03, Device: 0x40},
+		Current: miniport.Registers{Command: miniport.DRDY | miniport.DSC, LBALow: 0x45, LBAMid: 0x03, Device: 0x40},
 	})
 }
