@@ -58,7 +58,9 @@ func setGate(idt uintptr, v int, target uintptr) {
 }
 
 // word64 returns a pointer to the 8 bytes at physical (identity-mapped)
-// address a, converted through memory as lapicReg does.
+// address a (RAM). The address is converted through memory rather than
+// with unsafe.Pointer(uintptr), which vet rightly rejects for Go heap
+// addresses.
 func word64(a uintptr) *uint64 {
 	return *(**uint64)(unsafe.Pointer(&a))
 }

@@ -39,15 +39,14 @@ TEXT ·readTSC(SB),NOSPLIT,$0-8
 	MOVQ	AX, ret+0(FP)
 	RET
 
-// APIC_ID_TO_AX leaves the executing CPU's local APIC ID in AX:
-// IA32_TSC_AUX (rdtscp) once ·tscAuxIsAPICID is set, before that LAPIC_ID
-// bits 31:24 (lapicBase + lapicIDReg). Clobbers BX, CX, DX.
+// APIC_ID_TO_AX leaves the executing CPU's local APIC ID in AX: the byte
+// at GS:0 once ·gsIsAPICID is set (setupCPUID), before that LAPIC_ID bits
+// 31:24 (lapicBase + lapicIDReg). Clobbers BX.
 #define APIC_ID_TO_AX \
-	MOVL	·tscAuxIsAPICID(SB), AX \
+	MOVL	·gsIsAPICID(SB), AX \
 	TESTL	AX, AX \
-	JZ	4(PC) \
-	RDTSCP \
-	MOVL	CX, AX \
+	JZ	3(PC) \
+	MOVBLZX	0(GS), AX \
 	JMP	4(PC) \
 	MOVL	$0xfee00020, BX \
 	MOVL	(BX), AX \

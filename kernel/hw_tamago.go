@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/usbarmory/tamago/amd64"
+	"github.com/ataport/firmware/board/mmio"
 )
 
 // Local APIC register used to identify the executing CPU (SDM Vol 3A, APIC
@@ -38,9 +38,9 @@ func readFlags() uint64
 // readTSC returns the time-stamp counter (rdtsc).
 func readTSC() uint64
 
-// localAPICID returns IA32_TSC_AUX (rdtscp) once tscAuxIsAPICID is set,
-// before that LAPIC_ID bits 31:24 read at lapicBase+lapicIDReg (xAPIC IDs are 8 bits;
-// setupCPUID writes no more into IA32_TSC_AUX).
+// localAPICID returns the byte at GS:0 once gsIsAPICID is set, before
+// that LAPIC_ID bits 31:24 read at lapicBase+lapicIDReg (xAPIC IDs are 8
+// bits).
 func localAPICID() uint8
 
 // wrmsr writes v to model-specific register msr (wrmsr).
@@ -58,61 +58,53 @@ func procPin() int
 //go:linkname procUnpin runtime.procUnpin
 func procUnpin()
 
-// IA32_TSC_AUX (SDM Vol 4, MSR index C000_0103H), which RDTSCP returns in
-// ECX, and the CPUID bit that says RDTSCP exists (CPUID.80000001H:EDX[27],
-// SDM Vol 2 "RDTSCP").
-const (
-	msrTSCAux      = 0xc0000103
-	cpuidExtended  = 0x80000001
-	cpuidRDTSCPBit = 27
-)
+// IA32_GS_BASE (SDM Vol 4, MSR index C000_0101H), the base of the GS
+// segment in 64-bit mode (SDM Vol 3A 3.4.4 "Segment Loading Instructions
+// in IA-32e Mode"). Neither Go nor TamaGo uses GS on amd64 (TLS is FS), so
+// each CPU's GS base points at its own cell of gsCells, which holds its
+// local APIC ID: one GS-relative load names the executing CPU.
+const msrGSBase = 0xc0000101
 
-// tscAuxIsAPICID is set to 1 (atomic.StoreUint32) once every CPU's
-// IA32_TSC_AUX holds its local APIC ID (setupCPUID); localAPICID reads it.
-var tscAuxIsAPICID uint32
+// gsCells are the cells the CPUs' GS bases point at, one per xAPIC ID,
+// each holding its ID; a global, so that the addresses never move.
+var gsCells [256]uint64
 
-// apicID returns the executing CPU's local APIC ID: through RDTSCP once
+// gsIsAPICID is set to 1 (atomic.StoreUint32) once every CPU's GS base
+// points at its cell (setupCPUID); localAPICID reads it.
+var gsIsAPICID uint32
+
+// apicID returns the executing CPU's local APIC ID: through GS once
 // setupCPUID has run, otherwise from its memory-mapped LAPIC_ID register
-// (each CPU sees its own local APIC there). RDTSCP costs a fraction of the
-// MMIO read, which every Raise and Lower makes (under QEMU's TCG an APIC
-// register access goes through the device model). One call, so that this
-// inlines into Raise and Lower.
+// (each CPU sees its own local APIC there). Every Raise and Lower needs
+// it. Under QEMU's TCG the MMIO read goes through the device model, and
+// RDTSCP, used before, reads the TSC under a spin lock that all vCPUs
+// share (cpu_get_ticks), which with more vCPUs than host cores made them
+// wait for each other; the GS load is a plain memory read. One call, so
+// that this inlines into Raise and Lower.
 func apicID() uint8 {
 	return localAPICID()
 }
 
-// setupCPUID writes each CPU's local APIC ID into its IA32_TSC_AUX when
-// the CPU has RDTSCP; apicID then reads it from there.
+// setupCPUID points each CPU's GS base at the cell holding its local APIC
+// ID; apicID then reads it from there.
 //
 // Context: PASSIVE, from Init once the CPUs are registered; blocks.
 func setupCPUID() {
-	if _, _, _, edx := new(amd64.CPU).CPUID(cpuidExtended, 0); edx>>cpuidRDTSCPBit&1 == 0 {
-		return
-	}
 	for cpu := 0; cpu < NumCPU(); cpu++ {
-		RunOnCPU(cpu, func() { wrmsr(msrTSCAux, uint64(localAPICID())) })
+		RunOnCPU(cpu, func() {
+			id := localAPICID()
+			gsCells[id] = uint64(id)
+			wrmsr(msrGSBase, uint64(uintptr(unsafe.Pointer(&gsCells[id]))))
+		})
 	}
-	atomic.StoreUint32(&tscAuxIsAPICID, 1)
+	atomic.StoreUint32(&gsIsAPICID, 1)
 }
 
 // eoi signals the end of the highest-priority interrupt in service at the
 // executing CPU's local APIC (SDM Vol 3A, APIC chapter, "End-of-Interrupt
-// (EOI)").
+// (EOI)"): one plain store, not an atomic one (board/mmio says why).
 func eoi() {
-	atomic.StoreUint32(lapicEOIPtr, 0)
-}
-
-// lapicEOIPtr points at the identity-mapped local APIC register.
-// The addresses are converted through memory rather than with
-// unsafe.Pointer(uintptr), which vet rightly rejects for Go heap addresses;
-// these are device memory.
-var (
-	lapicEOIPtr = lapicReg(lapicEOIReg)
-)
-
-func lapicReg(off uintptr) *uint32 {
-	a := uintptr(lapicBase) + off
-	return *(**uint32)(unsafe.Pointer(&a))
+	mmio.Write32(lapicBase+lapicEOIReg, 0)
 }
 
 // bootCPUs is the number of CPUs assumed before Init: TamaGo runs on the BSP

@@ -15,7 +15,7 @@
 //     define CR8 as TPR[7:4].
 //   - Intel 64 and IA-32 Architectures Software Developer's Manual, Volume
 //     2, "CLI", "STI", "PUSHF/PUSHFD/PUSHFQ", "MOV: Move to/from Control
-//     Registers", "RDTSCP", "WRMSR", "CPUID", "SIDT" and "IRET/IRETD/IRETQ";
+//     Registers", "RDTSC", "WRMSR", "SIDT" and "IRET/IRETD/IRETQ";
 //     Volume 3A 6.14 "Exception and Interrupt Handling in 64-bit Mode".
 //   - The Windows ATA port execution model as this project keeps it:
 //     docs/DESIGN.md (KeRaiseIrql, KeLowerIrql, KeAcquireSpinLock,

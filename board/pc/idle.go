@@ -5,12 +5,11 @@ package pc
 import (
 	"math"
 	"runtime/goos"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/usbarmory/tamago/amd64"
 
+	"github.com/ataport/firmware/board/mmio"
 	"github.com/ataport/firmware/internal/lateness"
 )
 
@@ -38,9 +37,10 @@ const (
 // lapicTimerHz is the calibrated local APIC timer rate; 0 when unusable.
 var lapicTimerHz uint64
 
-func lapicReg(off uint32) *uint32 {
-	a := uintptr(amd64.LAPIC_BASE + off)
-	return *(**uint32)(unsafe.Pointer(&a))
+// lapicReg is the address of the executing CPU's local APIC register at
+// off.
+func lapicReg(off uint32) uintptr {
+	return uintptr(amd64.LAPIC_BASE + off)
 }
 
 // calibrateLAPICTimer measures the local APIC timer against the TSC (the
@@ -48,15 +48,15 @@ func lapicReg(off uint32) *uint32 {
 // gives). QEMU TCG has no TSC-deadline mode, so this timer is what lets an
 // idle CPU halt.
 func calibrateLAPICTimer() {
-	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), LVT_MASKED)
-	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), math.MaxUint32)
+	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), LVT_MASKED)
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), math.MaxUint32)
 	t0 := AMD64.Counter()
 	for AMD64.Counter()-t0 < tscHz/100 {
 	}
-	left := atomic.LoadUint32(lapicReg(LAPIC_TMRCURRCNT))
+	left := mmio.Read32(lapicReg(LAPIC_TMRCURRCNT))
 	t1 := AMD64.Counter()
-	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), 0)
 	if ticks := uint64(math.MaxUint32 - left); ticks > 0 {
 		lapicTimerHz = ticks * tscHz / (t1 - t0)
 	}
@@ -110,9 +110,9 @@ func idle(pollUntil int64) {
 		return
 	}
 	count := uint64(pollUntil-now) * lapicTimerHz / 1e9
-	atomic.StoreUint32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	atomic.StoreUint32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
-	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
 	if hooks.Halt != nil {
 		hooks.Halt(true)
 	}
@@ -123,17 +123,17 @@ func idle(pollUntil int64) {
 	if t := nanotime(); t >= pollUntil {
 		wakeLateness.Record(time.Duration(t - pollUntil))
 	}
-	atomic.StoreUint32(lapicReg(LAPIC_TMRINITCNT), 0)
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), 0)
 	hooks.Service()
 }
 
 // defined in idle_amd64.s
 
-// haltUnlessPending halts (sti; hlt) unless *count, the local APIC timer's
-// current count, already reached 0, or a bit of *pending is set; the checks
+// haltUnlessPending halts (sti; hlt) unless the register at count, the
+// local APIC timer's current count, already reached 0, or a bit of *pending is set; the checks
 // run with interrupts off so that a timer expiring or an interrupt taken
 // before the HLT cannot leave the CPU halted past its due time.
-func haltUnlessPending(count *uint32, pending *[4]uint64)
+func haltUnlessPending(count uintptr, pending *[4]uint64)
 
 // StartIdle installs idle once the local APIC timer is calibrated, and
 // otherwise a governor that only serves interrupts and never halts (a halt

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func haltUnlessPending(count *uint32, pending *[4]uint64)
+// func haltUnlessPending(count uintptr, pending *[4]uint64)
 TEXT ·haltUnlessPending(SB),NOSPLIT,$0-16
 	MOVQ	count+0(FP), AX
 	MOVQ	pending+8(FP), CX
