@@ -44,7 +44,14 @@ TEXT ·vectorEntry(SB),NOSPLIT|NOFRAME,$0
 	ADDQ	$(FIRST-1), DX
 	MOVQ	DX, CX			// CX = vector
 
-	// 2. The row of this CPU: its local APIC ID.
+	// 2. The row of this CPU: its local APIC ID, through GS once
+	// setupCPUID pointed GS at it (hw_tamago.go), before that from
+	// LAPIC_ID, an MMIO read.
+	MOVL	·gsIsAPICID(SB), AX
+	TESTL	AX, AX
+	JZ	3(PC)
+	MOVBLZX	0(GS), BX
+	JMP	4(PC)
 	MOVL	$LAPIC_ID_ADDR, AX
 	MOVL	(AX), BX
 	SHRL	$24, BX
