@@ -130,9 +130,10 @@ func idle(pollUntil int64) {
 // defined in idle_amd64.s
 
 // haltUnlessPending halts (sti; hlt) unless the register at count, the
-// local APIC timer's current count, already reached 0, or a bit of *pending is set; the checks
-// run with interrupts off so that a timer expiring or an interrupt taken
-// before the HLT cannot leave the CPU halted past its due time.
+// local APIC timer's current count, already reached 0, or a bit of
+// *pending is set; the checks run with interrupts off so that a timer
+// expiring or an interrupt taken before the HLT cannot leave the CPU
+// halted past its due time.
 func haltUnlessPending(count uintptr, pending *[4]uint64)
 
 // StartIdle installs idle once the local APIC timer is calibrated, and
