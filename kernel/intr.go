@@ -45,7 +45,7 @@ const (
 )
 
 // Per local APIC ID state written by the entry (entry_amd64.s); indexed by
-// the APIC ID read from the executing CPU's local APIC.
+// the executing CPU's local APIC ID (apicID).
 var (
 	accepted   [256][256]uint32 // vectors accepted, per APIC ID and vector
 	acceptTSC  [256][256]uint64 // TSC at the last acceptance
