@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -302,10 +301,7 @@ func traceMixed(t *testing.T, smp string) {
 	for round := 1; round <= 8 && found == 0; round++ {
 		out := m.Run("trace start", 10*time.Second)
 		expectLine(t, out, `(?m)^trace: recording, classes irql,intr,sync,dpc,timer,idle,req,lock, 16384 events per CPU$`)
-		// Each round its own load, as in TestContextsUnderLoad: one
-		// load can settle into a rhythm that keeps interrupts out of
-		// BuildIo.
-		out = m.Run(fmt.Sprintf("ata stress 0:0 1:0 -time 2s -workers %d -seed %d", 2+round%4*2, round), 2*time.Minute)
+		out = m.Run(roundStress(round, "2s"), 2*time.Minute)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
 		t.Logf("round %d: %s", round, m.Run("trace stop", 10*time.Second))
 		start := time.Now()

@@ -509,50 +509,65 @@ func (c *Channel) completeDone(ci uint32) {
 	}
 }
 
+// endingFIS is the offset in the received FIS area of the FIS that ended a
+// command like req in slot s, as libahci's ahci_qc_fill_rtf and
+// ahci_qc_ncq_fill_rtf choose it: an NCQ command ends with a Set Device
+// Bits FIS (SATA 2.6 §10.3.6), a PIO data-in command with the PIO Setup
+// FIS, whose E_Status is the ending STATUS (§10.3.11: the device sends no
+// D2H Register FIS after it), any other with a D2H Register FIS
+// (§10.3.5). Only the last FIS of each type is kept, so the D2H FIS area
+// holds an earlier command's after the first two.
+//
+// Context: the channel's DIRQL with its interrupt lock held; does not
+// block or allocate.
+func (c *Channel) endingFIS(s int, req *miniport.Request) int {
+	switch {
+	case c.queued&(1<<s) != 0:
+		return SDBFIS
+	case req.Flags&(miniport.FlagDataIn|miniport.FlagDMA) == miniport.FlagDataIn:
+		return PSFIS
+	default:
+		return RFIS
+	}
+}
+
 // fisStatus is the STATUS the device last reported for a request like req
-// in slot s, read from the received FIS area in memory rather than from
-// PxTFD (an MMIO read per interrupt), as libahci's ahci_qc_fill_rtf and
-// ahci_qc_ncq_fill_rtf: an NCQ command ends with a Set Device Bits FIS
-// (SATA 2.6 §10.3.6: it carries STATUS bits 6:4 and 2:0, BSY and DRQ are
-// zero), a PIO data-in command with the E_Status of the PIO Setup FIS
-// (§10.3.11: the device sends no D2H Register FIS after it), any other
-// with a D2H Register FIS (§10.3.5). Only the last FIS of each type is
-// kept; on success every one completing here reported no error.
+// in slot s, read from the FIS that ended it (endingFIS) rather than from
+// PxTFD, an MMIO read per interrupt; the Set Device Bits FIS carries
+// STATUS bits 6:4 and 2:0 (BSY and DRQ are zero). On success every
+// command completing here reported no error.
 //
 // Context: the channel's DIRQL with its interrupt lock held; does not
 // block or allocate.
 func (c *Channel) fisStatus(s int, req *miniport.Request) uint8 {
 	f := c.rfis.Buf
-	switch {
-	case c.queued&(1<<s) != 0:
+	switch o := c.endingFIS(s, req); o {
+	case SDBFIS:
 		return f[SDBFIS+2] & 0x77
-	case req.Flags&(miniport.FlagDataIn|miniport.FlagDMA) == miniport.FlagDataIn:
+	case PSFIS:
 		return f[PSFIS+15]
 	default:
-		return f[RFIS+2]
+		return f[o+2]
 	}
 }
 
 // fisTaskFile fills tf from the FIS that ended a command like req in slot
-// s, chosen as fisStatus chooses: the Set Device Bits FIS of an NCQ
-// command carries only STATUS and ERROR (SATA 2.6 §10.3.6), the PIO Setup
-// FIS of a PIO data-in command the registers as a D2H Register FIS lays
-// them out, with its E_Status as the ending STATUS (§10.3.11), the D2H
-// Register FIS the rest (§10.3.5). The D2H FIS at RFIS is stale after the
-// first two: the device sent none for them.
+// s (endingFIS): the Set Device Bits FIS carries only STATUS and ERROR,
+// the PIO Setup FIS the registers as a D2H Register FIS lays them out,
+// with its E_Status as the ending STATUS.
 //
 // Context: the channel's DIRQL with its interrupt lock held; does not
 // block or allocate.
 func (c *Channel) fisTaskFile(s int, req *miniport.Request, tf *miniport.TaskFile) {
 	f := c.rfis.Buf
-	switch {
-	case c.queued&(1<<s) != 0:
+	switch o := c.endingFIS(s, req); o {
+	case SDBFIS:
 		*tf = miniport.TaskFile{Current: miniport.Registers{Command: f[SDBFIS+2] & 0x77, Features: f[SDBFIS+3]}}
-	case req.Flags&(miniport.FlagDataIn|miniport.FlagDMA) == miniport.FlagDataIn:
+	case PSFIS:
 		readD2H(f[PSFIS:], tf)
 		tf.Current.Command = f[PSFIS+15]
 	default:
-		readD2H(f[RFIS:], tf)
+		readD2H(f[o:], tf)
 	}
 }
 
