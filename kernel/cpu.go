@@ -39,6 +39,9 @@ type perCPU struct {
 	apic  uint8
 	// undispatched counts vectors serviced before SetDispatcher.
 	undispatched atomic.Uint64
+	// spinHalts counts the board's brief halts between turns of a long
+	// spin on a held lock (spinHalt).
+	spinHalts atomic.Uint64
 	// lat keeps the latest acceptance-to-dispatch latencies.
 	lat latencyRing
 }
@@ -205,11 +208,12 @@ func NumCPU() int {
 
 // CPUState is the IRQL state of one CPU as States reports it.
 type CPUState struct {
-	CPU         int  // CPU index
-	CR8         IRQL // current level
-	IF          bool // RFLAGS.IF
-	Pinned      bool // a goroutine is pinned on it (level above PASSIVE)
-	PendingDPCs int  // DPCs queued and not yet run
+	CPU         int    // CPU index
+	CR8         IRQL   // current level
+	IF          bool   // RFLAGS.IF
+	Pinned      bool   // a goroutine is pinned on it (level above PASSIVE)
+	PendingDPCs int    // DPCs queued and not yet run
+	SpinHalts   uint64 // halts between turns of long spins on held locks (SetSpinWait)
 }
 
 // States returns the state of every CPU from the per-CPU shadows that Raise
@@ -228,6 +232,7 @@ func States() []CPUState {
 			IF:          !c.ifOff.Load(),
 			Pinned:      c.section() != 0,
 			PendingDPCs: int(c.pending.Load()),
+			SpinHalts:   c.spinHalts.Load(),
 		}
 	}
 	procPin()
@@ -239,6 +244,14 @@ func States() []CPUState {
 	}
 	procUnpin()
 	return out
+}
+
+// SpinHalts returns how many times CPU cpu halted between turns of long
+// spins on held locks (SetSpinWait).
+//
+// Context: any IRQL, any IF; does not block or allocate.
+func SpinHalts(cpu int) uint64 {
+	return cpus[cpu].spinHalts.Load()
 }
 
 // RunOnCPU runs fn at DISPATCH on CPU cpu: it pins the calling goroutine,

@@ -100,7 +100,9 @@ func (l *SpinLock) Holder() int {
 	return int(l.holder.Load()) - 1
 }
 
-// spin takes the lock for this CPU.
+// spin takes the lock for this CPU. Every turn is a safe point
+// (ServicePoint); after spinHaltAfter turns the CPU also halts briefly
+// between turns (spinHalt).
 //
 // Context: DISPATCH or above (pinned); does not block or allocate.
 func (l *SpinLock) spin() {
@@ -120,6 +122,9 @@ func (l *SpinLock) spin() {
 			return
 		}
 		ServicePoint()
+		if n >= spinHaltAfter {
+			spinHalt()
+		}
 		if n%1024 != 0 || warned {
 			continue
 		}
@@ -177,4 +182,37 @@ func (l *InterruptLock) Acquire() (old IRQL) {
 func (l *InterruptLock) Release(old IRQL) {
 	l.ReleaseAtLevel()
 	Lower(old)
+}
+
+// spinHaltAfter is how many turns a CPU spins on a held lock before it
+// starts halting between turns (spinHalt).
+const spinHaltAfter = 256
+
+// waitHook is the board's brief halt (SetSpinWait); nil until set.
+var waitHook atomic.Pointer[func()]
+
+// SetSpinWait installs wait as what a CPU that spun spinHaltAfter turns on
+// a held lock does between further turns: halt until an interrupt or a
+// short timeout (board/pc HaltBriefly). Under emulation with more vCPUs
+// than host cores, the lock's holder may be a vCPU thread the host has
+// descheduled; a waiter that halts gives its host core back instead of
+// spinning for the host's whole time slice.
+//
+// Context: PASSIVE, at init.
+func SetSpinWait(wait func()) {
+	waitHook.Store(&wait)
+}
+
+// spinHalt runs the board's brief halt when one is installed and the CPU
+// can be woken by the board's timer, which raises WakeVector: IF=1 and the
+// level below that vector's class (IPI).
+//
+// Context: DISPATCH or above, pinned, spinning on a lock.
+func spinHalt() {
+	w := waitHook.Load()
+	if w == nil || Current() >= IRQL(WakeVector>>4) || !InterruptsEnabled() {
+		return
+	}
+	this().spinHalts.Add(1)
+	(*w)()
 }

@@ -109,10 +109,7 @@ func idle(pollUntil int64) {
 	if pollUntil <= now {
 		return
 	}
-	count := uint64(pollUntil-now) * lapicTimerHz / 1e9
-	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
-	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+	armTimer(pollUntil - now)
 	if hooks.Halt != nil {
 		hooks.Halt(true)
 	}
@@ -123,8 +120,45 @@ func idle(pollUntil int64) {
 	if t := nanotime(); t >= pollUntil {
 		wakeLateness.Record(time.Duration(t - pollUntil))
 	}
-	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), 0)
+	disarmTimer()
 	hooks.Service()
+}
+
+// spinHaltTime bounds each halt of a CPU waiting for a held lock
+// (HaltBriefly).
+const spinHaltTime = 20_000 // ns
+
+// HaltBriefly halts the executing CPU until an interrupt or spinHaltTime,
+// whichever comes first; it returns at once when the local APIC timer does
+// not count or a vector is pending. The kernel calls it between turns of a
+// long spin on a held lock (kernel.SetSpinWait): under QEMU with more vCPUs
+// than host cores the holder may be a vCPU thread the host descheduled,
+// and a halted vCPU gives its host core back.
+//
+// Context: IF=1, pinned, at a level below the wake vector's class (the
+// timer's interrupt must be able to end the HLT); not from the idle hook
+// while idle's own timer is armed (idle arms it only around its HLT).
+func HaltBriefly() {
+	if lapicTimerHz == 0 || hooks.Pending == nil {
+		return
+	}
+	armTimer(spinHaltTime)
+	haltUnlessPending(lapicReg(LAPIC_TMRCURRCNT), hooks.Pending())
+	disarmTimer()
+}
+
+// armTimer starts the executing CPU's local APIC timer in one-shot mode to
+// raise the wake vector after ns.
+func armTimer(ns int64) {
+	count := uint64(ns) * lapicTimerHz / 1e9
+	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+}
+
+// disarmTimer stops the executing CPU's local APIC timer.
+func disarmTimer() {
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), 0)
 }
 
 // defined in idle_amd64.s

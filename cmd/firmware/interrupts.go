@@ -37,6 +37,7 @@ func startInterrupts() error {
 		Service: kernel.ServiceIdle,
 		Halt:    traceIdle,
 	})
+	kernel.SetSpinWait(pc.HaltBriefly)
 	startTimerProbe()
 	return nil
 }
@@ -64,7 +65,7 @@ func isaLine(n uint8) (irq.Line, error) {
 }
 
 func addInterruptCommands(sh *shell.Shell) {
-	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs", Handler: cmdIRQL})
+	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs, halts in long lock spins", Handler: cmdIRQL})
 	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock and cli/sti (medians)", Handler: cmdIRQLBench})
 	sh.Add(shell.Cmd{Name: "irq", Help: "connected lines: GSI, vector, DIRQL, trigger, mask read back, counts", Handler: cmdIRQ})
 	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer and idle wake lateness", Handler: cmdIRQLatency})
@@ -79,8 +80,8 @@ func addInterruptCommands(sh *shell.Shell) {
 func cmdIRQL(c *shell.Context, _ []string) error {
 	fmt.Fprintf(c, "this shell: CR8 %d (%v) IF %v\n", kernel.Current(), kernel.Current(), kernel.InterruptsEnabled())
 	for _, s := range kernel.States() {
-		fmt.Fprintf(c, "cpu%d: CR8 %2d %-9v IF %d pinned %-5v DPCs pending %d\n",
-			s.CPU, s.CR8, s.CR8, b2i(s.IF), s.Pinned, s.PendingDPCs)
+		fmt.Fprintf(c, "cpu%d: CR8 %2d %-9v IF %d pinned %-5v DPCs pending %d spin halts %d\n",
+			s.CPU, s.CR8, s.CR8, b2i(s.IF), s.Pinned, s.PendingDPCs, s.SpinHalts)
 	}
 	return nil
 }

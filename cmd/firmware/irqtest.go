@@ -17,12 +17,13 @@ import (
 // The self-test levels: d for the "held" checks, d+1 above it, and a device
 // class at DIRQLMin that DISPATCH must not mask.
 const (
-	testDIRQL  kernel.IRQL = 5
-	rtcDIRQL   kernel.IRQL = 4
-	rtcRate                = 6  // 1024 Hz
-	slowRate               = 15 // 2 Hz
-	slowPeriod             = 500 * time.Millisecond
-	spinRounds             = 1000000
+	testDIRQL     kernel.IRQL = 5
+	rtcDIRQL      kernel.IRQL = 4
+	rtcRate                   = 6  // 1024 Hz
+	slowRate                  = 15 // 2 Hz
+	slowPeriod                = 500 * time.Millisecond
+	spinRounds                = 1000000
+	spinHaltLimit             = 5 * time.Second
 )
 
 // irqTest is one `irqtest` run: it prints a line per check and counts.
@@ -64,7 +65,7 @@ func waitFor(limit time.Duration, cond func() bool) (time.Duration, bool) {
 
 func cmdIRQTest(c *shell.Context, _ []string) error {
 	t := &irqTest{c: c}
-	steps := []func() error{t.held, t.higherPreempts, t.dispatchDoesNotMask, t.maskedLine, t.spinLock, t.dpcFromISR, t.nesting}
+	steps := []func() error{t.held, t.higherPreempts, t.dispatchDoesNotMask, t.maskedLine, t.spinLock, t.spinHalt, t.dpcFromISR, t.nesting}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
@@ -292,6 +293,48 @@ func (t *irqTest) spinLock() error {
 	t.check(counter == 2*spinRounds && cpus[0] != cpus[1],
 		"CPUs %d and %d each add 1 %d times under a spin lock: counter %d, want %d (%v)",
 		cpus[0], cpus[1], spinRounds, counter, 2*spinRounds, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// spinHalt: a CPU spinning on a lock another CPU holds halts between turns
+// once it has spun long (kernel.SetSpinWait): the holder keeps the lock
+// until it sees the waiter's count of halts rise, then releases it, and
+// the waiter takes it.
+func (t *irqTest) spinHalt() error {
+	if kernel.NumCPU() < 2 {
+		t.skip("a lock held by one CPU and awaited by another needs two CPUs; this machine has one")
+		return nil
+	}
+	var lock kernel.SpinLock
+	lock.Name = "irqtest held"
+	var held atomic.Bool
+	var released, taken time.Time
+	var waited time.Duration
+	sawHalt := false
+	before := kernel.SpinHalts(1)
+	done := make(chan struct{})
+	go func() {
+		kernel.RunOnCPU(0, func() {
+			lock.AcquireAtLevel()
+			held.Store(true)
+			waited, sawHalt = waitFor(spinHaltLimit, func() bool { return kernel.SpinHalts(1) > before })
+			released = time.Now()
+			lock.ReleaseAtLevel()
+		})
+		close(done)
+	}()
+	for !held.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	kernel.RunOnCPU(1, func() {
+		lock.AcquireAtLevel()
+		taken = time.Now()
+		lock.ReleaseAtLevel()
+	})
+	<-done
+	t.check(sawHalt && !taken.Before(released),
+		"CPU 1 waits for a lock CPU 0 holds: its first halt between turns seen after %v (limit %v), %d halts in all, lock taken %v after its release",
+		waited.Round(time.Microsecond), spinHaltLimit, kernel.SpinHalts(1)-before, taken.Sub(released).Round(time.Microsecond))
 	return nil
 }
 
