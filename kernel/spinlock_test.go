@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -169,5 +170,66 @@ func TestSpinDiagnostic(t *testing.T) {
 	want := "spinning over 1s on lock slow, held by CPU " + strconv.Itoa(int(holder.Load())) + "\n"
 	if n := bytes.Count(out.Bytes(), []byte(want)); n != 1 {
 		t.Errorf("stderr %q: %d diagnostics %q, want 1", out.String(), n, want)
+	}
+}
+
+// TestSpinHalt: a CPU that spins long on a held lock calls the board's
+// brief halt between turns, at its own level with IF=1, and counts it; at
+// HIGH (IF=0) it never does.
+func TestSpinHalt(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("a lock held by one simulated CPU and awaited by another needs two Ps")
+	}
+	var calls atomic.Int32
+	var badContext atomic.Int32
+	SetSpinWait(func() {
+		if Current() != DISPATCH || !InterruptsEnabled() {
+			badContext.Add(1)
+		}
+		calls.Add(1)
+	})
+	defer waitHook.Store(nil)
+
+	// hold has a second goroutine take the lock and keep it until until
+	// holds (10 s at most) while this one waits for it.
+	hold := func(acquire func() IRQL, release func(IRQL), until func() bool) {
+		var held atomic.Bool
+		done := make(chan struct{})
+		go func() {
+			old := acquire()
+			held.Store(true)
+			for deadline := time.Now().Add(10 * time.Second); !until() && time.Now().Before(deadline); {
+			}
+			release(old)
+			close(done)
+		}()
+		for !held.Load() {
+			runtime.Gosched()
+		}
+		release(acquire())
+		<-done
+	}
+
+	sumHalts := func() (n uint64) {
+		for cpu := range NumCPU() {
+			n += SpinHalts(cpu)
+		}
+		return n
+	}
+	before := sumHalts()
+	l := &SpinLock{Name: "held"}
+	hold(l.Acquire, l.Release, func() bool { return calls.Load() > 0 })
+	after := sumHalts()
+	if calls.Load() == 0 || badContext.Load() != 0 || after == before {
+		t.Errorf("DISPATCH: %d brief halts (%d outside DISPATCH with IF=1), SpinHalts rose by %d, want some",
+			calls.Load(), badContext.Load(), after-before)
+	}
+
+	calls.Store(0)
+	hl := &InterruptLock{SpinLock: SpinLock{Name: "held at HIGH"}, Level: HIGH}
+	start := time.Now()
+	hold(hl.Acquire, hl.Release, func() bool { return time.Since(start) > 50*time.Millisecond })
+	if calls.Load() != 0 {
+		t.Errorf("HIGH: %d brief halts, want none (IF=0)", calls.Load())
 	}
 }
