@@ -39,8 +39,9 @@ type perCPU struct {
 	apic  uint8
 	// undispatched counts vectors serviced before SetDispatcher.
 	undispatched atomic.Uint64
-	// spinHalts counts the board's brief halts between turns of a long
-	// spin on a held lock (spinHalt).
+	// spinHalts counts the calls of the board's brief halt between turns
+	// of a long spin on a held lock (spinHalt); the board skips the HLT
+	// itself when a vector is already pending.
 	spinHalts atomic.Uint64
 	// lat keeps the latest acceptance-to-dispatch latencies.
 	lat latencyRing
@@ -213,7 +214,7 @@ type CPUState struct {
 	IF          bool   // RFLAGS.IF
 	Pinned      bool   // a goroutine is pinned on it (level above PASSIVE)
 	PendingDPCs int    // DPCs queued and not yet run
-	SpinHalts   uint64 // halts between turns of long spins on held locks (SetSpinWait)
+	SpinHalts   uint64 // brief halts entered between turns of long spins on held locks (SetSpinWait)
 }
 
 // States returns the state of every CPU from the per-CPU shadows that Raise
@@ -246,8 +247,9 @@ func States() []CPUState {
 	return out
 }
 
-// SpinHalts returns how many times CPU cpu halted between turns of long
-// spins on held locks (SetSpinWait).
+// SpinHalts returns how many times CPU cpu entered the board's brief halt
+// between turns of long spins on held locks (SetSpinWait; the board skips
+// the HLT when a vector is pending).
 //
 // Context: any IRQL, any IF; does not block or allocate.
 func SpinHalts(cpu int) uint64 {

@@ -296,10 +296,10 @@ func (t *irqTest) spinLock() error {
 	return nil
 }
 
-// spinHalt: a CPU spinning on a lock another CPU holds halts between turns
-// once it has spun long (kernel.SetSpinWait): the holder keeps the lock
-// until it sees the waiter's count of halts rise, then releases it, and
-// the waiter takes it.
+// spinHalt: a CPU spinning on a lock another CPU holds enters the board's
+// brief halt between turns once it has spun long (kernel.SetSpinWait): the
+// holder keeps the lock until it sees the waiter's count of them rise, then
+// releases it, and the waiter takes it.
 func (t *irqTest) spinHalt() error {
 	if kernel.NumCPU() < 2 {
 		t.skip("a lock held by one CPU and awaited by another needs two CPUs; this machine has one")
@@ -333,7 +333,7 @@ func (t *irqTest) spinHalt() error {
 	})
 	<-done
 	t.check(sawHalt && !taken.Before(released),
-		"CPU 1 waits for a lock CPU 0 holds: its first halt between turns seen after %v (limit %v), %d halts in all, lock taken %v after its release",
+		"CPU 1 waits for a lock CPU 0 holds: its first brief halt between turns seen after %v (limit %v), %d in all, lock taken %v after its release",
 		waited.Round(time.Microsecond), spinHaltLimit, kernel.SpinHalts(1)-before, taken.Sub(released).Round(time.Microsecond))
 	return nil
 }
