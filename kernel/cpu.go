@@ -101,6 +101,10 @@ func Init(apicIDs []uint32) error {
 		seen[id] = true
 	}
 
+	if err := checkPinLayout(); err != nil {
+		return err
+	}
+
 	initMu.Lock()
 	defer initMu.Unlock()
 	for i, id := range apicIDs {

@@ -58,12 +58,44 @@ TEXT ·localAPICID(SB),NOSPLIT,$0-1
 	MOVB	AX, ret+0(FP)
 	RET
 
-// func setCR8(v uint64) (apic uint8)
-TEXT ·setCR8(SB),NOSPLIT,$0-9
+// Offsets in TamaGo 1.26.0's runtime structures (runtime/runtime2.go):
+// g.m, and m.locks, the count runtime.procPin raises; Go code outside the
+// runtime cannot name them. checkPinLayout compares them with procPin at
+// boot.
+#define g_m	48
+#define m_locks	216
+
+// func pinSetCR8(v uint64) (apic uint8)
+TEXT ·pinSetCR8(SB),NOSPLIT,$0-9
+	MOVQ	(TLS), BX	// g
+	MOVQ	g_m(BX), BX
+	ADDL	$1, m_locks(BX)	// runtime.procPin, as in proc.go
 	MOVQ	v+0(FP), AX
 	MOVQ	AX, CR8		// mov cr8, rax
 	APIC_ID_TO_AX
 	MOVB	AX, apic+8(FP)
+	RET
+
+// func lowerCR8(v uint64) (apic uint8)
+TEXT ·lowerCR8(SB),NOSPLIT,$0-9
+	MOVQ	v+0(FP), AX
+	MOVQ	AX, CR8		// mov cr8, rax
+	TESTQ	AX, AX
+	JNZ	apic
+	MOVQ	(TLS), BX	// g
+	MOVQ	g_m(BX), BX
+	SUBL	$1, m_locks(BX)	// runtime.procUnpin, as in proc.go
+apic:
+	APIC_ID_TO_AX
+	MOVB	AX, apic+8(FP)
+	RET
+
+// func mLocks() int32
+TEXT ·mLocks(SB),NOSPLIT,$0-4
+	MOVQ	(TLS), BX
+	MOVQ	g_m(BX), BX
+	MOVL	m_locks(BX), AX
+	MOVL	AX, ret+0(FP)
 	RET
 
 // func wrmsr(msr uint32, v uint64)

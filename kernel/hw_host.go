@@ -46,9 +46,18 @@ func writeCR8(v uint64) {
 	fakeCR8[hostP()].Store(v)
 }
 
-func setCR8(v uint64) uint8 {
+func pinSetCR8(v uint64) uint8 {
+	p := procPin()
+	fakeCR8[p].Store(v)
+	return uint8(p)
+}
+
+func lowerCR8(v uint64) uint8 {
 	p := hostP()
 	fakeCR8[p].Store(v)
+	if v == 0 {
+		procUnpin()
+	}
 	return uint8(p)
 }
 
@@ -114,6 +123,10 @@ func Deliver(vector uint8) {
 		atomic.OrUint64(&pendingVec[apic][vector/64], 1<<(vector%64))
 	}
 }
+
+// checkPinLayout has nothing to check on the host: pinSetCR8 and lowerCR8
+// call procPin and procUnpin.
+func checkPinLayout() error { return nil }
 
 // setupCPUID has nothing to do on the host: the simulated APIC ID is the P.
 func setupCPUID() {}

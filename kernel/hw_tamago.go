@@ -3,6 +3,8 @@
 package kernel
 
 import (
+	"errors"
+	"strconv"
 	"sync/atomic"
 	"unsafe"
 
@@ -27,10 +29,20 @@ func readCR8() uint64
 // writeCR8 sets CR8 (mov cr8, rax).
 func writeCR8(v uint64)
 
-// setCR8 sets CR8 and returns the executing CPU's local APIC ID as
-// localAPICID does, in one call: Raise and Lower need both, and under
-// QEMU's TCG a call costs more than the instructions.
-func setCR8(v uint64) (apic uint8)
+// pinSetCR8 pins the calling goroutine to its CPU as runtime.procPin
+// does, then sets CR8 and returns the executing CPU's local APIC ID, in
+// one call: Raise needs all three (pinned first, so that the CPU named
+// stays the caller's).
+func pinSetCR8(v uint64) (apic uint8)
+
+// lowerCR8 sets CR8 to v and returns the executing CPU's local APIC ID;
+// when v is 0 it also undoes one runtime.procPin, in the same call: Lower
+// to PASSIVE needs all three, and pins again where it was not pinned.
+func lowerCR8(v uint64) (apic uint8)
+
+// mLocks returns the count runtime.procPin raises (m.locks of the
+// calling goroutine's M), read at the offset pinSetCR8 uses.
+func mLocks() int32
 
 // readFlags returns RFLAGS (pushfq; pop rax).
 func readFlags() uint64
@@ -105,6 +117,25 @@ func setupCPUID() {
 // (EOI)"): one plain store, not an atomic one (board/mmio says why).
 func eoi() {
 	mmio.Write32(lapicBase+lapicEOIReg, 0)
+}
+
+// checkPinLayout checks, on the calling CPU, that pinSetCR8 and lowerCR8
+// pin where runtime.procPin does: that the count mLocks reads is the one
+// procPin raises and procUnpin lowers. The offsets in hw_amd64.s are
+// TamaGo 1.26.0's (go.mod); another toolchain may move them.
+//
+// Context: PASSIVE, from Init; does not block.
+func checkPinLayout() error {
+	before := mLocks()
+	procPin()
+	pinned := mLocks()
+	procUnpin()
+	if after := mLocks(); pinned != before+1 || after != before {
+		return errors.New("kernel: Init: runtime.procPin does not count where Raise and Lower pin (m.locks read " +
+			strconv.Itoa(int(before)) + ", " + strconv.Itoa(int(pinned)) + " pinned, " + strconv.Itoa(int(after)) +
+			" unpinned): the Go runtime's layout is not TamaGo 1.26.0's; see the offsets in kernel/hw_amd64.s")
+	}
+	return nil
 }
 
 // bootCPUs is the number of CPUs assumed before Init: TamaGo runs on the BSP

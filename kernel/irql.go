@@ -33,8 +33,10 @@ func InterruptsEnabled() bool {
 // nothing.
 //
 // Raise and Lower are the hottest calls of the port, so their common path
-// is short: one call into assembly writes CR8 and identifies the CPU
-// (setCR8), the previous level comes from the CPU's shadow of CR8 (state),
+// is short: one call into assembly pins or unpins, writes CR8 and
+// identifies the CPU (pinSetCR8, lowerCR8: under TCG a call costs more
+// than the runtime's procPin it replaces), the previous level comes from
+// the CPU's shadow of CR8 (state),
 // and whatever is rare (a misuse, vectors or DPCs waiting, HIGH) goes out
 // of line, putting CR8 back first where it had to be checked before. Under
 // QEMU's TCG every call and every atomic store costs more than the
@@ -49,9 +51,7 @@ func Raise(new IRQL) (old IRQL) {
 	if new >= HIGH {
 		return raiseSlow(nil, new)
 	}
-	// Pinned first: the CPU setCR8 names stays the caller's.
-	procPin()
-	c := cpuOf(setCR8(uint64(new)))
+	c := cpuOf(pinSetCR8(uint64(new)))
 	w := c.state.Load()
 	old = IRQL(w & stateLevel)
 	if new <= old || w>>stateSectionShift != 0 && old == PASSIVE || c.anyPending() {
@@ -136,12 +136,19 @@ func Lower(new IRQL) {
 		lowerSlow(this(), new)
 		return
 	}
-	// The goroutine is pinned unless it is at PASSIVE, where the CPU
-	// setCR8 names, whichever it is, reads PASSIVE as well.
-	c := cpuOf(setCR8(uint64(new)))
+	// Lowering to PASSIVE unpins in the call that writes CR8, as the
+	// section that Raise pinned ends. Until Lower returns the goroutine
+	// still cannot leave this CPU: Go preempts only on entry to a function
+	// that checks its stack (TamaGo has no asynchronous preemption), and
+	// the code below calls none before procPin, which does not check,
+	// pins it again: on every path but the common one.
+	c := cpuOf(lowerCR8(uint64(new)))
 	w := c.state.Load()
 	cur := IRQL(w & stateLevel)
 	if new >= cur || cur == HIGH || new == PASSIVE && w>>stateSectionShift != uint32(c.index+1) {
+		if new == PASSIVE {
+			procPin() // balanced again if it was not pinned (cur PASSIVE)
+		}
 		if new != cur { // equal: CR8 was rewritten with its value
 			lowerSlow(c, new)
 		}
@@ -152,13 +159,12 @@ func Lower(new IRQL) {
 	} else {
 		c.state.Store(w&^stateLevel | uint32(new))
 	}
-	trace.Record(trace.IRQL, uint64(cur), uint64(new), 0, 0)
-	if c.anyPending() || c.pending.Load() != 0 || kicks.Load() != 0 {
+	if c.anyPending() || c.pending.Load() != 0 || kicks.Load() != 0 || trace.On(trace.ClassIRQL) {
+		if new == PASSIVE {
+			procPin()
+		}
+		trace.Record(trace.IRQL, uint64(cur), uint64(new), 0, 0)
 		lowered(c, new)
-		return
-	}
-	if new == PASSIVE {
-		procUnpin()
 	}
 }
 
