@@ -29,7 +29,6 @@ type Interrupt interface {
 // Stats are the counters of one channel.
 type Stats struct {
 	Requests       uint64 // requests submitted
-	Polled         uint64 // ... whose completion their submitter found polling (pollWait), not woken
 	Interrupts     uint64 // HwInterrupt claimed the interrupt, however it was called
 	ByVector       uint64 // ... called for the hardware vector (the rest: LostEdges and LostInterrupts)
 	NotMine        uint64 // HwInterrupt did not: the vector came, the channel had nothing
@@ -52,7 +51,7 @@ type Stats struct {
 type counters struct {
 	requests, interrupts, byVector, notMine, lostEdges, lostInterrupts, dpcs atomic.Uint64
 	timeouts, resets, errors, busyRetries, synchronized                      atomic.Uint64
-	retries, recoveries, dropped, delayed, polled                            atomic.Uint64
+	retries, recoveries, dropped, delayed                                    atomic.Uint64
 }
 
 // Retry interval of a request that StartIo found the device busy for.
@@ -184,10 +183,7 @@ type Channel struct {
 	devices [2]*Device
 
 	stats counters
-	// submitters counts the goroutines in exec, waiting for a request
-	// (the poll is for a lone one).
-	submitters atomic.Int32
-	ctx        contexts
+	ctx   contexts
 }
 
 // Name returns the channel's name: "ata0".
@@ -232,7 +228,7 @@ func (ch *Channel) Devices() []*Device {
 func (ch *Channel) Stats() Stats {
 	s := &ch.stats
 	return Stats{
-		Requests: s.requests.Load(), Polled: s.polled.Load(), Interrupts: s.interrupts.Load(), ByVector: s.byVector.Load(), NotMine: s.notMine.Load(),
+		Requests: s.requests.Load(), Interrupts: s.interrupts.Load(), ByVector: s.byVector.Load(), NotMine: s.notMine.Load(),
 		LostEdges: s.lostEdges.Load(), LostInterrupts: s.lostInterrupts.Load(), DPCs: s.dpcs.Load(),
 		Timeouts: s.timeouts.Load(), Resets: s.resets.Load(), Errors: s.errors.Load(),
 		BusyRetries: s.busyRetries.Load(), Synchronized: s.synchronized.Load(),

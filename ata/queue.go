@@ -2,7 +2,6 @@ package ata
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/ataport/firmware/kernel"
 	"github.com/ataport/firmware/kernel/trace"
@@ -13,32 +12,14 @@ import (
 // while fewer than the channel's depth are in flight (DESIGN.md: BuildIo at
 // or below DISPATCH, unsynchronized with the ISR; StartIo at DIRQL).
 
-// pollWait bounds how long a submitter that found its channel idle polls
-// for its request's completion before it blocks (exec). Alternated boots
-// on QEMU (session 10) read 8% more 4 KiB reads a second at QD1 with it
-// on PIIX and AHCI, and 1.85x the MB/s of 1 MiB sequential reads on AHCI;
-// polling at any depth cost QD32 a quarter, and polling whenever the
-// channel was idle still cost QD8 and QD32 2-6%, hence only for a request
-// that is alone and whose submitter is the channel's only one. A physical disk answers in 50 us (flash)
-// to milliseconds, so the bound keeps the CPU from spinning long.
-const pollWait = 100 * time.Microsecond
-
-// exec submits r and waits for its completion. A request submitted to an
-// idle channel (nothing queued, built or in flight) by its only submitter
-// is polled for up to pollWait first: the submitter's CPU runs the ISRs of the vectors it
-// accepted at each turn (kernel.ServicePoint), so on the CPU the channel's
-// line is routed to the completion needs neither a wake from HLT nor the
-// scheduler's wake-up of the submitter.
+// exec submits r and waits for its completion.
 //
 // Context: PASSIVE, IF=1; blocks.
 func (ch *Channel) exec(r *request) {
 	kernel.AssertMayBlock("ata: request")
 	ch.stats.requests.Add(1)
 	ch.trace(trace.ReqSubmit, r, 0)
-	solo := ch.submitters.Add(1) == 1
-	defer ch.submitters.Add(-1)
 	old := ch.qlock.Acquire()
-	alone := solo && ch.started == 0 && ch.head == nil && ch.uhead == nil && ch.built == nil && !ch.building && ch.retryHead == nil
 	switch {
 	case r.internal && ch.utail == nil:
 		ch.uhead, ch.utail = r, r
@@ -51,30 +32,11 @@ func (ch *Channel) exec(r *request) {
 	}
 	ch.qlock.Release(old)
 	ch.pump(true)
-	if !alone || !ch.poll(r) {
-		<-r.done
-	}
+	<-r.done
 	ch.trace(trace.ReqReturn, r, 0)
 	if r.irb.Status != miniport.StatusSuccess {
 		ch.stats.errors.Add(1)
 	}
-}
-
-// poll waits up to pollWait for r's completion, serving this CPU's
-// interrupts meanwhile, and reports whether it came.
-//
-// Context: PASSIVE, IF=1; does not block; spins at most pollWait.
-func (ch *Channel) poll(r *request) bool {
-	for end := time.Now().Add(pollWait); time.Now().Before(end); {
-		select {
-		case <-r.done:
-			ch.stats.polled.Add(1)
-			return true
-		default:
-		}
-		kernel.ServicePoint()
-	}
-	return false
 }
 
 // finish hands a completed request back to its waiter.

@@ -189,15 +189,18 @@ func TestAHCIMediaError(t *testing.T) {
 	m.Halt(30 * time.Second)
 }
 
-// TestAHCINCQStress runs 16 stress workers on one NCQ disk, on 1, 2 and 4
+// TestAHCINCQStress runs 16 or more stress workers on one NCQ disk, on 1, 2 and 4
 // CPUs: the port keeps more than 8 requests in flight at once and the HBA
 // holds more than 8 NCQ commands at once (slots set in PxSACT and PxCI by
 // StartIo and not yet seen to leave them by the ISR), the ISR reads
 // several commands outstanding in PxSACT, and no operation fails or
 // corrupts a sector. How many are still in PxSACT when the ISR reads it
 // depends on how fast QEMU completes them against how fast the ISR runs
-// (6 in some boots, 15 in others, with 16 issued), so that figure is only
-// required to show queueing. On 2 CPUs `ata ncq off` then runs the same
+// (6 in some boots, 15 in others, with 16 issued; on a fast host 1 in
+// about half the boots on one CPU, where QEMU had finished all but one by
+// the time the ISR ran), so that figure is only required to show queueing,
+// in one of up to eight runs of the stress, each with its own seed and
+// worker count, 16 to 32 (every run must be free of errors). On 2 CPUs `ata ncq off` then runs the same
 // disk non-queued.
 func TestAHCINCQStress(t *testing.T) {
 	for _, tc := range []struct {
@@ -212,11 +215,18 @@ func ahciNCQStress(t *testing.T, smp, d string) {
 	m := qemu.Boot(t, qemu.Options{Machine: "q35", SMP: smp, Args: ahciDrive(img, 0, false)})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* ncq on \(depth 32\)$`)
 	m.Run("ata rw on 0:0", 10*time.Second)
-	out := m.Run("ata stress 0:0 -time "+d+" -workers 16", 2*time.Minute)
-	t.Logf("stress:\n%s", out)
-	expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
-	s := faultStats(t, m, "ata0")
-	t.Logf("ata0: %v", s)
+	var s map[string]uint64
+	for run, workers := range []int{16, 24, 32, 20, 28, 16, 24, 32} {
+		run++
+		out := m.Run(fmt.Sprintf("ata stress 0:0 -time %s -workers %d -seed %d", d, workers, run), 2*time.Minute)
+		t.Logf("stress, run %d:\n%s", run, out)
+		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
+		s = faultStats(t, m, "ata0")
+		t.Logf("ata0 after run %d: %v", run, s)
+		if s["max-sactive"] > 1 {
+			break
+		}
+	}
 	if s["max-outstanding"] <= 8 || s["max-issued"] <= 8 || s["max-sactive"] <= 1 || s["depth"] != 32 || s["errors"] > 1 {
 		t.Errorf("ata0 stats %v: want depth 32, more than 8 requests outstanding in the port and issued to the HBA, more than one in PxSACT, no error but the probe of target 1", s)
 	}
@@ -225,7 +235,7 @@ func ahciNCQStress(t *testing.T, smp, d string) {
 	}
 	if smp[:1] == "2" {
 		expectLine(t, m.Run("ata ncq off 0:0", 10*time.Second), `0:0: ncq off`)
-		out = m.Run("ata stress 0:0 -time 2s -workers 16 -seed 2", 2*time.Minute)
+		out := m.Run("ata stress 0:0 -time 2s -workers 16 -seed 2", 2*time.Minute)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors in`)
 	}
 	m.Halt(10 * time.Second)

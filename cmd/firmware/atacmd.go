@@ -187,7 +187,7 @@ func addATACommands(sh *shell.Shell) {
 		{Name: "ata rw", Args: "on|off DEV", Help: "allow or refuse writes to DEV (refused at boot)", MinArgs: 2, MaxArgs: 2, Handler: cmdRW},
 		{Name: "ata mode", Args: "DEV pio|dma", Help: "transfer mode of DEV", MinArgs: 2, MaxArgs: 2, Handler: cmdMode},
 		{Name: "ata ncq", Args: "on|off DEV", Help: "native command queuing of DEV's DMA reads and writes (on where supported)", MinArgs: 2, MaxArgs: 2, Handler: cmdNCQ},
-		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, completions found polling, timeouts, resets, errors, retries, recoveries, fault injection", Handler: cmdStats},
+		{Name: "ata stats", Help: "per channel: requests, interrupts, lost edges, DPCs, timeouts, resets, errors, retries, recoveries, fault injection", Handler: cmdStats},
 		{Name: "ata contexts", Help: "per routine: CR8, IF, line masked, lock held, as recorded at each call", Handler: cmdContexts},
 	} {
 		sh.Add(c)
@@ -532,8 +532,8 @@ func cmdStats(c *shell.Context, _ []string) error {
 	for _, ctl := range controllers {
 		for _, ch := range ctl.Channels() {
 			s := ch.Stats()
-			fmt.Fprintf(c, "%s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d polled %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d depth %d max-outstanding %d%s %s\n",
-				ch.Name(), s.Requests, s.Interrupts, s.ByVector, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Polled, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
+			fmt.Fprintf(c, "%s: requests %d interrupts %d by-vector %d not-mine %d lost-edges %d lost-interrupts %d dpcs %d timeouts %d resets %d errors %d busy-retries %d synchronized %d retries %d recoveries %d depth %d max-outstanding %d%s %s\n",
+				ch.Name(), s.Requests, s.Interrupts, s.ByVector, s.NotMine, s.LostEdges, s.LostInterrupts, s.DPCs, s.Timeouts, s.Resets, s.Errors, s.BusyRetries, s.Synchronized,
 				s.Retries, s.Recoveries, s.Depth, s.MaxOutstanding, queueStats(ch), injection(ch))
 		}
 	}
