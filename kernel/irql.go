@@ -34,11 +34,11 @@ func InterruptsEnabled() bool {
 //
 // Raise and Lower are the hottest calls of the port, so their common path
 // is short: one call into assembly pins or unpins, writes CR8 and
-// identifies the CPU (pinSetCR8, lowerCR8: under TCG a call costs more
-// than the runtime's procPin it replaces), the previous level comes from
-// the CPU's shadow of CR8 (state),
-// and whatever is rare (a misuse, vectors or DPCs waiting, HIGH) goes out
-// of line, putting CR8 back first where it had to be checked before. Under
+// identifies the CPU (pinSetCR8, lowerCR8: under TCG the call into the
+// runtime's procPin cost more than its body), the previous level comes
+// from the CPU's shadow of CR8 (state), and whatever is rare (a misuse,
+// vectors or DPCs waiting, HIGH) goes out of line, putting CR8 back first
+// where it had to be checked before. Under
 // QEMU's TCG every call and every atomic store costs more than the
 // instructions around it; `irql bench` compares the pair with the bare CR8
 // writes it wraps.

@@ -189,9 +189,9 @@ func TestAHCIMediaError(t *testing.T) {
 	m.Halt(30 * time.Second)
 }
 
-// TestAHCINCQStress runs 16 or more stress workers on one NCQ disk, on 1, 2 and 4
-// CPUs: the port keeps more than 8 requests in flight at once and the HBA
-// holds more than 8 NCQ commands at once (slots set in PxSACT and PxCI by
+// TestAHCINCQStress runs 16 or more stress workers on one NCQ disk, on 1,
+// 2 and 4 CPUs: the port keeps more than 8 requests in flight at once and
+// the HBA holds more than 8 NCQ commands at once (slots set in PxSACT and PxCI by
 // StartIo and not yet seen to leave them by the ISR), the ISR reads
 // several commands outstanding in PxSACT, and no operation fails or
 // corrupts a sector. How many are still in PxSACT when the ISR reads it
@@ -200,8 +200,8 @@ func TestAHCIMediaError(t *testing.T) {
 // about half the boots on one CPU, where QEMU had finished all but one by
 // the time the ISR ran), so that figure is only required to show queueing,
 // in one of up to eight runs of the stress, each with its own seed and
-// worker count, 16 to 32 (every run must be free of errors). On 2 CPUs `ata ncq off` then runs the same
-// disk non-queued.
+// worker count, 16 to 32 (every run must be free of errors). On 2 CPUs
+// `ata ncq off` then runs the same disk non-queued.
 func TestAHCINCQStress(t *testing.T) {
 	for _, tc := range []struct {
 		smp, time string
