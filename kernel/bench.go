@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // BenchRow is one figure of `irql bench`: the cost of an operation in TSC
@@ -18,9 +19,10 @@ func (r BenchRow) String() string {
 
 // Benchmark measures the IRQL primitives in cycles of tsc (the CPU's time
 // stamp counter): Raise+Lower from PASSIVE to DISPATCH, to dirql and to
-// HIGH, an uncontended spin lock and interrupt lock, and for comparison a
-// bare cli/sti pair and the bare pair of CR8 writes that Raise+Lower to
-// DISPATCH wraps. Each figure is the median (and minimum) of samples
+// HIGH, an uncontended spin lock and interrupt lock, a Timer Set and
+// Cancel, a DPC queued at DISPATCH and run by the Lower, and for
+// comparison a bare cli/sti pair and the bare pair of CR8 writes that
+// Raise+Lower to DISPATCH wraps. Each figure is the median (and minimum) of samples
 // timed operations, less the least cost of timing an empty operation; the
 // operations, the empty one too, are timed in turn, one sample of each per
 // round.
@@ -32,6 +34,8 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 	sl.Name = "bench"
 	il := InterruptLock{Level: dirql}
 	il.Name = "bench interrupt"
+	tm := NewTimer("bench", func() {})
+	dpc := NewDPC("bench", func() {})
 
 	ops := []struct {
 		name string
@@ -42,6 +46,12 @@ func Benchmark(samples int, dirql IRQL, tsc func() uint64) []BenchRow {
 		{"Raise+Lower PASSIVE->HIGH", func() { Lower(Raise(HIGH)) }},
 		{"SpinLock Acquire+Release", func() { sl.Release(sl.Acquire()) }},
 		{"InterruptLock Acquire+Release", func() { il.Release(il.Acquire()) }},
+		// What the port does per request when it is alone in flight:
+		// arm the channel's timer in StartIo, cancel it in the DPC.
+		{"Timer Set+Cancel", func() { tm.Set(time.Second); tm.Cancel() }},
+		// What an ISR's completion costs on top of its raise and lower: a
+		// DPC queued, then run by the lowering.
+		{"Raise DISPATCH+DPC Queue+Lower (runs it)", func() { old := Raise(DISPATCH); dpc.Queue(); Lower(old) }},
 		{"cli+sti (no IRQL change)", func() { cli(); sti() }},
 		// What Raise+Lower to DISPATCH cannot do without: the two CR8
 		// writes alone (no pinning, no checks, no safe point).

@@ -24,10 +24,9 @@ type perCPU struct {
 	state ownWord
 	ifOff atomic.Bool // shadow of RFLAGS.IF == 0 (HIGH)
 
-	// DPC queue, FIFO, protected by qlock at HIGH.
-	qlock   SpinLock
-	head    *DPC
-	tail    *DPC
+	// DPC queue: a stack that any CPU pushes onto (DPC.Queue) and only
+	// this CPU takes whole (drainDPCs); pending counts the DPCs on it.
+	dpcs    atomic.Pointer[DPC]
 	pending atomic.Int32
 
 	// kick wakes this CPU's DPC helper goroutine (see Init).
@@ -65,7 +64,6 @@ var (
 
 func init() {
 	for i := range cpus {
-		cpus[i].qlock.Name = "dpc queue"
 		cpus[i].kick = make(chan struct{}, 1)
 		cpus[i].apic = uint8(i)
 		cpus[i].index = i

@@ -16,6 +16,13 @@ var epoch = time.Now()
 // it expires (KTIMER with a KDPC, as AtaPortRequestTimer uses it). It is
 // built on a time.Timer created once and re-armed with Reset, so Set and
 // Cancel do not allocate.
+//
+// The time.Timer is re-armed lazily: Set resets it only when it would fire
+// after the new deadline, and Cancel leaves it running; when it fires,
+// expire looks at the deadline then current and re-arms it for a later
+// one. A channel arms its timer for every request it starts alone and
+// cancels it at the completion, and a Reset plus a Stop of a Go timer cost
+// about as much as a spin lock taken three times under TCG (`irql bench`).
 type Timer struct {
 	name  string
 	fn    func()
@@ -25,6 +32,11 @@ type Timer struct {
 	// due is the deadline (monotonic nanoseconds since epoch) while the
 	// timer is armed, 0 when it is not.
 	due atomic.Int64
+	// fires is when the time.Timer will fire (as due), 0 when it is not
+	// running; it changes only together with the time.Timer, under
+	// resetting.
+	fires     atomic.Int64
+	resetting atomic.Bool
 }
 
 // NewTimer returns a stopped timer that calls fn on expiry
@@ -66,7 +78,35 @@ func (t *Timer) Set(d time.Duration) {
 	}
 	t.due.Store(due)
 	trace.Record(trace.TimerSet, t.trace, uint64(d), 0, 0)
-	t.t.Reset(d)
+	if f := t.fires.Load(); f != 0 && f <= due {
+		return // expire re-arms it for due
+	}
+	t.rearm(false)
+}
+
+// rearm resets the time.Timer for the current deadline unless it fires by
+// then anyway; fired (from expire) says that it has just fired, and then
+// a deadline already reached is left to expire. Resets
+// from Set and expire on two CPUs must not cross (the later deadline's
+// Reset last would leave the earlier deadline late), so they are
+// serialized by resetting, a bare spin: pinned and with no safe point
+// inside, its holder cannot be displaced from its CPU by the spinner.
+//
+// Context: any IRQL up to DIRQLMax; does not block or allocate.
+func (t *Timer) rearm(fired bool) {
+	procPin()
+	for !t.resetting.CompareAndSwap(false, true) {
+	}
+	if fired {
+		t.fires.Store(0)
+	}
+	due, now := t.due.Load(), int64(time.Since(epoch))
+	if f := t.fires.Load(); due != 0 && (f == 0 || f > due) && !(fired && due <= now) {
+		t.fires.Store(due)
+		t.t.Reset(time.Duration(max(due-now, 0)))
+	}
+	t.resetting.Store(false)
+	procUnpin()
 }
 
 // Cancel disarms the timer (KeCancelTimer) and reports whether it was armed
@@ -78,8 +118,7 @@ func (t *Timer) Cancel() bool {
 	AssertLevel("Timer.Cancel", PASSIVE, DIRQLMax)
 	armed := t.due.Swap(0) != 0
 	trace.Record(trace.TimerCancel, t.trace, trace.Bool(armed), 0, 0)
-	t.t.Stop()
-	return armed
+	return armed // the time.Timer fires, finds no deadline and stops
 }
 
 // Pending reports whether the timer is armed.
@@ -90,12 +129,13 @@ func (t *Timer) Pending() bool {
 }
 
 // expire runs fn at DISPATCH if the timer is still armed and its deadline
-// has passed. A stale expiry (of a deadline that Set replaced while the
-// time.Timer goroutine was starting) finds the new deadline in the future
-// and does nothing; the re-armed time.Timer expires again.
+// has passed; with a deadline still to come (Set moved it later without
+// resetting the time.Timer, or replaced it while this goroutine was
+// starting) it re-arms the time.Timer for it (rearm).
 //
 // Context: the time.Timer goroutine, PASSIVE, IF=1.
 func (t *Timer) expire() {
+	t.rearm(true)
 	due := t.due.Load()
 	now := int64(time.Since(epoch))
 	if due == 0 || now < due || !t.due.CompareAndSwap(due, 0) {

@@ -107,3 +107,48 @@ func TestTimerMisuse(t *testing.T) {
 	msg = panicOf(func() { Raise(DISPATCH); NewTimer("u", func() {}) })
 	wantPanic(t, "NewTimer at DISPATCH", msg, "kernel: kernel.NewTimer at DISPATCH, must be PASSIVE (it may block)")
 }
+
+// TestTimerLazyRearm covers what the lazy re-arming of the time.Timer must
+// keep true: a deadline moved later without a Reset (the time.Timer still
+// runs for the earlier one) fires at the later deadline, once; a cancelled
+// timer whose time.Timer still runs does not fire; and after the port's
+// pattern (Set, Cancel, Set again) the last deadline holds.
+func TestTimerLazyRearm(t *testing.T) {
+	var p timerProbe
+	tm := NewTimer("t", p.fn)
+
+	start := time.Now()
+	tm.Set(10 * time.Millisecond)
+	tm.Set(60 * time.Millisecond) // later: the time.Timer stays at 10 ms
+	if !waitFired(&p, 1, 5*time.Second) {
+		t.Fatal("timer moved later did not fire")
+	}
+	if el := time.Since(start); el < 60*time.Millisecond {
+		t.Errorf("fired after %v, want >= 60ms (the later deadline)", el)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if n := p.fired.Load(); n != 1 {
+		t.Fatalf("fired %d times, want once", n)
+	}
+
+	// Set and Cancel many times, as a channel does per request: the
+	// time.Timer armed by the first Set fires and finds nothing.
+	for range 1000 {
+		tm.Set(5 * time.Millisecond)
+		tm.Cancel()
+	}
+	time.Sleep(40 * time.Millisecond)
+	if n := p.fired.Load(); n != 1 {
+		t.Fatalf("cancelled timer fired: %d times in all, want 1", n)
+	}
+
+	// After a cancel the time.Timer is idle again: a new Set must arm it.
+	start = time.Now()
+	tm.Set(20 * time.Millisecond)
+	if !waitFired(&p, 2, 5*time.Second) {
+		t.Fatal("timer set after its time.Timer went idle did not fire")
+	}
+	if el := time.Since(start); el < 20*time.Millisecond {
+		t.Errorf("fired after %v, want >= 20ms", el)
+	}
+}
