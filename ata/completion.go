@@ -11,9 +11,9 @@ import (
 
 // completionDPC retires the completed requests, in batches (one DPC per
 // channel): it wakes their waiters (or requeues those a reset abandoned),
-// uncounts them from the requests started, and starts the next ones. A busy answer has the request tried again.
-// Should the DPC run on two CPUs at once, the second leaves the list to
-// the first.
+// uncounts them from the requests started, and starts the next ones. A
+// busy answer has the request tried again. Should the DPC run on two CPUs
+// at once, the second leaves the list to the first.
 //
 // Context: DPC: DISPATCH, IF=1, no lock held; does not block or allocate.
 func (ch *Channel) completionDPC() {
@@ -23,6 +23,7 @@ func (ch *Channel) completionDPC() {
 	if ch.workWake.Swap(false) {
 		ch.wake(ch.worker)
 	}
+	retired := 0
 	for ch.doneCount.Load() > 0 && ch.dpcBusy.CompareAndSwap(false, true) {
 		lock := ch.intr.Lock()
 		old := lock.Acquire()
@@ -43,20 +44,26 @@ func (ch *Channel) completionDPC() {
 		for r := list; r != nil; {
 			next := r.next
 			r.next = nil
-			ch.retire(r)
+			if ch.retire(r) {
+				retired++
+			}
 			r = next
 		}
 		ch.dpcBusy.Store(false)
 	}
-	ch.pump(false)
+	old := ch.qlock.Acquire()
+	ch.started -= retired
+	ch.pumpLocked(old, false)
 }
 
-// retire finishes one completed request and uncounts it from started; a
-// request a channel reset aborted through no fault of its own goes back
-// to the head of the queue instead, to be built and started again.
+// retire finishes one completed request and reports true: the caller
+// uncounts it from started, with the next ones it retires, in the section
+// that starts the next requests. A request a channel reset aborted through
+// no fault of its own goes back to the head of the queue instead, to be
+// built and started again, uncounted here (false).
 //
 // Context: DISPATCH, no lock held.
-func (ch *Channel) retire(r *request) {
+func (ch *Channel) retire(r *request) bool {
 	ch.trace(trace.ReqRetire, r, 0)
 	if r.requeue {
 		r.requeue = false
@@ -74,14 +81,14 @@ func (ch *Channel) retire(r *request) {
 		}
 		ch.started--
 		ch.qlock.Release(old)
-		return
+		return false
 	}
 	if r.irb.Status == miniport.StatusTimeout {
 		ch.stats.timeouts.Add(1)
 	}
 	ch.recoverAfter(r)
 	ch.finish(r)
-	ch.release()
+	return true
 }
 
 // onTimeout is the timeout of the request in flight; timeoutLocked does
