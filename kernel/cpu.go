@@ -302,7 +302,8 @@ func dpcHelper(cpu int) {
 // sendKicks wakes the helpers of the CPUs that had DPCs queued for them by
 // another CPU.
 //
-// Context: below DISPATCH (called by Lower after draining); does not block.
+// Context: any level (Lower after draining, DPC.Queue for another CPU);
+// does not block: a full kick channel already wakes its helper.
 func sendKicks() {
 	m := kicks.Swap(0)
 	for i := 0; m != 0; i++ {

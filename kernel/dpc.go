@@ -91,6 +91,7 @@ func (d *DPC) Queue() bool {
 	trace.Record(trace.DPCQueue, d.trace, uint64(t.index), 0, 0)
 	if t != c {
 		kicks.Or(1 << t.index)
+		sendKicks() // the target CPU may be idle: wake its helper now
 	}
 	if c.level() >= DISPATCH {
 		procUnpin()
