@@ -10,9 +10,8 @@ func TestBenchmarkRows(t *testing.T) {
 	rows := Benchmark(101, 5, tsc)
 	want := []string{
 		"Raise+Lower PASSIVE->DISPATCH", "Raise+Lower PASSIVE->DIRQL5", "Raise+Lower PASSIVE->HIGH",
-		"SpinLock Acquire+Release", "InterruptLock Acquire+Release", "Timer Set+Cancel",
-		"Raise DISPATCH+DPC Queue+Lower (runs it)", "cli+sti (no IRQL change)",
-		"bare CR8 write pair (DISPATCH, PASSIVE)",
+		"SpinLock Acquire+Release", "InterruptLock Acquire+Release", "cli+sti (no IRQL change)",
+		"bare CR8 write pair (DISPATCH, PASSIVE)", "Timer Set+Cancel", "Raise DISPATCH+DPC Queue+Lower (runs it)",
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))

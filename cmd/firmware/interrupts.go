@@ -66,7 +66,7 @@ func isaLine(n uint8) (irq.Line, error) {
 
 func addInterruptCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs, halts in long lock spins", Handler: cmdIRQL})
-	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock and cli/sti (medians)", Handler: cmdIRQLBench})
+	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock, cli/sti, timer Set+Cancel and DPC (medians)", Handler: cmdIRQLBench})
 	sh.Add(shell.Cmd{Name: "irq", Help: "connected lines: GSI, vector, DIRQL, trigger, mask read back, counts", Handler: cmdIRQ})
 	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer and idle wake lateness", Handler: cmdIRQLatency})
 	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the records of timer and idle wake lateness anew", Handler: func(c *shell.Context, _ []string) error {

@@ -72,7 +72,7 @@ func irqlContract(t *testing.T, smp, summary string) {
 
 	bench := m.Run("irql bench", 60*time.Second)
 	t.Logf("irql bench:\n%s", bench)
-	for _, row := range []string{"PASSIVE->DISPATCH", "PASSIVE->DIRQL5", "PASSIVE->HIGH", "SpinLock Acquire+Release", "cli+sti"} {
+	for _, row := range []string{"PASSIVE->DISPATCH", "PASSIVE->DIRQL5", "PASSIVE->HIGH", "SpinLock Acquire+Release", "cli+sti", "Timer Set+Cancel", "DPC Queue"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(row) + `.*median\s+\d+ cycles`).MatchString(bench) {
 			t.Errorf("irql bench lacks %q:\n%s", row, bench)
 		}
