@@ -86,11 +86,11 @@ func (t *Timer) Set(d time.Duration) {
 
 // rearm resets the time.Timer for the current deadline unless it fires by
 // then anyway; fired (from expire) says that it has just fired, and then
-// a deadline already reached is left to expire. Resets
-// from Set and expire on two CPUs must not cross (the later deadline's
-// Reset last would leave the earlier deadline late), so they are
-// serialized by resetting, a bare spin: pinned and with no safe point
-// inside, its holder cannot be displaced from its CPU by the spinner.
+// a deadline already reached is left to expire. Resets from Set and
+// expire on two CPUs must not cross (the later deadline's Reset last
+// would leave the earlier deadline late), so they are serialized by
+// resetting, a bare spin: pinned and with no safe point inside, its
+// holder cannot be displaced from its CPU by the spinner.
 //
 // Context: any IRQL up to DIRQLMax; does not block or allocate.
 func (t *Timer) rearm(fired bool) {
