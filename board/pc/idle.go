@@ -5,6 +5,7 @@ package pc
 import (
 	"math"
 	"runtime/goos"
+	"sync/atomic"
 	"time"
 
 	"github.com/usbarmory/tamago/amd64"
@@ -98,6 +99,10 @@ var wakeLateness lateness.Log
 // then STI;HLT lets an interrupt arriving after the check end the HLT.
 // After the HLT, the interrupt that ended it is served here, and a CPU that
 // resumed at or after its deadline records how late (IdleWakeLateness).
+// The timer is left running: a CPU that halts again soon re-arms it (under
+// TCG each local APIC access takes QEMU's big lock, and a PIO read halts
+// 128 times per MiB), and one that does not takes one wake vector, which
+// the entry only EOIs.
 func idle(pollUntil int64) {
 	if hooks.Service() {
 		return
@@ -120,7 +125,6 @@ func idle(pollUntil int64) {
 	if t := nanotime(); t >= pollUntil {
 		wakeLateness.Record(time.Duration(t - pollUntil))
 	}
-	disarmTimer()
 	hooks.Service()
 }
 
@@ -137,9 +141,9 @@ const spinHaltTime = 20_000 // ns
 //
 // Context: IF=1, pinned, at a level below the wake vector's class (the
 // timer's interrupt must be able to end the HLT); not from the idle hook
-// while idle's own timer is armed (idle arms it only around its HLT).
+// (it would replace the deadline idle halts for).
 func HaltBriefly() {
-	if lapicTimerHz == 0 || hooks.Pending == nil {
+	if !halting.Load() {
 		return
 	}
 	armTimer(spinHaltTime)
@@ -148,12 +152,33 @@ func HaltBriefly() {
 }
 
 // armTimer starts the executing CPU's local APIC timer in one-shot mode to
-// raise the wake vector after ns.
+// raise the wake vector after ns: writing the initial count (re)starts it,
+// on the divider and LVT SetupWakeTimer wrote.
 func armTimer(ns int64) {
 	count := uint64(ns) * lapicTimerHz / 1e9
-	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
-	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), uint32(hooks.Vector))
 	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+}
+
+var (
+	// wakeTimers counts the CPUs whose local APIC timer SetupWakeTimer
+	// set up.
+	wakeTimers atomic.Int32
+	// halting is set once StartIdle installed idle: every CPU's timer
+	// can end a halt.
+	halting atomic.Bool
+)
+
+// SetupWakeTimer sets the executing CPU's local APIC timer up to raise
+// vector, one-shot, counting at the calibrated rate (divide by 1): what
+// idle and HaltBriefly then arm with one write of the initial count.
+//
+// Context: once on every CPU, pinned there, before StartIdle; does not
+// block.
+func SetupWakeTimer(vector uint8) {
+	mmio.Write32(lapicReg(LAPIC_TMRDIV), TMRDIV_1)
+	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), 0)
+	mmio.Write32(lapicReg(LAPIC_LVT_TIMER), uint32(vector))
+	wakeTimers.Add(1)
 }
 
 // disarmTimer stops the executing CPU's local APIC timer.
@@ -170,18 +195,24 @@ func disarmTimer() {
 // halted past its due time.
 func haltUnlessPending(count uintptr, pending *[4]uint64)
 
-// StartIdle installs idle once the local APIC timer is calibrated, and
-// otherwise a governor that only serves interrupts and never halts (a halt
-// could then only end with a device interrupt). The kernel's interrupt
-// entry must be installed first: the wake vector arrives through it.
+// StartIdle installs idle once the local APIC timer is calibrated and set
+// up on every CPU (SetupWakeTimer with h.Vector), and otherwise a governor
+// that only serves interrupts and never halts (a halt could then only end
+// with a device interrupt). The kernel's interrupt entry must be installed
+// first: the wake vector arrives through it.
 func StartIdle(h IdleHooks) {
 	hooks = h
-	if lapicTimerHz == 0 {
-		goos.Idle = func(int64) { hooks.Service() }
+	switch {
+	case lapicTimerHz == 0:
 		warnf("local APIC timer does not count: idle CPUs spin instead of halting")
+	case int(wakeTimers.Load()) != len(APICIDs()):
+		warnf("local APIC timer set up on %d of %d CPUs: idle CPUs spin instead of halting", wakeTimers.Load(), len(APICIDs()))
+	default:
+		halting.Store(true)
+		goos.Idle = idle
 		return
 	}
-	goos.Idle = idle
+	goos.Idle = func(int64) { hooks.Service() }
 }
 
 // LAPICTimerFrequency returns the calibrated local APIC timer rate, 0 when

@@ -31,6 +31,9 @@ func startInterrupts() error {
 	if err := irq.Init(cfgs, lapicBase); err != nil {
 		return err
 	}
+	for cpu := range kernel.NumCPU() {
+		kernel.RunOnCPU(cpu, func() { pc.SetupWakeTimer(kernel.WakeVector) })
+	}
 	pc.StartIdle(pc.IdleHooks{
 		Vector:  kernel.WakeVector,
 		Pending: kernel.PendingVectors,
