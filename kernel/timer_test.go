@@ -29,6 +29,18 @@ func waitFired(p *timerProbe, n int32, within time.Duration) bool {
 	return false
 }
 
+// mustFireAfter waits for the probe's n-th firing and checks that it came
+// at least atLeast after start.
+func mustFireAfter(t *testing.T, p *timerProbe, n int32, start time.Time, atLeast time.Duration, what string) {
+	t.Helper()
+	if !waitFired(p, n, 5*time.Second) {
+		t.Fatalf("%s: did not fire", what)
+	}
+	if el := time.Since(start); el < atLeast {
+		t.Errorf("%s: fired after %v, want >= %v", what, el, atLeast)
+	}
+}
+
 func TestTimerFiresOnceAtDispatch(t *testing.T) {
 	var p timerProbe
 	tm := NewTimer("t", p.fn)
@@ -37,12 +49,7 @@ func TestTimerFiresOnceAtDispatch(t *testing.T) {
 	if !tm.Pending() {
 		t.Error("not pending after Set")
 	}
-	if !waitFired(&p, 1, 5*time.Second) {
-		t.Fatal("did not fire")
-	}
-	if el := time.Since(start); el < 20*time.Millisecond {
-		t.Errorf("fired after %v, want >= 20ms", el)
-	}
+	mustFireAfter(t, &p, 1, start, 20*time.Millisecond, "timer set for 20ms")
 	time.Sleep(50 * time.Millisecond)
 	if n := p.fired.Load(); n != 1 {
 		t.Errorf("fired %d times, want once", n)
@@ -120,12 +127,7 @@ func TestTimerLazyRearm(t *testing.T) {
 	start := time.Now()
 	tm.Set(10 * time.Millisecond)
 	tm.Set(60 * time.Millisecond) // later: the time.Timer stays at 10 ms
-	if !waitFired(&p, 1, 5*time.Second) {
-		t.Fatal("timer moved later did not fire")
-	}
-	if el := time.Since(start); el < 60*time.Millisecond {
-		t.Errorf("fired after %v, want >= 60ms (the later deadline)", el)
-	}
+	mustFireAfter(t, &p, 1, start, 60*time.Millisecond, "timer moved later to 60ms")
 	time.Sleep(30 * time.Millisecond)
 	if n := p.fired.Load(); n != 1 {
 		t.Fatalf("fired %d times, want once", n)
@@ -145,10 +147,5 @@ func TestTimerLazyRearm(t *testing.T) {
 	// After a cancel the time.Timer is idle again: a new Set must arm it.
 	start = time.Now()
 	tm.Set(20 * time.Millisecond)
-	if !waitFired(&p, 2, 5*time.Second) {
-		t.Fatal("timer set after its time.Timer went idle did not fire")
-	}
-	if el := time.Since(start); el < 20*time.Millisecond {
-		t.Errorf("fired after %v, want >= 20ms", el)
-	}
+	mustFireAfter(t, &p, 2, start, 20*time.Millisecond, "timer set after its time.Timer went idle")
 }
