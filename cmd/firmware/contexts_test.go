@@ -66,14 +66,14 @@ func contextsUnderLoad(t *testing.T, smp string) {
 	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
 	// A BuildIo lasts microseconds, so a delivery in its middle is rare
 	// (one BuildIo in a thousand or ten thousand): the load runs in
-	// rounds of 5 s until one was seen, at most eight. Each round has its
-	// own worker count and seed: on one CPU a load can settle into a
+	// rounds of 5 s until one was seen, at most stressRounds. Each round
+	// has its own load (roundStress): on one CPU a load can settle into a
 	// rhythm in which the two channels' interrupts never fall inside a
 	// BuildIo (in one boot of session 8's ten-run loop, four rounds of
 	// the same load saw none in 47 000 BuildIos), and another load
 	// breaks it.
 	var ctx string
-	for round := 1; round <= 8; round++ {
+	for round := 1; round <= stressRounds; round++ {
 		out := m.Run(roundStress(round, "5s"), 2*time.Minute)
 		t.Logf("stress, round %d:\n%s", round, out)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
@@ -86,13 +86,26 @@ func contextsUnderLoad(t *testing.T, smp string) {
 		[]string{"HwBuildIo", "HwStartIo", "HwInterrupt", "CompletionDPC"}, true)
 }
 
+// stressRounds bounds the rounds of roundStress a test runs.
+const stressRounds = 16
+
 // roundStress is the two-channel DMA+PIO stress of round round (from 1)
 // of a test that loads the machine until an interrupt falls inside a
-// BuildIo: each round its own worker count (4, 6, 8, 2, ...) and seed, so
-// that a load which settled into a rhythm keeping interrupts out of
-// BuildIo is followed by another.
+// BuildIo: each round its own worker count (12, 16, 20, 8, ...), seed and
+// think time (400, 600, 200 us, ...), so that a load which settled into a
+// rhythm keeping interrupts out of BuildIo is followed by another. On one
+// CPU most BuildIos follow right after an interrupt (the completion woke
+// their submitter), so that the next interrupt of the channel comes after
+// the BuildIo ended; in session 11, once the completion path got faster,
+// eight rounds without think time saw none in 200 000 BuildIos. A worker
+// that wakes from its think time starts a request at any point of the
+// one in flight.
+//
+// On one CPU session 11's runs needed 1 to 7 rounds, so there are up to
+// sixteen.
 func roundStress(round int, d string) string {
-	return fmt.Sprintf("ata stress 0:0 1:0 -time %s -workers %d -seed %d", d, 2+round%4*2, round)
+	return fmt.Sprintf("ata stress 0:0 1:0 -time %s -workers %d -seed %d -think %dus",
+		d, 8+round%4*4, round, 200*(1+round%3))
 }
 
 // checkContexts checks every row of `ata contexts` against docs/DESIGN.md,

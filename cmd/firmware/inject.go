@@ -17,8 +17,8 @@ func addFaultCommands(sh *shell.Shell) {
 		{Name: "ata inject", Args: "CHANNEL drop N|delay DURATION|off",
 			Help:    "fault injection at a channel's ISR: drop its next N interrupts, service each DURATION late, or stop",
 			MinArgs: 2, MaxArgs: 3, Handler: cmdInject},
-		{Name: "ata stress", Args: "DEV... [-time D | -ops N] [-workers W] [-seed S] [-lba A -count C]",
-			Help:    "random reads, writes and verifies by W workers on stripes of the devices (needs ata rw on)",
+		{Name: "ata stress", Args: "DEV... [-time D | -ops N] [-workers W] [-seed S] [-think T] [-lba A -count C]",
+			Help:    "random reads, writes and verifies by W workers on stripes of the devices, each idle up to T between them (needs ata rw on)",
 			MinArgs: 1, MaxArgs: -1, Handler: cmdStress},
 	} {
 		sh.Add(c)

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ type stressArgs struct {
 	ops        uint64
 	workers    int
 	seed       uint64
+	think      time.Duration // each worker idles up to this long between operations
 	lba, count uint64
 	hasCount   bool
 }
@@ -86,6 +88,8 @@ func parseStress(args []string) (*stressArgs, error) {
 			a.workers = int(n)
 		case "-seed":
 			a.seed, err = shell.ParseUint(name, v, 1<<64-1)
+		case "-think":
+			a.think, err = shell.ParseDuration(name, v)
 		case "-lba":
 			a.lba, err = shell.ParseUint(name, v, 1<<48-1)
 		case "-count":
@@ -174,7 +178,7 @@ func cmdStress(c *shell.Context, args []string) error {
 		wg.Add(1)
 		go func(s stress.Stripe, budget uint64) {
 			defer wg.Done()
-			counts[s.Worker] = stressWorker(cfg, s, a.devs[s.Target], budget, &stop, &totals, msgs)
+			counts[s.Worker] = stressWorker(cfg, s, a.devs[s.Target], budget, a.think, &stop, &totals, msgs)
 		}(s, budget)
 	}
 	done := make(chan struct{})
@@ -226,16 +230,23 @@ func cmdStress(c *shell.Context, args []string) error {
 }
 
 // stressWorker runs the operations of the worker owning s on d until stop,
-// or budget operations when budget is not 0, and returns how many it ran.
-// Failures and corrupted sectors go to msgs as lines.
-func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint64,
+// or budget operations when budget is not 0, and returns how many it ran;
+// with think it sleeps a random time below think before each operation
+// but the first (drawn from a generator of its own, so the operations are
+// those of the seed either way). Failures and corrupted sectors go to msgs
+// as lines.
+func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint64, think time.Duration,
 	stop *atomic.Bool, totals *stressTotals, msgs chan<- string) uint64 {
 	ss := d.SectorSize()
 	st := stress.NewStream(cfg, s)
 	rec := stress.NewRecord(cfg, s)
 	buf := make([]byte, cfg.MaxSectors*ss)
+	pause := rand.New(rand.NewPCG(cfg.Seed, uint64(s.Worker)))
 	var n uint64
 	for ; !stop.Load() && (budget == 0 || n < budget); n++ {
+		if think > 0 && n > 0 {
+			time.Sleep(time.Duration(pause.Int64N(int64(think))))
+		}
 		op := st.Next()
 		b := buf[:op.Count*ss]
 		var err error

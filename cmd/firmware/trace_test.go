@@ -298,7 +298,7 @@ func traceMixed(t *testing.T, smp string) {
 	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 10*time.Second)
 	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
 	found := 0
-	for round := 1; round <= 8 && found == 0; round++ {
+	for round := 1; round <= stressRounds && found == 0; round++ {
 		out := m.Run("trace start", 10*time.Second)
 		expectLine(t, out, `(?m)^trace: recording, classes irql,intr,sync,dpc,timer,idle,req,lock, 16384 events per CPU$`)
 		out = m.Run(roundStress(round, "2s"), 2*time.Minute)
