@@ -65,8 +65,9 @@ func (d *DPC) SetTargetCPU(cpu int) {
 // The queue is lock-free (a stack any CPU pushes onto with a
 // compare-and-swap, which only its own CPU takes whole, drainDPCs), so
 // Queue neither raises nor spins: it has no safe point, and costs an ISR
-// no more than a few atomic operations (under TCG a raise to HIGH and a
-// queue lock, queued and taken, cost about 7000 cycles: `irql bench`).
+// no more than a few atomic operations (under TCG the raises to HIGH and
+// the queue lock, queued and taken, cost 14 000-20 000 cycles more than
+// they do now: `irql bench`'s DPC row, session 11).
 //
 // Context: any IRQL (ISRs at DIRQL and code at HIGH included), any IF; does
 // not block or allocate.
