@@ -137,13 +137,14 @@ type Channel struct {
 
 	// Shared with the ISR, under the interrupt lock (DIRQL).
 	flying    int // requests between StartIo and their completion (request.flying)
-	doneHead  *request
-	doneTail  *request
 	mpTimerFn miniport.TimerRoutine
 	lostFound bool // timeoutLocked found a completion whose interrupt was lost; lostEdgeLocked services it
 	deferred  int  // deadlines deferred in a row because completions were pending (timeoutLocked)
 	workerFn  miniport.WorkerRoutine
 
+	// done is the done list, newest first: pushed under the interrupt
+	// lock (queueDone), taken whole by the completion DPC without it.
+	done      atomic.Pointer[request]
 	doneCount atomic.Int64 // requests in the done list
 	dpcBusy   atomic.Bool  // a completion DPC is draining the done list
 	workWake  atomic.Bool  // the DPC is to wake the worker goroutine

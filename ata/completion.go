@@ -25,22 +25,15 @@ func (ch *Channel) completionDPC() {
 	}
 	retired := 0
 	for ch.doneCount.Load() > 0 && ch.dpcBusy.CompareAndSwap(false, true) {
-		lock := ch.intr.Lock()
-		old := lock.Acquire()
-		list := ch.doneHead
-		ch.doneHead, ch.doneTail = nil, nil
-		for r := list; r != nil; r = r.next {
-			ch.doneCount.Add(-1)
+		// Newest first: turn it into completion order.
+		var list *request
+		n := int64(0)
+		for r := ch.done.Swap(nil); r != nil; n++ {
+			next := r.next
+			r.next, list = list, r
+			r = next
 		}
-		// The timer of the requests retired here stops under the lock
-		// that startLocked arms it under: this DPC may have read a
-		// count whose list another one took, and a cancel outside the
-		// lock could then stop the timer of a request starting meanwhile
-		// on another CPU, which would never time out.
-		if list != nil && ch.flying == 0 {
-			ch.timer.Cancel()
-		}
-		lock.Release(old)
+		ch.doneCount.Add(-n)
 		for r := list; r != nil; {
 			next := r.next
 			r.next = nil
@@ -51,9 +44,9 @@ func (ch *Channel) completionDPC() {
 		}
 		ch.dpcBusy.Store(false)
 	}
-	old := ch.qlock.Acquire()
+	ch.qlock.AcquireAtLevel()
 	ch.started -= retired
-	ch.pumpLocked(old, false)
+	ch.pumpLocked(false)
 }
 
 // retire finishes one completed request and reports true: the caller

@@ -292,7 +292,10 @@ func (d *Device) readWrite(r *request, lba uint64, n int, buf []byte, write, que
 	op := c.cmd.String()
 	if queued {
 		flags |= miniport.FlagQueued
-		op = map[bool]string{false: "READ FPDMA QUEUED", true: "WRITE FPDMA QUEUED"}[write]
+		op = "READ FPDMA QUEUED"
+		if write {
+			op = "WRITE FPDMA QUEUED"
+		}
 	}
 	bytes := c.count * d.sectorSize
 	if direct {

@@ -107,20 +107,28 @@ func (ch *Channel) Complete(req *miniport.Request) {
 	r := ch.reqs[req.Tag]
 	r.flying = false
 	ch.flying--
+	if ch.flying == 0 {
+		// Under the lock startLocked arms it under: a request starting
+		// on another CPU meanwhile cannot lose its timeout.
+		ch.timer.Cancel()
+	}
 	ch.trace(trace.ReqComplete, r, 0)
 	ch.queueDone(r)
 }
 
-// queueDone appends r to the done list and queues the DPC.
+// queueDone pushes r on the done list and queues the DPC. Pushes are
+// serialized by the interrupt lock; the completion DPC takes the list with
+// one swap, without the lock, and turns it back into completion order.
 //
 // Context: the channel's DIRQL with the interrupt lock held.
 func (ch *Channel) queueDone(r *request) {
-	if ch.doneTail == nil {
-		ch.doneHead = r
-	} else {
-		ch.doneTail.next = r
+	for {
+		top := ch.done.Load()
+		r.next = top
+		if ch.done.CompareAndSwap(top, r) {
+			break
+		}
 	}
-	ch.doneTail = r
 	ch.doneCount.Add(1)
 	ch.dpc.Queue()
 }

@@ -19,6 +19,7 @@ func (ch *Channel) exec(r *request) {
 	kernel.AssertMayBlock("ata: request")
 	ch.stats.requests.Add(1)
 	ch.trace(trace.ReqSubmit, r, 0)
+	// One raised section for the enqueue, BuildIo and StartIo (pumpLocked).
 	old := ch.qlock.Acquire()
 	switch {
 	case r.internal && ch.utail == nil:
@@ -30,7 +31,8 @@ func (ch *Channel) exec(r *request) {
 	default:
 		ch.tail.next, ch.tail = r, r
 	}
-	ch.pumpLocked(old, true)
+	ch.pumpLocked(true)
+	kernel.Lower(old)
 	<-r.done
 	ch.trace(trace.ReqReturn, r, 0)
 	if r.irb.Status != miniport.StatusSuccess {
@@ -64,18 +66,24 @@ func (ch *Channel) finish(r *request) {
 // allocate.
 func (ch *Channel) pump(mayBuild bool) {
 	kernel.AssertLevel("ata: pump", kernel.PASSIVE, kernel.DISPATCH)
-	ch.pumpLocked(ch.qlock.Acquire(), mayBuild)
+	old := ch.qlock.Acquire()
+	ch.pumpLocked(mayBuild)
+	if old < kernel.DISPATCH {
+		kernel.Lower(old)
+	}
 }
 
-// pumpLocked is pump entered holding qlock, taken from level old: the
-// callers that just changed the queue under it go on without letting it
-// go, and a request built is started in the section that records it
-// built. Each spin-lock section costs a raise and a lower (over 1 us under
-// TCG), several per request.
+// pumpLocked is pump entered holding qlock: the callers that just changed
+// the queue under it go on without letting it go, and a request built is
+// started in the section that records it built. It lets the lock go and
+// takes it again around BuildIo and StartIo but stays at DISPATCH, where
+// the caller lowers once: a spin-lock section taken from PASSIVE costs a
+// raise and a lower, two CR8 writes that each end a translation block
+// under TCG, and a request took five such sections on its way to StartIo.
 //
-// Context: qlock held, taken from PASSIVE or DISPATCH (old), IF=1; releases
-// it; does not block or allocate.
-func (ch *Channel) pumpLocked(old kernel.IRQL, mayBuild bool) {
+// Context: DISPATCH (pinned), IF=1, qlock held; releases it; does not
+// block or allocate.
+func (ch *Channel) pumpLocked(mayBuild bool) {
 	for {
 		held := ch.rec.held.Load() // a recovery holds all but internal requests
 		if ch.started < ch.depth && !ch.retryWait {
@@ -97,9 +105,9 @@ func (ch *Channel) pumpLocked(old kernel.IRQL, mayBuild bool) {
 					ch.built = nil
 				}
 				ch.started++
-				ch.qlock.Release(old)
+				ch.qlock.ReleaseAtLevel()
 				ch.startRequest(r)
-				old = ch.qlock.Acquire()
+				ch.qlock.AcquireAtLevel()
 				continue
 			}
 		}
@@ -115,7 +123,7 @@ func (ch *Channel) pumpLocked(old kernel.IRQL, mayBuild bool) {
 		}
 		if ch.built == nil && !ch.building && (ch.uhead != nil || ch.head != nil && !held) {
 			if !mayBuild {
-				ch.qlock.Release(old)
+				ch.qlock.ReleaseAtLevel()
 				ch.wake(ch.builder)
 				return
 			}
@@ -134,20 +142,20 @@ func (ch *Channel) pumpLocked(old kernel.IRQL, mayBuild bool) {
 			}
 			r.next = nil
 			ch.building = true
-			ch.qlock.Release(old)
+			ch.qlock.ReleaseAtLevel()
 			ok := ch.buildIo(r)
-			old = ch.qlock.Acquire()
+			ch.qlock.AcquireAtLevel()
 			ch.building = false
 			if ok {
 				ch.built = r
 				continue
 			}
-			ch.qlock.Release(old)
+			ch.qlock.ReleaseAtLevel()
 			ch.finish(r)
-			old = ch.qlock.Acquire()
+			ch.qlock.AcquireAtLevel()
 			continue
 		}
-		ch.qlock.Release(old)
+		ch.qlock.ReleaseAtLevel()
 		return
 	}
 }
@@ -183,24 +191,26 @@ func (ch *Channel) builderLoop() {
 // and a delivery during it proves that BuildIo runs with interrupts on
 // (docs/DESIGN.md).
 //
-// Context: PASSIVE or DISPATCH, IF=1, no lock held (IdeHwBuildIo's).
+// Context: DISPATCH (pumpLocked's section, pinned), IF=1, no lock held
+// (IdeHwBuildIo's).
 func (ch *Channel) buildIo(r *request) bool {
 	if r.irb.Function == miniport.FunctionReset {
 		return true
 	}
-	old := kernel.Raise(kernel.DISPATCH)
+	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
+	if cr8 != kernel.DISPATCH {
+		kernel.Bugcheck("ata: " + ch.name + ": BuildIo called at " + cr8.String() + ", not in the queue's section at DISPATCH")
+	}
 	cpu := kernel.CPU()
 	total := ch.isrTotal.Load()
 	delivered := ch.intr.AcceptedHere()
 	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
-	cr8, ifl := kernel.Current(), kernel.InterruptsEnabled()
 	ch.trace(trace.ReqBuildBegin, r, 0)
 	ok := ch.mp.BuildIo(&r.irb)
 	ch.trace(trace.ReqBuildEnd, r, trace.Bool(ok))
 	overlap := ch.isrTotal.Load() != total
 	same := ch.intr.AcceptedHere() != delivered
 	ch.ctx.recordAt(RoutineBuildIo, cr8, ifl, cpu, masked, locked, int(r.irb.Tag), overlap, same)
-	kernel.Lower(old)
 	if !ok && r.irb.Status == miniport.StatusPending {
 		r.irb.Status = miniport.StatusInvalidRequest
 	}

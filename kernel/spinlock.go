@@ -31,8 +31,16 @@ type SpinLock struct {
 // lock (self-deadlock). A spin lasting over 1 s prints one diagnostic
 // naming the lock and the holder CPU, then keeps spinning.
 func (l *SpinLock) Acquire() (old IRQL) {
-	if cur := Current(); cur > DISPATCH {
+	cur := Current()
+	if cur > DISPATCH {
 		Bugcheck(levelMessage("SpinLock.Acquire("+l.Name+")", cur, PASSIVE, DISPATCH))
+	}
+	if cur == DISPATCH {
+		// Already pinned at DISPATCH: Raise to the current level would
+		// write CR8 twice for nothing, each write a helper call that
+		// ends the translation block under TCG.
+		l.spin()
+		return DISPATCH
 	}
 	old = Raise(DISPATCH)
 	l.spin()
@@ -40,13 +48,15 @@ func (l *SpinLock) Acquire() (old IRQL) {
 }
 
 // Release releases the lock and lowers to old, the level Acquire returned
-// (KeReleaseSpinLock); lowering below DISPATCH runs this CPU's DPCs.
+// (KeReleaseSpinLock); lowering below DISPATCH runs this CPU's DPCs. When
+// the CPU already runs at old it changes no level, as Lower would not.
 //
 // Context: DISPATCH or above, lock held by this CPU; does not block or
 // allocate. Panics when this CPU does not hold the lock.
 func (l *SpinLock) Release(old IRQL) {
-	l.ReleaseAtLevel()
-	Lower(old)
+	if l.release() != old {
+		Lower(old)
+	}
 }
 
 // AcquireAtLevel spins until it holds the lock without changing the IRQL
@@ -67,7 +77,13 @@ func (l *SpinLock) AcquireAtLevel() {
 // Context: DISPATCH or above, lock held by this CPU; does not block or
 // allocate. Panics when this CPU does not hold the lock.
 func (l *SpinLock) ReleaseAtLevel() {
-	if cur := Current(); cur < DISPATCH {
+	l.release()
+}
+
+// release lets the lock go and returns the level it was held at.
+func (l *SpinLock) release() IRQL {
+	cur := Current()
+	if cur < DISPATCH {
 		Bugcheck(levelMessage("SpinLock.Release("+l.Name+")", cur, DISPATCH, HIGH))
 	}
 	me := int32(CPU() + 1)
@@ -75,6 +91,7 @@ func (l *SpinLock) ReleaseAtLevel() {
 		Bugcheck("kernel: SpinLock.Release(" + l.Name + ") on CPU " + strconv.Itoa(int(me-1)) +
 			", but the lock is held by " + holderName(l.holder.Load()))
 	}
+	return cur
 }
 
 // Held reports whether some CPU holds the lock.
