@@ -251,6 +251,9 @@ func TestQueueDepth(t *testing.T) {
 	if s := ch.Stats(); s.MaxOutstanding != 8 || m.most != 8 {
 		t.Errorf("max outstanding %d (miniport saw %d), want 8", s.MaxOutstanding, m.most)
 	}
+	if ch.timer.Pending() {
+		t.Error("the channel's timer is still armed with nothing in flight (Complete cancels it with the last)")
+	}
 }
 
 // TestQueueTimeout keeps four readers busy while a fifth read never

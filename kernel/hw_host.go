@@ -17,6 +17,9 @@ import (
 var (
 	fakeCR8   [MaxCPUs]atomic.Uint64
 	fakeIFOff [MaxCPUs]atomic.Bool
+	// fakeCR8Writes counts each simulated CPU's CR8 writes, which under
+	// TCG each cost a helper call that ends a translation block.
+	fakeCR8Writes [MaxCPUs]atomic.Uint64
 )
 
 func init() {
@@ -43,18 +46,22 @@ func readCR8() uint64 {
 }
 
 func writeCR8(v uint64) {
-	fakeCR8[hostP()].Store(v)
+	p := hostP()
+	fakeCR8[p].Store(v)
+	fakeCR8Writes[p].Add(1)
 }
 
 func pinSetCR8(v uint64) uint8 {
 	p := procPin()
 	fakeCR8[p].Store(v)
+	fakeCR8Writes[p].Add(1)
 	return uint8(p)
 }
 
 func lowerCR8(v uint64) uint8 {
 	p := hostP()
 	fakeCR8[p].Store(v)
+	fakeCR8Writes[p].Add(1)
 	if v == 0 {
 		procUnpin()
 	}

@@ -145,6 +145,8 @@ func (c *perCPU) service(lv IRQL) bool {
 		eoi()
 		// With DPCs queued, CR8 steps down to DISPATCH, where they run
 		// next, rather than to lv and back up: two CR8 writes fewer.
+		// Only drainDPCs, on this CPU, takes pending down, so the loop
+		// does not return before it has run them and set lv.
 		at = lv
 		if lv < DISPATCH && c.pending.Load() != 0 {
 			at = DISPATCH

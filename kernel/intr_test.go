@@ -130,20 +130,27 @@ func TestRaiseIsASafePoint(t *testing.T) {
 }
 
 // TestServiceRunsQueuedDPCs: a DPC queued by an ISR served at a PASSIVE
-// safe point runs there, at DISPATCH, after the EOI.
+// safe point runs there, at DISPATCH, after the EOI; CR8 steps from the
+// vector's class straight down to DISPATCH for it and then to PASSIVE,
+// three writes in all.
 func TestServiceRunsQueuedDPCs(t *testing.T) {
 	m := &lapicModel{}
 	var dpc *DPC
 	dpc = NewDPC("test", func() { m.log = append(m.log, "dpc at "+Current().String()) })
 	m.onDispatch = map[uint8]func(){0x30: func() { dpc.Queue() }}
 	m.install(t)
-	procPin()
+	p := procPin()
 	m.deliver(0x30)
-	procUnpin()
+	writes := fakeCR8Writes[p].Load()
 	ServicePoint()
+	writes = fakeCR8Writes[p].Load() - writes
+	procUnpin()
 	want := []string{"isr 0x30 at DIRQL3", "eoi 0x30", "dpc at DISPATCH"}
 	if !reflect.DeepEqual(m.log, want) {
 		t.Errorf("events %q, want %q", m.log, want)
+	}
+	if writes != 3 {
+		t.Errorf("%d CR8 writes, want 3 (DIRQL3, DISPATCH, PASSIVE)", writes)
 	}
 	if Current() != PASSIVE {
 		t.Errorf("left at %v", Current())

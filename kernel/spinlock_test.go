@@ -55,6 +55,34 @@ func TestSpinLockMutualExclusion(t *testing.T) {
 	}
 }
 
+// TestSpinLockAtDispatch: taken and released at DISPATCH, a spin lock
+// leaves the level alone and writes no CR8; taken from PASSIVE it raises
+// and lowers.
+func TestSpinLockAtDispatch(t *testing.T) {
+	l := &SpinLock{Name: "queue"}
+	old := Raise(DISPATCH)
+	p := CPU()
+	writes := fakeCR8Writes[p].Load()
+	if got := l.Acquire(); got != DISPATCH {
+		t.Errorf("Acquire at DISPATCH returned %v", got)
+	}
+	if !l.HeldByThisCPU() || Current() != DISPATCH {
+		t.Errorf("held %v at %v", l.HeldByThisCPU(), Current())
+	}
+	l.Release(DISPATCH)
+	if n := fakeCR8Writes[p].Load() - writes; n != 0 || Current() != DISPATCH || l.Held() {
+		t.Errorf("after Release(DISPATCH): %d CR8 writes, level %v, held %v; want 0, DISPATCH, false", n, Current(), l.Held())
+	}
+	Lower(old)
+	if got := l.Acquire(); got != PASSIVE || Current() != DISPATCH {
+		t.Errorf("Acquire at PASSIVE returned %v at %v", got, Current())
+	}
+	l.Release(PASSIVE)
+	if Current() != PASSIVE || l.Held() {
+		t.Errorf("after Release(PASSIVE): level %v, held %v", Current(), l.Held())
+	}
+}
+
 func TestInterruptLockMutualExclusion(t *testing.T) {
 	const goroutines, rounds = 4, 2000
 	l := &InterruptLock{SpinLock: SpinLock{Name: "ata0"}, Level: 7}
