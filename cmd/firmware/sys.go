@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"time"
 
 	"github.com/ataport/firmware/board/pc"
@@ -41,6 +42,17 @@ func addSystemCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{Name: "reboot", Help: "reset (ACPI reset register, then the 8042)", Handler: cmdReboot})
 }
 
+// infoMetrics are what `info` reports of the heap, runtime.MemStats's
+// HeapAlloc, Sys and NumGC as runtime/metrics has them (objects in spans a
+// CPU still caches count once the span goes back), because ReadMemStats
+// stops the world, and TamaGo's runtime can then panic ("Task exceeds
+// available resources"; README Known problems).
+var infoMetrics = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/total:bytes"},
+	{Name: "/gc/cycles/total:gc-cycles"},
+}
+
 func cmdInfo(c *shell.Context, _ []string) error {
 	brand, family, model, stepping := pc.CPUModel()
 	fmt.Fprintf(c, "board:    %s\n", pc.BoardName())
@@ -57,9 +69,9 @@ func cmdInfo(c *shell.Context, _ []string) error {
 	for _, r := range pc.MemoryMap() {
 		fmt.Fprintf(c, "memmap:   %#012x-%#012x %s\n", r.Addr, r.End(), pvh.TypeName(r.Type))
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(c, "heap:     %d KiB in use, %d KiB from system, %d GCs\n", ms.HeapAlloc>>10, ms.Sys>>10, ms.NumGC)
+	metrics.Read(infoMetrics)
+	fmt.Fprintf(c, "heap:     %d KiB in use, %d KiB from system, %d GCs\n",
+		infoMetrics[0].Value.Uint64()>>10, infoMetrics[1].Value.Uint64()>>10, infoMetrics[2].Value.Uint64())
 	fmt.Fprintf(c, "versions: firmware %s, Go %s, TamaGo %s\n", commit, runtime.Version(), tamagoVersion())
 	fmt.Fprintf(c, "uptime:   %v\n", pc.Uptime().Round(time.Millisecond))
 	return nil
