@@ -78,7 +78,11 @@ type latencyRing struct {
 //
 // Context: pinned on the CPU of c; does not block or allocate.
 func (c *perCPU) anyPending() bool {
-	p := &pendingVec[c.apic]
+	return rowPending(&pendingVec[c.apic])
+}
+
+// rowPending reports whether any bit of a row of pendingVec is set.
+func rowPending(p *[4]uint64) bool {
 	return atomic.LoadUint64(&p[0])|atomic.LoadUint64(&p[1])|atomic.LoadUint64(&p[2])|atomic.LoadUint64(&p[3]) != 0
 }
 
@@ -173,11 +177,24 @@ func (r *latencyRing) record(vector uint8, cycles uint64) {
 
 // ServicePoint is a safe point for interrupts: when the executing CPU has
 // accepted vectors above its level whose ISRs have not run, it runs them
-// here. Waits that spin call it; so do Raise and Lower.
+// here. Waits that spin call it; so do Raise and Lower, the port driver's
+// I/O-port accesses, and code that computes at PASSIVE (docs/DESIGN.md
+// "From the IDT to the ISR").
+//
+// Nearly every call finds nothing pending, so that look inlines at the
+// call site and reading CR8 (a helper call under TCG) waits for a vector.
+// Unpinned, the goroutine may move to another CPU after the look; what
+// that CPU accepted waits for its next safe point, as it would have.
 //
 // Context: any IRQL, any IF (nothing runs at HIGH or with IF=0); does not
 // block or allocate itself.
 func ServicePoint() {
+	if rowPending(&pendingVec[apicID()]) {
+		servicePoint()
+	}
+}
+
+func servicePoint() {
 	lv := Current()
 	if lv >= HIGH || !InterruptsEnabled() {
 		return

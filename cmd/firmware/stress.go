@@ -252,7 +252,8 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 		var err error
 		switch op.Kind {
 		case stress.Write:
-			stress.Fill(cfg.Seed, op, b, ss)
+			content := stress.Content(cfg.Seed, op.Worker, op.Gen)
+			inSteps(op.Count, ss, func(i, j int) { content.Fill(b[i*ss:j*ss], op.LBA+uint64(i), ss) })
 			_, err = d.WriteAt(b, int64(op.LBA)*int64(ss))
 			rec.Apply(op, err == nil)
 			totals.writes.Add(1)
@@ -276,15 +277,17 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 		// Every sector of the worker's own stripe is checked, those of a
 		// verify and those a read happens to cover.
 		bad, first := 0, uint64(0)
-		for i := 0; i < op.Count; i++ {
-			lba := op.LBA + uint64(i)
-			if rec.Check(lba, b[i*ss:(i+1)*ss], nil) == stress.Corrupt {
-				if bad == 0 {
-					first = lba
+		inSteps(op.Count, ss, func(i, j int) {
+			for ; i < j; i++ {
+				lba := op.LBA + uint64(i)
+				if rec.Check(lba, b[i*ss:(i+1)*ss], nil) == stress.Corrupt {
+					if bad == 0 {
+						first = lba
+					}
+					bad++
 				}
-				bad++
 			}
-		}
+		})
 		if bad != 0 {
 			totals.corrupt.Add(uint64(bad))
 			msgs <- fmt.Sprintf("stress: worker %d op %d %s lba %d count %d: %d corrupted sectors, the first at lba %d",

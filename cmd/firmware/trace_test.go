@@ -57,6 +57,7 @@ type span struct {
 	name       string
 	cpu        int
 	begin, end float64
+	cr8        int // at the begin event
 }
 
 // traceCheck holds what one trace showed; checkTrace fills it and reports
@@ -66,6 +67,7 @@ type traceCheck struct {
 	cr8Checked, syncSpans     int // events whose CR8 met their CPU's counter; masked sections
 	spins                     int // spin lock waits
 	buildWithVector           int // BuildIo spans with a vector accepted on their CPU inside
+	isrInISR                  int // ISRs that ran inside another ISR of their CPU
 }
 
 // checkTrace checks one trace against the format and docs/DESIGN.md.
@@ -121,7 +123,8 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 					t.Errorf("track %v: E %q closes B %q", k, e.Name, b.Name)
 				}
 				if k.pid == 1 {
-					spans = append(spans, span{b.Name, k.tid, *b.Ts, *e.Ts})
+					cr8, _ := b.arg("cr8")
+					spans = append(spans, span{b.Name, k.tid, *b.Ts, *e.Ts, cr8})
 				}
 				if strings.HasPrefix(e.Name, "sync ") {
 					res.syncSpans++
@@ -143,7 +146,7 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 				}
 			case "i":
 				if k.pid == 1 && strings.HasPrefix(e.Name, "vector ") {
-					vectors = append(vectors, span{e.Name, k.tid, *e.Ts, *e.Ts})
+					vectors = append(vectors, span{name: e.Name, cpu: k.tid, begin: *e.Ts, end: *e.Ts})
 				}
 			}
 			// Every event of a CPU's track that read CR8 read its counter.
@@ -174,6 +177,34 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 				if a.begin < b.end && b.begin < a.end {
 					t.Errorf("%s on CPU %d at %.3f..%.3f overlaps the ISR on CPU %d at %.3f..%.3f", name, a.cpu, a.begin, a.end, b.cpu, b.begin, b.end)
 				}
+			}
+		}
+	}
+
+	// An ISR runs inside a DIRQL section of its CPU (another ISR, a
+	// StartIo, a masked section) only when its DIRQL is above that
+	// section's: a higher line's vector served at a safe point of the
+	// lower's code, as the local APIC would interrupt it.
+	var isrs, dirql []span
+	for _, s := range spans {
+		switch {
+		case strings.HasPrefix(s.name, "ISR "):
+			isrs = append(isrs, s)
+			dirql = append(dirql, s)
+		case strings.HasPrefix(s.name, "StartIo "), strings.HasPrefix(s.name, "sync "):
+			dirql = append(dirql, s)
+		}
+	}
+	for _, in := range isrs {
+		for _, out := range dirql {
+			if out.cpu != in.cpu || out.begin >= in.begin || in.end >= out.end {
+				continue
+			}
+			if in.cr8 <= out.cr8 {
+				t.Errorf("CPU %d: %s at CR8 %d (%.3f..%.3f) ran inside %s at CR8 %d (%.3f..%.3f)", in.cpu, in.name, in.cr8, in.begin, in.end, out.name, out.cr8, out.begin, out.end)
+			}
+			if strings.HasPrefix(out.name, "ISR ") {
+				res.isrInISR++
 			}
 		}
 	}
@@ -280,9 +311,11 @@ func checkTrace(t *testing.T, evs []traceEvent) traceCheck {
 // accepted on that CPU, StartIo never overlapping the channel's ISR,
 // synchronized sections with the line masked (read back), the IRQL
 // counter of each CPU equal to the CR8 read at each of its events, and
-// BuildIo spans inside which the CPU accepted a vector (rounds of load
-// until one is seen, at most 8: about one BuildIo in a thousand, two or
-// so in the 16384 events a round keeps per CPU).
+// BuildIo spans inside which the CPU accepted a vector, and ata0's ISR
+// (DIRQL 6) run inside ata1's (DIRQL 5), where a PIO block's transfer
+// offers a safe point every sector (rounds of load until both are seen,
+// at most stressRounds: about one BuildIo in a thousand has a vector
+// inside, two or so in the 16384 events a round keeps per CPU).
 func TestTrace(t *testing.T) {
 	for _, smp := range []string{"1", "2,sockets=1,cores=2"} {
 		t.Run("smp"+smp[:1], func(t *testing.T) { traceMixed(t, smp) })
@@ -297,8 +330,8 @@ func traceMixed(t *testing.T, smp string) {
 	runLine(t, m, "ata rw on 1:0", "1:0: writable true", 10*time.Second)
 	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 10*time.Second)
 	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
-	found := 0
-	for round := 1; round <= stressRounds && found == 0; round++ {
+	found, nested := 0, 0
+	for round := 1; round <= stressRounds && (found == 0 || nested == 0); round++ {
 		out := m.Run("trace start", 10*time.Second)
 		expectLine(t, out, `(?m)^trace: recording, classes irql,intr,sync,dpc,timer,idle,req,lock, 16384 events per CPU$`)
 		out = m.Run(roundStress(round, "2s"), 2*time.Minute)
@@ -308,10 +341,11 @@ func traceMixed(t *testing.T, smp string) {
 		dump := m.Run("trace dump", 5*time.Minute)
 		evs := parseTraceDump(t, dump)
 		res := checkTrace(t, evs)
-		t.Logf("round %d: %d JSON events in %v, %d CR8 readings checked, %d masked sections, %d spin lock waits, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU; %s",
-			round, res.events, time.Since(start).Round(time.Millisecond), res.cr8Checked, res.syncSpans, res.spins, res.requests, res.replays, res.buildWithVector,
+		t.Logf("round %d: %d JSON events in %v, %d CR8 readings checked, %d masked sections, %d spin lock waits, %d whole requests, %d completed by a replay, %d BuildIo spans with a vector accepted on their CPU, %d ISRs inside another ISR; %s",
+			round, res.events, time.Since(start).Round(time.Millisecond), res.cr8Checked, res.syncSpans, res.spins, res.requests, res.replays, res.buildWithVector, res.isrInISR,
 			regexp.MustCompile(`(?m)^trace: \d+ events.*$`).FindString(dump))
-		found = res.buildWithVector
+		found += res.buildWithVector
+		nested += res.isrInISR
 		if res.replays*10 > res.requests {
 			t.Errorf("%d of %d requests completed outside their channel's ISR", res.replays, res.requests)
 		}
@@ -320,7 +354,10 @@ func traceMixed(t *testing.T, smp string) {
 		}
 	}
 	if found == 0 {
-		t.Errorf("no BuildIo span with a vector accepted on its CPU in 8 rounds")
+		t.Errorf("no BuildIo span with a vector accepted on its CPU in %d rounds", stressRounds)
+	}
+	if nested == 0 {
+		t.Errorf("no ISR of ata0 (DIRQL 6) ran inside an ISR of ata1 (DIRQL 5, PIO) in %d rounds", stressRounds)
 	}
 }
 
