@@ -35,37 +35,17 @@ type portIO struct{}
 // points: a sector.
 const stringChunk = 512
 
-func (portIO) In8(port uint16) uint8 {
-	v := ioport.In8(port)
+func (portIO) In8(port uint16) uint8       { return serviced(ioport.In8(port)) }
+func (portIO) In16(port uint16) uint16     { return serviced(ioport.In16(port)) }
+func (portIO) In32(port uint16) uint32     { return serviced(ioport.In32(port)) }
+func (portIO) Out8(port uint16, v uint8)   { ioport.Out8(port, v); kernel.ServicePoint() }
+func (portIO) Out16(port uint16, v uint16) { ioport.Out16(port, v); kernel.ServicePoint() }
+func (portIO) Out32(port uint16, v uint32) { ioport.Out32(port, v); kernel.ServicePoint() }
+
+// serviced passes v, read from a port, on after a safe point.
+func serviced[T uint8 | uint16 | uint32](v T) T {
 	kernel.ServicePoint()
 	return v
-}
-
-func (portIO) Out8(port uint16, v uint8) {
-	ioport.Out8(port, v)
-	kernel.ServicePoint()
-}
-
-func (portIO) In16(port uint16) uint16 {
-	v := ioport.In16(port)
-	kernel.ServicePoint()
-	return v
-}
-
-func (portIO) Out16(port uint16, v uint16) {
-	ioport.Out16(port, v)
-	kernel.ServicePoint()
-}
-
-func (portIO) In32(port uint16) uint32 {
-	v := ioport.In32(port)
-	kernel.ServicePoint()
-	return v
-}
-
-func (portIO) Out32(port uint16, v uint32) {
-	ioport.Out32(port, v)
-	kernel.ServicePoint()
 }
 
 func (portIO) InsW(port uint16, buf []byte)  { chunked(port, words(buf), ioport.InsW) }
