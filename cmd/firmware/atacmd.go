@@ -362,8 +362,8 @@ func chunks(c *shell.Context, d *ata.Device, lba, count uint64, f func(buf []byt
 // between two safe points for interrupts (kernel.ServicePoint). TamaGo
 // preempts no goroutine, so the ISR of a vector this CPU accepted while
 // such a loop runs at PASSIVE waits for its next safe point: 4 KiB keep
-// that wait to a few microseconds under TCG, where a 64-sector stress
-// buffer took 40-130 us to check.
+// that wait to a few microseconds under TCG, where an ISR waited 65 us at
+// the median for a stress worker to fill or check its 32 KiB.
 const computeBytes = 4096
 
 // inSteps calls f on the consecutive sector ranges [i, j) of n sectors of
