@@ -99,7 +99,10 @@ type Port interface {
 // PortIO is x86 I/O-port access (the IN, OUT, REP INS and REP OUTS
 // instructions). The string forms move len(buf) bytes, which must be a
 // multiple of the access width; the data keeps the device's byte order
-// (little-endian words).
+// (little-endian words). In the firmware every access, and every sector
+// of a string move, is a safe point for interrupts: the ISR of a line of
+// higher DIRQL may run before it returns, as it would interrupt the
+// caller there on hardware, never one of the caller's own DIRQL.
 type PortIO interface {
 	In8(port uint16) uint8
 	Out8(port uint16, v uint8)
