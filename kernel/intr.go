@@ -181,10 +181,11 @@ func (r *latencyRing) record(vector uint8, cycles uint64) {
 // I/O-port accesses, and code that computes at PASSIVE (docs/DESIGN.md
 // "From the IDT to the ISR").
 //
-// Nearly every call finds nothing pending, so that look inlines at the
-// call site and reading CR8 (a helper call under TCG) waits for a vector.
-// Unpinned, the goroutine may move to another CPU after the look; what
-// that CPU accepted waits for its next safe point, as it would have.
+// Nearly every call finds nothing pending, so it first looks at the
+// executing CPU's pending row, and only a vector found there makes it
+// read CR8 (a helper call under TCG). Unpinned, the goroutine may move to
+// another CPU after the look; what that CPU accepted waits for its next
+// safe point, as it would have.
 //
 // Context: any IRQL, any IF (nothing runs at HIGH or with IF=0); does not
 // block or allocate itself.
@@ -194,6 +195,8 @@ func ServicePoint() {
 	}
 }
 
+// servicePoint is ServicePoint once a vector was seen pending: it pins at
+// PASSIVE and looks again on the CPU it is pinned to.
 func servicePoint() {
 	lv := Current()
 	if lv >= HIGH || !InterruptsEnabled() {
