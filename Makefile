@@ -25,6 +25,12 @@
 #                 cache=writeback), run `irql bench` and `ata bench`, and
 #                 print one JSON object per measurement (cmd/benchrun;
 #                 README "Performance")
+#   make bench-peer the targets set as ratios to Linux, paired: each round
+#                 boots Linux with ../shared/linux-peer (LINUX_PEER; needs
+#                 root) and the firmware on the same disk image one right
+#                 after the other, PEER_ROUNDS (5) rounds per mode, and
+#                 prints every round's ratio and their median
+#                 (cmd/benchrun -peer)
 #   make trace    boot the firmware in QEMU with two scratch disks, trace a
 #                 short two-channel load (DMA on ata0, PIO on ata1) and
 #                 write build/trace.json (Chrome trace-event JSON for
@@ -55,7 +61,7 @@ QEMU_FLAGS = -accel $(ACCEL) -cpu $(CPU) -machine pc -m $(MEM) -smp $(SMP) \
 	-drive file=$(DISK),format=raw,if=ide,cache=writeback \
 	-kernel $(ELF)
 
-.PHONY: all firmware image qemu qemu-gdb qemu-uefi test test-tools bench soak trace clean tamago-check FORCE
+.PHONY: all firmware image qemu qemu-gdb qemu-uefi test test-tools bench bench-peer soak trace clean tamago-check FORCE
 
 all: firmware
 firmware: $(ELF)
@@ -206,6 +212,13 @@ BENCH_DISK ?= $(if $(wildcard /dev/shm/.),/dev/shm/ataport-bench.img,$(BUILD)/be
 
 bench: $(ELF) $(IMAGE)
 	go run ./cmd/benchrun -image $(IMAGE) -elf $(ELF) -disk $(BENCH_DISK)
+
+LINUX_PEER ?= ../shared/linux-peer
+PEER_ROUNDS ?= 5
+PEER_MODES ?= pio,dma,ahci
+
+bench-peer: $(ELF)
+	go run ./cmd/benchrun -elf $(ELF) -peer $(abspath $(LINUX_PEER)) -peer-rounds $(PEER_ROUNDS) -peer-modes $(PEER_MODES)
 
 TRACE_TIME ?= 2s
 

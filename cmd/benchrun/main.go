@@ -50,7 +50,28 @@ func main() {
 	sizes := flag.String("sizes", "1M,64K,4K", "sequential request sizes, comma-separated; random reads are 4K")
 	timeout := flag.Duration("timeout", 20*time.Minute, "the whole run at most")
 	image := flag.String("image", "", "boot image (make image) to boot under UEFI first; none to skip")
+	var pc peerConfig
+	flag.StringVar(&pc.Dir, "peer", "", "linux-peer's directory: instead of the runs above, pair each figure with a target against Linux with a linux-peer boot next to it (run.sh needs root)")
+	flag.StringVar(&pc.Work, "peer-work", "/tmp/linux-peer-work", "linux-peer's work directory (LPEER_WORK); both sides use its disk.img")
+	modes := flag.String("peer-modes", "pio,dma,ahci", "linux-peer modes to pair, in order")
+	flag.IntVar(&pc.Rounds, "peer-rounds", 5, "rounds per mode, each one Linux boot and one firmware boot")
+	flag.IntVar(&pc.Passes, "peer-passes", 1, "Linux's passes per boot (LPEER_PASSES)")
+	flag.IntVar(&pc.SeqMiB, "peer-seq-mib", 64, "Linux's MiB per sequential pass (LPEER_SEQ_MIB)")
+	flag.IntVar(&pc.RandSecs, "peer-rand-secs", 3, "Linux's seconds per random-read pass (LPEER_RAND_SECS)")
+	flag.StringVar(&pc.AHCIParams, "peer-ahci-params", "libata.force=max_sec_lba48", "Linux's kernel parameters in ahci mode (LPEER_AHCI_PARAMS): 1 MiB commands, as the firmware's")
 	flag.Parse()
+	if pc.Dir != "" {
+		var err error
+		if pc.Modes, err = peerModes(*modes); err == nil {
+			pc.Pass, pc.FwPasses, pc.Timeout = *pass, *passes, *timeout
+			err = peer(*elf, pc)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *image != "" {
 		if err := uefiBoot(*image, *timeout); err != nil {
 			fmt.Fprintln(os.Stderr, "benchrun: UEFI boot:", err)

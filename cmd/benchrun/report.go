@@ -21,7 +21,7 @@ type Env struct {
 // Record is one JSON line of the report: Kind says which of the other
 // fields are set.
 type Record struct {
-	Kind string `json:"kind"` // "boot", "uefi-boot", "irql-bench", "ata-bench" or "irq-latency"
+	Kind string `json:"kind"` // "boot", "uefi-boot", "irql-bench", "ata-bench", "irq-latency", or with -peer "linux-peer", "peer-round" and "peer-summary"
 	Env
 
 	// boot, uefi-boot
@@ -45,6 +45,11 @@ type Record struct {
 
 	// irq-latency: cycles and microseconds
 	Latency *Latency `json:"latency,omitempty"`
+
+	// linux-peer: the record ../shared/linux-peer printed, as it printed it
+	Linux       json.RawMessage `json:"linux,omitempty"`
+	PeerRound   *PeerRound      `json:"peer_round,omitempty"`
+	PeerSummary *PeerSummary    `json:"peer_summary,omitempty"`
 }
 
 // Latency is an `irq latency` figure in JSON.
