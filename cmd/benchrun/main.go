@@ -13,6 +13,11 @@
 // firmware's own output goes to standard error as it comes. No
 // test asserts on the figures.
 //
+// With -peer (make bench-peer) it runs none of that: it pairs the figures
+// issues 10 and 13 set as ratios to Linux, each with a boot of
+// ../shared/linux-peer right next to it on the same disk image, over
+// several rounds (peer.go).
+//
 // The disk is a raw image, sparse, whose first -fill bytes are
 // pseudo-random data (the same each run), so that reads return real data;
 // the benchmark reads and writes only there. It is attached with
