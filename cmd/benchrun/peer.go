@@ -21,9 +21,9 @@ type peerTest struct {
 	Name   string  // e.g. "pio seq-read 1M"
 	Mode   string  // linux-peer's mode, the boot it comes from: pio, dma or ahci
 	Linux  string  // key of linux-peer's JSON record
-	Test   string  // the firmware's result: test, mode and size
-	FwMode string  //
-	Size   int     //
+	Test   string  // the firmware's result to compare: its test,
+	FwMode string  // its mode
+	Size   int     // and its request size
 	IOPS   bool    // compare IOPS rather than MB/s
 	Target float64 // the ratio the issue asks for
 }
