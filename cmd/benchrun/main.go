@@ -184,20 +184,17 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 	tags := make([]string, len(cmds))
 	cmds = append(cmds, rr, "irq latency", "trace start -size 2097152", rr, "trace stop")
 	tags = append(tags, "off", "", "", "on", "")
-	pcRecs, err := session(elf, qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}, cmds, tags, deadline)
+	pcRecs, err := session(elf, onPC(disk), cmds, tags, deadline)
 	if err != nil {
 		return fmt.Errorf("pc: %w", err)
 	}
-	// q35: the AHCI rows. Port 0 of the AHCI controller is 0:0 too.
+	// q35: the AHCI rows.
 	cmds = []string{"ata rw on 0:0",
 		fmt.Sprintf("ata bench 0:0 -size %s -tests seq-read,seq-write -modes dma %s", sizes[0], common)}
 	for _, qd := range []int{1, 8, 32} {
 		cmds = append(cmds, fmt.Sprintf("ata bench 0:0 -tests rand-read -modes dma -qd %d %s", qd, common))
 	}
-	q35Recs, err := session(elf, qemu.Options{Machine: "q35", Args: []string{
-		"-drive", "if=none,id=bench,format=raw,cache=writeback,file=" + disk,
-		"-device", "ide-hd,drive=bench,bus=ide.0",
-	}}, cmds, nil, deadline)
+	q35Recs, err := session(elf, onQ35(disk), cmds, nil, deadline)
 	if err != nil {
 		return fmt.Errorf("q35: %w", err)
 	}
@@ -207,6 +204,21 @@ func run(elf, disk string, size, fill int64, pass string, passes int, sizes []st
 	}
 	_, err = os.Stdout.WriteString(js)
 	return err
+}
+
+// onPC is the tests' machine (pc) with disk as the primary master IDE
+// disk, 0:0.
+func onPC(disk string) qemu.Options {
+	return qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}
+}
+
+// onQ35 is q35 with disk on port 0 of its ICH9 AHCI controller, which is
+// 0:0 too.
+func onQ35(disk string) qemu.Options {
+	return qemu.Options{Machine: "q35", Args: []string{
+		"-drive", "if=none,id=bench,format=raw,cache=writeback,file=" + disk,
+		"-device", "ide-hd,drive=bench,bus=ide.0",
+	}}
 }
 
 // session boots the firmware in QEMU with opts, runs cmds in its shell,

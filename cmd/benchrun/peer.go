@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ataport/firmware/internal/qemu"
+	"github.com/ataport/firmware/internal/bench"
 )
 
 // A peerTest is one figure issue 10 or 13 sets as a ratio to Linux: the
@@ -52,13 +52,11 @@ type PeerRound struct {
 // median, least and greatest of the rounds' ratios, and in how many rounds
 // the ratio reached the target.
 type PeerSummary struct {
-	Test   string  `json:"test"`
-	Rounds int     `json:"rounds"`
-	Median float64 `json:"median_ratio"`
-	Min    float64 `json:"min_ratio"`
-	Max    float64 `json:"max_ratio"`
-	Met    int     `json:"rounds_met"`
-	Target float64 `json:"target"`
+	Test   string       `json:"test"`
+	Rounds int          `json:"rounds"`
+	Ratio  bench.Spread `json:"ratio"`
+	Met    int          `json:"rounds_met"`
+	Target float64      `json:"target"`
 }
 
 // peerConfig is what -peer runs: linux-peer's directory, its work
@@ -180,17 +178,14 @@ func linuxRecord(out []byte, mode string) (map[string]any, error) {
 func firmwarePeer(elf, disk, mode string, cfg peerConfig) ([]Record, error) {
 	common := fmt.Sprintf("-time %s -passes %d", cfg.Pass, cfg.FwPasses)
 	cmds := []string{"ata rw on 0:0"}
-	opts := qemu.Options{Drives: []qemu.Drive{{File: disk, Extra: "cache=writeback"}}}
+	opts := onPC(disk)
 	switch mode {
 	case "pio":
 		cmds = append(cmds, "ata bench 0:0 -size 1M -tests seq-read,seq-write -modes pio "+common)
 	case "dma":
 		cmds = append(cmds, "ata bench 0:0 -size 4K -tests rand-read -modes dma "+common)
 	case "ahci":
-		opts = qemu.Options{Machine: "q35", Args: []string{
-			"-drive", "if=none,id=bench,format=raw,cache=writeback,file=" + disk,
-			"-device", "ide-hd,drive=bench,bus=ide.0",
-		}}
+		opts = onQ35(disk)
 		cmds = append(cmds,
 			"ata bench 0:0 -size 1M -tests seq-read -modes dma "+common,
 			"ata bench 0:0 -tests rand-read -modes dma -qd 1 "+common,
@@ -249,13 +244,7 @@ func summarize(rounds []PeerRound) []PeerSummary {
 		if len(ratios) == 0 {
 			continue
 		}
-		slices.Sort(ratios)
-		med := ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			med = (ratios[len(ratios)/2-1] + med) / 2
-		}
-		out = append(out, PeerSummary{Test: t.Name, Rounds: len(ratios), Median: med,
-			Min: ratios[0], Max: ratios[len(ratios)-1], Met: met, Target: t.Target})
+		out = append(out, PeerSummary{Test: t.Name, Rounds: len(ratios), Ratio: bench.SpreadOf(ratios), Met: met, Target: t.Target})
 	}
 	return out
 }

@@ -26,10 +26,10 @@ func TestPeerPairing(t *testing.T) {
 		t.Fatalf("summaries: %+v", s)
 	}
 	// reads: 0.9 1.1 1.2 1.5
-	if r := s[0]; r.Test != "pio seq-read 1M" || r.Rounds != 4 || math.Abs(r.Median-1.15) > 1e-9 || r.Min != 0.9 || r.Max != 1.5 || r.Met != 3 {
+	if r := s[0]; r.Test != "pio seq-read 1M" || r.Rounds != 4 || math.Abs(r.Ratio.Median-1.15) > 1e-9 || r.Ratio.Min != 0.9 || r.Ratio.Max != 1.5 || r.Met != 3 {
 		t.Errorf("reads: %+v", r)
 	}
-	if r := s[1]; r.Rounds != 1 || r.Median != 0.8 || r.Met != 0 {
+	if r := s[1]; r.Rounds != 1 || r.Ratio.Median != 0.8 || r.Met != 0 {
 		t.Errorf("writes: %+v", r)
 	}
 

@@ -75,7 +75,7 @@ func Summarize(test, mode string, size int, passes []Pass, lat []time.Duration) 
 		mallocs += p.Mallocs
 		dirql += p.DIRQL
 	}
-	r.MBps, r.IOPS = spread(mbps), spread(iops)
+	r.MBps, r.IOPS = SpreadOf(mbps), SpreadOf(iops)
 	slices.Sort(lat)
 	r.P50, r.P99 = Percentile(lat, 50), Percentile(lat, 99)
 	if len(lat) > 0 {
@@ -93,9 +93,9 @@ func Summarize(test, mode string, size int, passes []Pass, lat []time.Duration) 
 	return r
 }
 
-// spread returns the median (the mean of the middle two of an even
+// SpreadOf returns the median (the mean of the middle two of an even
 // count), lowest and highest of v; v is sorted in place.
-func spread(v []float64) Spread {
+func SpreadOf(v []float64) Spread {
 	if len(v) == 0 {
 		return Spread{}
 	}

@@ -59,7 +59,7 @@ func TestSummarizeAndParse(t *testing.T) {
 }
 
 func TestSpreadEven(t *testing.T) {
-	if s := spread([]float64{4, 1, 3, 2}); s != (Spread{2.5, 1, 4}) {
+	if s := SpreadOf([]float64{4, 1, 3, 2}); s != (Spread{2.5, 1, 4}) {
 		t.Errorf("spread %+v", s)
 	}
 }
