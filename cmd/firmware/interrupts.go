@@ -111,6 +111,7 @@ func cmdIRQ(c *shell.Context, _ []string) error {
 	}
 	t := irq.Totals()
 	fmt.Fprintf(c, "unexpected vectors %d, spurious %d\n", t.Unexpected, t.Spurious)
+	fmt.Fprintln(c, consoleInput())
 	for _, e := range kernel.EntryStats() {
 		var n uint64
 		for _, a := range e.Accepted {

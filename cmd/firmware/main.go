@@ -23,13 +23,16 @@ func main() {
 	if err := startInterrupts(); err != nil {
 		fmt.Printf("interrupts: %v\n", err)
 	} else {
+		if err := startConsole(); err != nil {
+			fmt.Printf("console: polling COM1 every %v: %v\n", pollInterval, err)
+		}
 		startATA()
 	}
 
 	sh := &shell.Shell{
 		In:     console{},
 		Out:    console{},
-		Poll:   pc.UART0.Rx,
+		Poll:   consolePoll,
 		Prompt: "ata> ",
 		OnPanic: func(v any, stack []byte) {
 			os.Stdout.Write(stack)
