@@ -33,6 +33,7 @@ const pollInterval = 500 * time.Microsecond
 // the ISR did not run in between, the edge was lost (or the BSP held it
 // back that long) and the look takes the bytes. con.polled counts them.
 const safetyPoll = 100 * time.Millisecond
+
 // con is the console's receive side: the ISR moves the bytes from the
 // UART's FIFO into ring and queues dpc, which wakes the reader.
 var con struct {
