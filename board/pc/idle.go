@@ -14,12 +14,21 @@ import (
 	"github.com/ataport/firmware/internal/lateness"
 )
 
-// maxIdle bounds a halt: TamaGo wakes a halted CPU only through an
-// interrupt, so without a bound a goroutine made runnable on another CPU's
-// queue could wait for the next device interrupt (a CPU that is pinned at
-// DISPATCH or above never yields to it). Waking every millisecond lets the
-// idle CPU steal such work.
-const maxIdle = 1_000_000 // ns
+// maxIdle bounds a halt when there are several CPUs: TamaGo wakes a
+// halted CPU only through an interrupt, so without a bound a goroutine made
+// runnable on another CPU's queue could wait for the next device interrupt
+// (a CPU that is pinned at DISPATCH or above never yields to it), and so
+// could a stop of the world, which waits for every CPU's scheduler. Waking
+// every millisecond lets the idle CPU steal such work and join the stop.
+// A single CPU has no other queue and stops the world itself: it halts up
+// to soloIdle, for its own timers and interrupts only.
+const (
+	maxIdle  = 1_000_000     // ns
+	soloIdle = 1_000_000_000 // ns, below the timer's 32-bit count at 4 GHz
+)
+
+// idleBound is maxIdle, or soloIdle on one CPU (StartIdle).
+var idleBound int64 = maxIdle
 
 // Local APIC timer registers (Intel SDM Vol. 3A, "APIC Timer", 10.5.4 /
 // 11.5.4 depending on edition). Each CPU reaches its own local APIC at the
@@ -92,7 +101,7 @@ var wakeLateness lateness.Log
 // interrupts this CPU accepted, and returns at once when that ran anything
 // (their DPCs may have made goroutines runnable); otherwise it halts until
 // an interrupt or the earlier of the next runtime timer (pollUntil; 0 means
-// none) and maxIdle, armed on this CPU's local APIC timer in one-shot mode
+// none) and idleBound, armed on this CPU's local APIC timer in one-shot mode
 // with the wake vector. Halting instead of spinning also leaves the host's
 // CPUs to QEMU's I/O thread under TCG. The halt happens only if, with
 // interrupts off, no vector is pending and the timer has not expired;
@@ -108,8 +117,8 @@ func idle(pollUntil int64) {
 		return
 	}
 	now := nanotime()
-	if pollUntil == 0 || pollUntil-now > maxIdle {
-		pollUntil = now + maxIdle
+	if pollUntil == 0 || pollUntil-now > idleBound {
+		pollUntil = now + idleBound
 	}
 	if pollUntil <= now {
 		return
@@ -208,6 +217,9 @@ func StartIdle(h IdleHooks) {
 	case int(wakeTimers.Load()) != len(APICIDs()):
 		warnf("local APIC timer set up on %d of %d CPUs: idle CPUs spin instead of halting", wakeTimers.Load(), len(APICIDs()))
 	default:
+		if len(APICIDs()) == 1 {
+			idleBound = soloIdle
+		}
 		halting.Store(true)
 		goos.Idle = idle
 		return
@@ -220,7 +232,7 @@ func StartIdle(h IdleHooks) {
 func LAPICTimerFrequency() uint64 { return lapicTimerHz }
 
 // IdleWakeLateness returns how late halted CPUs resumed after the deadline
-// they halted for (the next runtime timer, or maxIdle): up to the latest
+// they halted for (the next runtime timer, or idleBound): up to the latest
 // 4096 wake-ups, the worst since ResetIdleWakeLateness, and their count.
 // A halted CPU runs nothing, so this is the lateness of the machine under
 // the firmware (the local APIC timer's delivery, and under an emulator the
