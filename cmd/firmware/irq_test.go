@@ -87,4 +87,48 @@ func irqlContract(t *testing.T, smp, summary string) {
 	if !regexp.MustCompile(`440f22c0\s+MOV[LQ] AX, CR8`).MatchString(w) {
 		t.Errorf("disasm kernel.writeCR8 shows no CR8 write:\n%s", w)
 	}
+
+	idleWakes(t, m, cpus)
+}
+
+// idleWakes counts the vectors each CPU accepts while the shell waits at
+// its prompt for 2 s of the host's time (a measurement window, not a
+// synchronization: the rate is over the guest's uptime): the wake-ups of
+// an idle machine. A lone CPU halts until its own timers (the 10 ms timer
+// probe); with several, each also wakes every 1 ms to steal work, at most
+// 1100 times a second with the probe. A slow host makes fewer wake-ups,
+// never more, so the bounds hold on any host. With the console's 500 us
+// poll (session 14) a lone CPU accepted about 1650 a second, and 2 CPUs
+// about 1000 each, which the 1 ms bound hides: on several CPUs the check
+// catches only a faster poll.
+func idleWakes(t *testing.T, m *qemu.Machine, cpus int) {
+	t.Helper()
+	accepted := func() []int {
+		out := m.Run("irq", 10*time.Second)
+		var n []int
+		for _, mc := range regexp.MustCompile(`(?m)^cpu\d+: (\d+) vectors accepted`).FindAllStringSubmatch(out, -1) {
+			v, _ := strconv.Atoi(mc[1])
+			n = append(n, v)
+		}
+		if len(n) != cpus {
+			t.Fatalf("irq shows %d CPUs' vector counts, want %d:\n%s", len(n), cpus, out)
+		}
+		return n
+	}
+	limit := 400.0 // per CPU and second
+	if cpus > 1 {
+		limit = 1200
+	}
+	n0 := accepted()
+	up0, _ := guestUptime(t, m)
+	time.Sleep(2 * time.Second)
+	up1, _ := guestUptime(t, m)
+	n1 := accepted()
+	for c := range n0 {
+		rate := float64(n1[c]-n0[c]) / (up1 - up0).Seconds()
+		t.Logf("cpu%d: %.0f vectors a second at the prompt", c, rate)
+		if rate > limit {
+			t.Errorf("cpu%d accepted %.0f vectors a second at the prompt, want at most %.0f", c, rate, limit)
+		}
+	}
 }
