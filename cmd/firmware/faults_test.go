@@ -483,11 +483,14 @@ func TestFaultSoak(t *testing.T) {
 		t.Errorf("%d corrupted sectors found by the host, %d by the firmware", corrupt, fwCorrupt)
 	case errs == 0 || errs != failedLines:
 		t.Errorf("%d errors counted, %d failure lines printed: the injected errors must all be reported", errs, failedLines)
-	case acked < 2*count*8/10:
+	case acked < 2*count/2:
 		// The host check means little over sectors no write reached. 15 s
-		// on the loaded 2-core build machine (14 000 ops) covered 96%;
-		// 80% leaves room for a machine four times slower.
-		t.Errorf("only %d of the %d sectors stressed were acknowledged-written, want at least 80%% (%d)", acked, 2*count, 2*count*8/10)
+		// on the loaded 2-core build machine (14 000 ops) covered 96%; in
+		// a slow phase of the host (session 15, run 1 of a ten-run loop)
+		// 2067 ops covered 76%, where the same build made 5600-6700 ops
+		// minutes later. Half leaves room for a host about fourteen times
+		// slower than usual.
+		t.Errorf("only %d of the %d sectors stressed were acknowledged-written, want at least half (%d)", acked, 2*count, 2*count/2)
 	}
 	if s0["timeouts"] < 1 || s0["retries"] < 1 || s0["recoveries"] < 1 || s0["dropped"] == 0 ||
 		s0["lost-interrupts"]+s0["lost-edges"] < s0["dropped"] || s1["delayed"] == 0 || s1["timeouts"] != 0 {
