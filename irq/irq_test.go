@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ataport/firmware/irq/internal/mmio"
 	"github.com/ataport/firmware/irq/ioapic"
@@ -353,6 +354,42 @@ func TestSynchronize(t *testing.T) {
 	msg := recovered(func() { kernel.Raise(8); i.Synchronize(func() {}) })
 	if want := "kernel: Interrupt.Synchronize at DIRQL8, must be PASSIVE..DIRQL7"; msg != want {
 		t.Errorf("Synchronize above DIRQL: panic %q, want %q", msg, want)
+	}
+}
+
+// TestMaskFor holds a line masked for its time, through the driver's own
+// SynchronizeMasked, and unmasks it once the last overlapping call's time
+// is up.
+func TestMaskFor(t *testing.T) {
+	p := newProbe(t, 14, 6)
+	i := p.intr
+	hookRuns := 0
+	i.SetPending(func() bool { hookRuns++; return false })
+	start := time.Now()
+	if err := i.MaskFor(50 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.MaskFor(150 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	i.SynchronizeMasked(func() {})
+	if !i.Masked() || hookRuns != 1 {
+		t.Errorf("after SynchronizeMasked during MaskFor: masked %v, hook ran %d times, want masked, 1", i.Masked(), hookRuns)
+	}
+	for i.Masked() && time.Since(start) < 10*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	if held := time.Since(start); i.Masked() || held < 150*time.Millisecond {
+		t.Errorf("line masked %v after %v, want unmasked after the longer call's 150ms", i.Masked(), held)
+	}
+
+	v, err := ConnectVector("no line", kernel.IPI, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Disconnect()
+	if err := v.MaskFor(time.Millisecond); err == nil || err.Error() != "irq: no line: no IOAPIC line to mask" {
+		t.Errorf("MaskFor of a bare vector: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,9 @@ func addInterruptCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{Name: "irql", Help: "per CPU: CR8, IF, pinned, pending DPCs, halts in long lock spins", Handler: cmdIRQL})
 	sh.Add(shell.Cmd{Name: "irql bench", Help: "cycles per Raise+Lower, spin lock, cli/sti, timer Set+Cancel and DPC (medians)", Handler: cmdIRQLBench})
 	sh.Add(shell.Cmd{Name: "irq", Help: "connected lines: GSI, vector, DIRQL, trigger, mask read back, counts", Handler: cmdIRQ})
+	sh.Add(shell.Cmd{Name: "irq mask", Args: "LINE DURATION",
+		Help:    "mask a connected line at its IOAPIC for DURATION, losing the edges that arrive meanwhile (a fault for the driver to recover from)",
+		MinArgs: 2, MaxArgs: 2, Handler: cmdIRQMask})
 	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer and idle wake lateness", Handler: cmdIRQLatency})
 	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the records of timer and idle wake lateness anew", Handler: func(c *shell.Context, _ []string) error {
 		kernel.ResetTimerLateness()
@@ -120,6 +124,35 @@ func cmdIRQ(c *shell.Context, _ []string) error {
 		fmt.Fprintf(c, "cpu%d: %d vectors accepted by the entry, %d NMIs\n", e.CPU, n, e.NMIs)
 	}
 	return nil
+}
+
+// maxMask bounds `irq mask`, so that a typo cannot leave a disk's line
+// masked for hours.
+const maxMask = 10 * time.Minute
+
+// cmdIRQMask masks a line for a time and returns at once; `irq` shows the
+// line masked meanwhile.
+func cmdIRQMask(c *shell.Context, args []string) error {
+	d, err := shell.ParseDuration("DURATION", args[1])
+	if err != nil {
+		return err
+	}
+	if d > maxMask {
+		return fmt.Errorf("DURATION: %v is longer than %v", d, maxMask)
+	}
+	var names []string
+	for _, i := range irq.Lines() {
+		if i.Name() != args[0] {
+			names = append(names, i.Name())
+			continue
+		}
+		if err := i.MaskFor(d); err != nil {
+			return err
+		}
+		fmt.Fprintf(c, "%s: GSI %d masked for %v\n", i.Name(), i.Line().GSI, d)
+		return nil
+	}
+	return fmt.Errorf("no line %q (lines: %s)", args[0], strings.Join(names, " "))
 }
 
 // latencySamples is how many self-IPIs `irq latency` times.
