@@ -41,6 +41,12 @@ const (
 	dmaSize  = 0x08000000
 )
 
+// RuntimeRAM returns the bytes of RAM the Go runtime owns, heap, stacks and
+// its own structures together.
+//
+// Context: any; does not block or allocate.
+func RuntimeRAM() uint64 { return dmaStart - ramStart }
+
 // COM1 is the console UART's I/O base (PC/AT standard).
 const COM1 = 0x3f8
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -189,10 +188,6 @@ func cmdBench(c *shell.Context, args []string) error {
 	}
 	d := a.dev
 	defer d.SetMode(d.Mode()) // back to the mode it had, which it can take again
-	// No collection runs meanwhile: it would stop the world (see
-	// allocMetrics) and take CPU time from the passes. The I/O path does
-	// not allocate, so the heap stays as it is.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	fmt.Fprintf(c, "bench: %s lba %d count %d, QD1 (rand-read QD%d), a warm-up pass and %d passes of %v per test\n",
 		d.Name(), a.lba, a.count, a.qd, a.passes, a.pass)
 	for _, m := range a.modes {

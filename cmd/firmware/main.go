@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/ataport/firmware/board/pc"
@@ -20,6 +21,11 @@ func main() {
 	for _, w := range pc.Warnings() {
 		fmt.Printf("warning: %s\n", w)
 	}
+	// A collection stops the world twice, and restarting it can panic
+	// TamaGo's runtime (README "Known problems"): collect only when the
+	// runtime's memory fills, not at every doubling of a heap of a few MiB.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(int64(pc.RuntimeRAM() / 4 * 3))
 	if err := startInterrupts(); err != nil {
 		fmt.Printf("interrupts: %v\n", err)
 	} else {
