@@ -20,6 +20,9 @@ type Interrupt interface {
 	Synchronize(fn func())
 	SynchronizeMasked(fn func()) (signalled bool)
 	Masked() bool
+	// MaskChanges counts the writes of the mask bit made outside
+	// SynchronizeMasked (irq.Interrupt.MaskFor, `irq mask`).
+	MaskChanges() uint64
 	SetPending(fn func() bool)
 	// AcceptedHere counts the deliveries of the interrupt's vector by the
 	// executing CPU's local APIC (hardware only: the entry's count).

@@ -7,10 +7,12 @@ import "sync/atomic"
 // register pair under the IOAPIC lock at HIGH, about 3.5 us under TCG and
 // four times per request; yet the line changes only in the port's masked
 // sections (Interrupt.SynchronizeMasked: synchronized routines, HwReset,
-// the timeout check). So the port counts those sections, and a record
+// the timeout check) and when a fault is injected (`irq mask`, counted by
+// Interrupt.MaskChanges). So the port counts those sections, and a record
 // reads the IOAPIC again only while one may be in progress, or when one
-// began or ended since the last read; otherwise it takes that read's bit.
-// Every masked section of the port goes through synchronizeMasked.
+// began or ended, or the injected mask changed, since the last read;
+// otherwise it takes that read's bit. Every masked section of the port
+// goes through synchronizeMasked.
 
 // maskState counts the port's masked sections of one channel.
 type maskState struct {
@@ -39,14 +41,22 @@ func (ch *Channel) synchronizeMasked(fn func()) bool {
 //
 // Context: any IRQL; does not block or allocate.
 func (ch *Channel) masked() bool {
-	g := ch.mask.gen.Load()
+	g := ch.maskGen()
 	idle := ch.mask.busy.Load() == 0
 	if l := ch.mask.last.Load(); idle && l>>1 == g+1 {
 		return l&1 != 0
 	}
 	m := ch.intr.Masked()
-	if idle && ch.mask.gen.Load() == g {
+	if idle && ch.maskGen() == g {
 		ch.mask.last.Store((g+1)<<1 | bit(m, 0))
 	}
 	return m
+}
+
+// maskGen moves whenever the line's mask bit may have: both counts only
+// grow, so an equal sum means neither moved.
+//
+// Context: any IRQL; does not block or allocate.
+func (ch *Channel) maskGen() uint64 {
+	return ch.mask.gen.Load() + ch.intr.MaskChanges()
 }

@@ -27,6 +27,7 @@ type fakeIntr struct {
 	isr     irq.ISR
 	pending atomic.Pointer[func() bool]
 	masked  atomic.Bool
+	changes atomic.Uint64 // mask writes outside SynchronizeMasked
 	edges   chan struct{}
 	hold    atomic.Bool  // edges wait on the wire until release
 	held    atomic.Int64 // edges waiting on the wire
@@ -56,6 +57,7 @@ func (f *fakeIntr) SynchronizeMasked(fn func()) bool {
 }
 
 func (f *fakeIntr) Masked() bool              { return f.masked.Load() }
+func (f *fakeIntr) MaskChanges() uint64       { return f.changes.Load() }
 func (f *fakeIntr) AcceptedHere() uint32      { return 0 }
 func (f *fakeIntr) SetPending(fn func() bool) { f.pending.Store(&fn) }
 
@@ -646,6 +648,22 @@ func TestDeviceErrorsAndFlush(t *testing.T) {
 }
 
 // The contexts table proves the contract of docs/DESIGN.md "Who runs where".
+// TestMaskedSeesInjectedMask: a mask written outside the port's masked
+// sections (`irq mask`) is read back from the line, not taken from the
+// record's cache of the last read.
+func TestMaskedSeesInjectedMask(t *testing.T) {
+	h := newHarness(t, bigDisk(), nil, nil)
+	for i, want := range []bool{false, false, true, true, false, false} {
+		if i == 2 || i == 4 {
+			h.intr.masked.Store(want)
+			h.intr.changes.Add(1)
+		}
+		if got := h.ch.masked(); got != want {
+			t.Errorf("read %d: masked() = %v, want %v", i, got, want)
+		}
+	}
+}
+
 func TestContexts(t *testing.T) {
 	disk := bigDisk()
 	h := newHarness(t, disk, cd(), nil)

@@ -111,6 +111,12 @@ func (v *sharedView) Synchronize(fn func()) { v.s.intr.Synchronize(fn) }
 // Context: any IRQL; does not block or allocate.
 func (v *sharedView) Masked() bool { return v.s.intr.Masked() }
 
+// MaskChanges counts the shared line's mask writes outside the port's
+// masked sections.
+//
+// Context: any IRQL; does not block or allocate.
+func (v *sharedView) MaskChanges() uint64 { return v.s.intr.MaskChanges() }
+
 // AcceptedHere counts the deliveries of the shared vector to this CPU by
 // its local APIC (the kernel's entry: hardware only).
 //

@@ -144,6 +144,8 @@ type Interrupt struct {
 	// held counts the MaskFor calls whose time has not run out; while it
 	// is above 0 the line stays masked. Under the interrupt lock.
 	held int
+	// maskChanges counts MaskFor's writes of the mask bit.
+	maskChanges atomic.Uint64
 
 	connected atomic.Bool
 	pending   atomic.Pointer[func() bool]
@@ -399,8 +401,8 @@ func (i *Interrupt) SetPending(fn func() bool) {
 // (KeSynchronizeExecution, AtaPortRequestSynchronizedRoutine).
 //
 // Context: PASSIVE..Level(), any IF; does not block or allocate; spins for
-// the lock. fn runs at Level(), IF=1, the lock held, the line unmasked; it
-// must not block or allocate.
+// the lock. fn runs at Level(), IF=1, the lock held, the line unmasked
+// unless MaskFor holds it masked; it must not block or allocate.
 func (i *Interrupt) Synchronize(fn func()) {
 	kernel.AssertLevel("Interrupt.Synchronize", kernel.PASSIVE, i.lock.Level)
 	old := i.lock.Acquire()
@@ -468,16 +470,25 @@ func (i *Interrupt) MaskFor(d time.Duration) error {
 	i.Synchronize(func() {
 		i.held++
 		i.io.Mask(i.pin)
+		i.maskChanges.Add(1)
 	})
 	time.AfterFunc(d, func() {
 		i.Synchronize(func() {
 			if i.held--; i.held == 0 && i.connected.Load() {
 				i.io.Unmask(i.pin)
+				i.maskChanges.Add(1)
 			}
 		})
 	})
 	return nil
 }
+
+// MaskChanges counts MaskFor's writes of the line's mask bit, each counted
+// once the IOAPIC has it: a reader that keeps an answer of Masked() must
+// read again once the count moved.
+//
+// Context: any IRQL; does not block or allocate.
+func (i *Interrupt) MaskChanges() uint64 { return i.maskChanges.Load() }
 
 // Masked reports whether the line is masked, read back from its IOAPIC
 // redirection entry, or for ConnectMSI from the device (MaskHook.Masked);
