@@ -11,4 +11,4 @@ import (
 // GiB would put the first stack above the RAM of a 1 GiB machine.
 //
 //go:linkname ramSize runtime/goos.RamSize
-var ramSize uint64 = dmaStart - ramStart
+var ramSize uint64 = runtimeRAM

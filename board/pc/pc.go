@@ -39,13 +39,15 @@ const (
 	ramStart = 0x10000000
 	dmaStart = 0x30000000
 	dmaSize  = 0x08000000
+
+	runtimeRAM = dmaStart - ramStart
 )
 
 // RuntimeRAM returns the bytes of RAM the Go runtime owns, heap, stacks and
 // its own structures together.
 //
 // Context: any; does not block or allocate.
-func RuntimeRAM() uint64 { return dmaStart - ramStart }
+func RuntimeRAM() uint64 { return runtimeRAM }
 
 // COM1 is the console UART's I/O base (PC/AT standard).
 const COM1 = 0x3f8
