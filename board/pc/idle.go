@@ -18,12 +18,17 @@ import (
 // halted CPU only through an interrupt, so without a bound a goroutine made
 // runnable on another CPU's queue could wait for the next device interrupt
 // (a CPU that is pinned at DISPATCH or above never yields to it), and so
-// could a stop of the world, which waits for every CPU's scheduler. Waking
-// every millisecond lets the idle CPU steal such work and join the stop.
-// A single CPU has no other queue and stops the world itself: it halts up
-// to soloIdle, for its own timers and interrupts only.
+// could a stop of the world, which waits for every CPU's scheduler, and the
+// timers of a CPU that computes. Waking every 4 ms (Linux's tick at
+// HZ=250) lets the idle CPU steal such work and join the stop. A shorter
+// bound costs the busy CPU under QEMU's TCG: each wake takes QEMU's big
+// lock several times (the timer's expiry, the delivery, the EOI, the
+// re-arm), which every port access of the busy CPU also takes; 1 ms made
+// PIO 5-12% and random DMA reads up to 8% slower (README "Performance",
+// session 17). A single CPU has no other queue and stops the world
+// itself: it halts up to soloIdle, for its own timers and interrupts only.
 const (
-	maxIdle  = 1_000_000     // ns
+	maxIdle  = 4_000_000     // ns
 	soloIdle = 1_000_000_000 // ns, below the timer's 32-bit count at 4 GHz
 )
 
