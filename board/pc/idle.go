@@ -23,9 +23,9 @@ import (
 // HZ=250) lets the idle CPU steal such work and join the stop. A shorter
 // bound costs the busy CPU under QEMU's TCG: each wake takes QEMU's big
 // lock several times (the timer's expiry, the delivery, the EOI, the
-// re-arm), which every port access of the busy CPU also takes; 1 ms made
-// PIO 5-12% and random DMA reads up to 8% slower (README "Performance",
-// session 17). A single CPU has no other queue and stops the world
+// re-arm), which every port access of the busy CPU also takes; against
+// 1 ms, 4 ms made PIO 5-13% and random DMA reads 5-9% faster in passes
+// alternated inside one boot (README "Performance", session 17). A single CPU has no other queue and stops the world
 // itself: it halts up to soloIdle, for its own timers and interrupts only.
 const (
 	maxIdle  = 4_000_000     // ns
