@@ -95,8 +95,8 @@ func irqlContract(t *testing.T, smp, summary string) {
 // its prompt for 2 s of the host's time (a measurement window, not a
 // synchronization: the rate is over the guest's uptime): the wake-ups of
 // an idle machine. A lone CPU halts until its own timers (the 10 ms timer
-// probe); with several, each also wakes every 4 ms to steal work, 250-350
-// times a second with the probe. A slow host makes fewer wake-ups,
+// probe); with several, each also wakes every 4 ms to steal work, about
+// 250-300 times a second with the probe (246-291 in session 17). A slow host makes fewer wake-ups,
 // never more, so the bounds hold on any host. With the console's 500 us
 // poll (session 14) a lone CPU accepted about 1650 a second, and 2 CPUs
 // about 1000 each; with the 1 ms bound (until session 17) 2 CPUs accepted
