@@ -25,7 +25,7 @@ import (
 // lock several times (the timer's expiry, the delivery, the EOI, the
 // re-arm), which every port access of the busy CPU also takes; against
 // 1 ms, 4 ms made PIO 5-13% and random DMA reads 5-9% faster in passes
-// alternated inside one boot (README "Performance", session 17). A single CPU has no other queue and stops the world
+// alternated inside one boot (docs/PERFORMANCE.md, session 17). A single CPU has no other queue and stops the world
 // itself: it halts up to soloIdle, for its own timers and interrupts only.
 const (
 	maxIdle  = 4_000_000     // ns

@@ -368,12 +368,15 @@ func traceMixed(t *testing.T, smp string) {
 // timer of the lost-interrupt check about 250 ms later, its masked section
 // (the line masked, read back), the completion found there and serviced
 // after it, the completion DPC, and the write returned; `trace show`
-// prints the same steps as text.
+// prints the same steps as text. Before the trace, `trace` and `trace
+// show` say there is none.
 func TestTraceDroppedInterrupt(t *testing.T) {
 	img := randomImage(t, "a.img", 8<<20, 41)
 	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img, Bus: 0}}})
 	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
 	runLine(t, m, "ata inject 0 drop 1", "ata0: inject drop 1 delay 0s (dropped 0, delayed 0)", 5*time.Second)
+	runLine(t, m, "trace", "trace: none since boot (`trace start` begins one)", 5*time.Second)
+	runLine(t, m, "trace show", "error: no trace since boot: `trace start` begins one", 5*time.Second)
 	m.Run("trace start", 10*time.Second)
 	m.Run("ata write 0:0 100 8 0x5a", 30*time.Second)
 	m.Run("trace stop", 10*time.Second)

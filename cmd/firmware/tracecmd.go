@@ -75,6 +75,10 @@ func cmdTrace(c *shell.Context, _ []string) error {
 			on = append(on, cl.String())
 		}
 	}
+	if s.Classes == 0 {
+		fmt.Fprintln(c, "trace: none since boot (`trace start` begins one)")
+		return nil
+	}
 	state := "stopped"
 	if trace.Running() {
 		state = "recording"
@@ -94,13 +98,32 @@ func cmdTraceShow(c *shell.Context, args []string) error {
 			return err
 		}
 	}
+	if err := traceStarted(); err != nil {
+		return err
+	}
 	s := trace.Read()
+	if len(s.Events) == 0 {
+		fmt.Fprintln(c, "trace: no events recorded")
+		return nil
+	}
 	return s.Text(c, int(n), traceNames())
+}
+
+// traceStarted says, for the commands that read a trace, that there is
+// none to read.
+func traceStarted() error {
+	if trace.Stat().Classes == 0 {
+		return fmt.Errorf("no trace since boot: `trace start` begins one")
+	}
+	return nil
 }
 
 // cmdTraceDump writes the trace as JSON between the marker lines, with
 // a summary line after the end marker.
 func cmdTraceDump(c *shell.Context, _ []string) error {
+	if err := traceStarted(); err != nil {
+		return err
+	}
 	s := trace.Read()
 	fmt.Fprintln(c, traceBegin)
 	err := s.WriteJSON(c, traceNames())

@@ -266,24 +266,51 @@ const DefaultSize = 16384
 // Start begins a new trace of the classes in classes (a mask of 1<<Class)
 // with size events per CPU and ncpu CPUs, discarding the previous one.
 //
-// Context: PASSIVE; allocates ncpu*size*32 bytes, after collecting the
-// previous trace's rings: at the largest size both would not fit the Go
-// runtime's 512 MiB on four CPUs (board/pc/pc.go).
+// The previous trace's rings are kept when they have the new size, with
+// their counts reset. A record that loaded the previous trace before the
+// swap may still write one event into its CPU's ring; it runs pinned on
+// that CPU, the only one that writes the ring, so it lands at or beyond
+// the new count and is overwritten or never read.
+//
+// Context: PASSIVE; when the size changes, allocates ncpu*size*32 bytes
+// after collecting the previous trace's rings: at the largest size both
+// would not fit the Go runtime's 512 MiB on four CPUs (board/pc/pc.go).
+// Collecting stops the world, which TamaGo's runtime can panic in (README
+// "Known problems"), hence the reuse.
 func Start(classes uint32, size, ncpu int) {
 	mask.Store(0)
-	if cur.Swap(nil) != nil {
-		runtime.GC()
-	}
 	if size <= 0 {
 		size = DefaultSize
 	}
+	ncpu = min(ncpu, MaxCPUs)
 	b := &buffers{classes: classes & AllClasses}
-	for i := 0; i < min(ncpu, MaxCPUs); i++ {
-		b.r[i].ev = make([]Event, size)
+	if old := cur.Swap(nil); old != nil {
+		if old.sized(size, ncpu) {
+			for i := 0; i < ncpu; i++ {
+				b.r[i].ev = old.r[i].ev
+			}
+		} else {
+			runtime.GC()
+		}
+	}
+	for i := 0; i < ncpu; i++ {
+		if b.r[i].ev == nil {
+			b.r[i].ev = make([]Event, size)
+		}
 	}
 	b.startTSC, b.startNanos = hw.TSC(), time.Since(epoch).Nanoseconds()
 	cur.Store(b)
 	mask.Store(b.classes)
+}
+
+// sized reports whether b has a ring of size events for each of ncpu CPUs.
+func (b *buffers) sized(size, ncpu int) bool {
+	for i := 0; i < MaxCPUs; i++ {
+		if (len(b.r[i].ev) == size) != (i < ncpu) {
+			return false
+		}
+	}
+	return true
 }
 
 // Stop ends recording; the events stay for Events and Dump.

@@ -3,6 +3,7 @@ package trace_test
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,49 @@ func TestRingFull(t *testing.T) {
 	snap := trace.Read()
 	if !snap.Cut || len(snap.Events) != 4 || snap.Events[0].A != 0 || snap.Events[3].A != 3 {
 		t.Errorf("Read: cut %v, events %+v", snap.Cut, snap.Events)
+	}
+}
+
+// A new trace of the previous one's size keeps its rings and collects
+// nothing (a collection stops the world); the old events are gone. Of
+// another size, it collects the previous rings before allocating.
+func TestStartReusesRings(t *testing.T) {
+	numGC := func() uint32 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.NumGC
+	}
+	ncpu := kernel.NumCPU()
+	trace.Start(1<<trace.ClassReq, 8, ncpu)
+	old := kernel.Raise(kernel.DISPATCH)
+	for i := 0; i < 3; i++ {
+		trace.Record(trace.ReqSubmit, 100+uint64(i), 0, 0, 0)
+	}
+	kernel.Lower(old)
+	gc := numGC()
+	if n := testing.AllocsPerRun(10, func() { trace.Start(1<<trace.ClassReq, 8, ncpu) }); n != 1 {
+		t.Errorf("Start of the same size: %v allocations, want 1 (the trace, not its rings)", n)
+	}
+	if got := numGC(); got != gc {
+		t.Errorf("Start of the same size collected %d times", got-gc)
+	}
+	if s := trace.Stat(); s.Size != 8 || s.Recorded[0] != 0 || s.Dropped[0] != 0 {
+		t.Errorf("after restart: %+v", s)
+	}
+	old = kernel.Raise(kernel.DISPATCH)
+	trace.Record(trace.ReqSubmit, 7, 0, 0, 0)
+	kernel.Lower(old)
+	if ev := trace.Read().Events; len(ev) != 1 || ev[0].A != 7 {
+		t.Errorf("after restart: events %+v, want the one recorded since", ev)
+	}
+	gc = numGC()
+	trace.Start(1<<trace.ClassReq, 16, ncpu)
+	defer trace.Stop()
+	if got := numGC(); got == gc {
+		t.Error("Start of another size did not collect the previous rings")
+	}
+	if s := trace.Stat(); s.Size != 16 || s.Recorded[0] != 0 {
+		t.Errorf("after resize: %+v", s)
 	}
 }
 
