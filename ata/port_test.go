@@ -735,9 +735,12 @@ func TestContexts(t *testing.T) {
 }
 
 // QueueState of an idle channel: nothing queued or in flight, no deadline,
-// not held (the PIIX miniport reports no state of its own).
+// not held (the PIIX miniport reports no state of its own). The completion
+// DPC uncounts the discovery's last request after waking its waiter, so
+// the test waits for that first.
 func TestQueueStateIdle(t *testing.T) {
 	h := newHarness(t, bigDisk(), nil, nil)
+	h.quiet()
 	want := "ata0: queued 0 built false building false busy-retry 0 (waiting false) started 0 in flight 0 [] first deadline in none held false done 0"
 	if got := h.ch.QueueState(); got != want {
 		t.Errorf("QueueState\n got %q\nwant %q", got, want)

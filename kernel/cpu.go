@@ -164,7 +164,8 @@ func cpuOf(apic uint8) *perCPU {
 // interrupt entry too), x86 makes stores visible to the other CPUs in
 // program order (SDM Vol 3A, "Memory Ordering in P6 and More
 // Recent Processor Families"), and no other CPU decides anything from
-// the word: targeted DPCs kick their CPU instead (dpc.go).
+// the word: targeted DPCs kick their CPU instead (dpc.go). Its Store is
+// in hw_tamago.go; the host fake's (hw_host.go) is atomic.
 type ownWord struct{ v uint32 }
 
 // Load returns the word.
@@ -172,10 +173,6 @@ type ownWord struct{ v uint32 }
 // Context: any IRQL, any CPU; does not block or allocate.
 func (w *ownWord) Load() uint32 { return atomic.LoadUint32(&w.v) }
 
-// Store sets the word.
-//
-// Context: pinned on the word's CPU; does not block or allocate.
-func (w *ownWord) Store(v uint32) { w.v = v }
 
 // Fields of perCPU.state.
 const (

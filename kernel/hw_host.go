@@ -137,3 +137,11 @@ func checkPinLayout() error { return nil }
 
 // setupCPUID has nothing to do on the host: the simulated APIC ID is the P.
 func setupCPUID() {}
+
+
+// Store sets the word. On the host it is atomic: goroutines that take
+// turns pinned on one P are one fake CPU to the kernel, but the race
+// detector sees no order between them.
+//
+// Context: pinned on the word's CPU; does not block or allocate.
+func (w *ownWord) Store(v uint32) { atomic.StoreUint32(&w.v, v) }

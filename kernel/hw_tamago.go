@@ -143,3 +143,8 @@ func checkPinLayout() error {
 func bootCPUs() int {
 	return 1
 }
+
+// Store sets the word with a plain MOV (ownWord says why).
+//
+// Context: pinned on the word's CPU; does not block or allocate.
+func (w *ownWord) Store(v uint32) { w.v = v }
