@@ -339,6 +339,56 @@ func TestInjectDelay(t *testing.T) {
 	}
 }
 
+// An injected BuildIo stall makes each BuildIo that much longer, inside
+// the call, so that with a request in flight its ISR runs during the next
+// one's BuildIo; it is capped at MaxBuildIoStall, and InjectOff ends it.
+func TestInjectBuildIoStall(t *testing.T) {
+	h := newHarness(t, bigDisk(), nil, nil)
+	d := h.device("0:0")
+	overlaps := func() uint64 {
+		for _, r := range h.ctl.Contexts() {
+			if r.Routine == RoutineBuildIo {
+				return r.Overlap
+			}
+		}
+		return 0
+	}
+	before := overlaps()
+	h.ch.InjectBuildIoStall(5 * time.Millisecond)
+	if inj := h.ch.Injection(); inj.BuildIoStall != 5*time.Millisecond {
+		t.Errorf("injection %+v", inj)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 512)
+			for i := uint64(w); i < 8; i += 2 {
+				if _, err := d.ReadAt(buf, int64(i)*512); err != nil || !bytes.Equal(buf, pattern(i, 1, 512)) {
+					t.Errorf("read %d with BuildIo stalled: %v", i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if el := time.Since(start); el < 8*5*time.Millisecond {
+		t.Errorf("8 reads with 5 ms BuildIo stalls took %v", el)
+	}
+	if n := overlaps() - before; n == 0 {
+		t.Error("no ISR ran during a stalled BuildIo with a request in flight")
+	}
+	h.ch.InjectBuildIoStall(time.Hour)
+	if inj := h.ch.Injection(); inj.BuildIoStall != MaxBuildIoStall {
+		t.Errorf("an hour's stall: %+v, want it capped at %v", inj, MaxBuildIoStall)
+	}
+	h.ch.InjectOff()
+	if inj := h.ch.Injection(); inj != (Injection{}) {
+		t.Errorf("injection after off: %+v", inj)
+	}
+}
+
 // IDENTIFY data a device should not send leave the device out of the
 // port, with a message naming what is wrong; nothing panics.
 func TestIdentifyLies(t *testing.T) {

@@ -13,12 +13,17 @@ import (
 // is injected unless asked for. The port's lost-interrupt check (see
 // timeoutLocked) is what recovers a dropped interrupt; a delayed one is
 // serviced by a timer through the same check, so an injection never makes
-// the port touch a device that has not signalled.
+// the port touch a device that has not signalled. BuildIo can be made
+// slow too: the port stalls inside it, at DISPATCH with interrupts on, as
+// a miniport that takes long to build a request would, so that the
+// interrupt of the request in flight falls inside it (what
+// TestContextsUnderLoad needs when the load alone did not do it).
 
 // Injection is a channel's fault injection setting.
 type Injection struct {
-	Drop  uint64        // interrupts still to be dropped
-	Delay time.Duration // how late each interrupt is serviced; 0: at once
+	Drop         uint64        // interrupts still to be dropped
+	Delay        time.Duration // how late each interrupt is serviced; 0: at once
+	BuildIoStall time.Duration // how much longer each BuildIo takes
 }
 
 // injector is the state of a channel's fault injection.
@@ -26,6 +31,7 @@ type injector struct {
 	on    atomic.Bool  // Drop or Delay is set: the ISR looks further
 	drop  atomic.Int64 // interrupts still to drop
 	delay atomic.Int64 // nanoseconds each interrupt waits
+	stall atomic.Int64 // nanoseconds each BuildIo stalls
 
 	// Under the channel's interrupt lock: a delayed service is due.
 	armed bool
@@ -63,6 +69,19 @@ func (ch *Channel) InjectDelay(d time.Duration) {
 	ch.inj.on.Store(true)
 }
 
+// InjectBuildIoStall has each BuildIo of the channel stall d longer,
+// inside the call, at DISPATCH with interrupts on; d of 0 ends it. At most
+// 10 ms, the longest the port lets a CPU stay at DISPATCH for it.
+//
+// Context: any IRQL up to DISPATCH; does not block or allocate.
+func (ch *Channel) InjectBuildIoStall(d time.Duration) {
+	ch.inj.stall.Store(int64(min(max(d, 0), MaxBuildIoStall)))
+}
+
+// MaxBuildIoStall bounds InjectBuildIoStall: a CPU at DISPATCH runs no
+// DPC, timer or goroutine meanwhile.
+const MaxBuildIoStall = 10 * time.Millisecond
+
 // InjectOff ends the channel's fault injection; an interrupt already left
 // to the delay timer is still serviced by it.
 //
@@ -71,6 +90,7 @@ func (ch *Channel) InjectOff() {
 	ch.inj.on.Store(false)
 	ch.inj.drop.Store(0)
 	ch.inj.delay.Store(0)
+	ch.inj.stall.Store(0)
 }
 
 // Injection returns the channel's fault injection setting; the interrupts
@@ -78,7 +98,8 @@ func (ch *Channel) InjectOff() {
 //
 // Context: any IRQL; does not block or allocate.
 func (ch *Channel) Injection() Injection {
-	return Injection{Drop: uint64(ch.inj.drop.Load()), Delay: time.Duration(ch.inj.delay.Load())}
+	return Injection{Drop: uint64(ch.inj.drop.Load()), Delay: time.Duration(ch.inj.delay.Load()),
+		BuildIoStall: time.Duration(ch.inj.stall.Load())}
 }
 
 // isrEntry is the ISR given to the interrupt object: the injected fault

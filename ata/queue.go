@@ -2,6 +2,7 @@ package ata
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/ataport/firmware/kernel"
 	"github.com/ataport/firmware/kernel/trace"
@@ -189,7 +190,8 @@ func (ch *Channel) builderLoop() {
 // only a hardware delivery raises. BuildIo runs pinned at DISPATCH, which
 // masks no device vector, so the CPU is the same for its whole duration,
 // and a delivery during it proves that BuildIo runs with interrupts on
-// (docs/DESIGN.md).
+// (docs/DESIGN.md). An injected BuildIo stall (InjectBuildIoStall) is
+// spent inside the call, after the miniport's.
 //
 // Context: DISPATCH (pumpLocked's section, pinned), IF=1, no lock held
 // (IdeHwBuildIo's).
@@ -207,6 +209,9 @@ func (ch *Channel) buildIo(r *request) bool {
 	masked, locked := ch.masked(), ch.intr.Lock().HeldByThisCPU()
 	ch.trace(trace.ReqBuildBegin, r, 0)
 	ok := ch.mp.BuildIo(&r.irb)
+	if d := ch.inj.stall.Load(); d > 0 {
+		kernel.Stall(time.Duration(d))
+	}
 	ch.trace(trace.ReqBuildEnd, r, trace.Bool(ok))
 	overlap := ch.isrTotal.Load() != total
 	same := ch.intr.AcceptedHere() != delivered

@@ -49,7 +49,9 @@ func parseContexts(t *testing.T, out string) []contextRow {
 // the IOAPIC (read back); DPCs at DISPATCH with IF=1; and the channel's
 // vector delivered by the local APIC to the CPU running BuildIo in the
 // middle of it (the interrupt entry's per-CPU count, which only hardware
-// raises): BuildIo runs with interrupts on, on one CPU as on two.
+// raises): BuildIo runs with interrupts on, on one CPU as on two. When
+// the load alone brings no delivery inside a BuildIo in naturalRounds,
+// BuildIo is lengthened by an injected stall and the load runs again.
 func TestContextsUnderLoad(t *testing.T) {
 	for _, smp := range []string{"1", "2,sockets=1,cores=2"} {
 		t.Run("smp"+smp[:1], func(t *testing.T) { contextsUnderLoad(t, smp) })
@@ -66,19 +68,29 @@ func contextsUnderLoad(t *testing.T, smp string) {
 	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
 	// A BuildIo lasts microseconds, so a delivery in its middle is rare
 	// (one BuildIo in a thousand or ten thousand): the load runs in
-	// rounds of 5 s until one was seen, at most stressRounds. Each round
-	// has its own load (roundStress): on one CPU a load can settle into a
-	// rhythm in which the two channels' interrupts never fall inside a
-	// BuildIo (in one boot of session 8's ten-run loop, four rounds of
-	// the same load saw none in 47 000 BuildIos), and another load
-	// breaks it.
+	// rounds of 5 s until one was seen. Each round has its own load
+	// (roundStress): on one CPU a load can settle into a rhythm in which
+	// the two channels' interrupts never fall inside a BuildIo (in one
+	// boot of session 8's ten-run loop, four rounds of the same load saw
+	// none in 47 000 BuildIos), and another load breaks it. When
+	// naturalRounds saw none, each BuildIo is made 2 ms longer (`ata
+	// inject CHANNEL buildio 2ms`, a stall inside the call at DISPATCH
+	// with interrupts on), which the interrupt of the request in flight
+	// cannot miss; the delivery counted is still the local APIC's.
 	var ctx string
-	for round := 1; round <= stressRounds; round++ {
+	seen := regexp.MustCompile(`(?m)^ata\d\s+HwBuildIo\s.*\s[1-9]\d*$`)
+	for round := 1; round <= naturalRounds+stalledRounds; round++ {
+		if round == naturalRounds+1 {
+			t.Logf("no delivery inside a BuildIo in %d rounds of load alone: each BuildIo now stalls 2 ms", naturalRounds)
+			runLine(t, m, "ata inject 0 buildio 2ms", "ata0: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
+			runLine(t, m, "ata inject 1 buildio 2ms", "ata1: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
+		}
 		out := m.Run(roundStress(round, "5s"), 2*time.Minute)
 		t.Logf("stress, round %d:\n%s", round, out)
 		expectLine(t, out, `(?m)^stress: \d+ ops .* 0 errors, 0 corrupted sectors`)
 		ctx = m.Run("ata contexts", 10*time.Second)
-		if regexp.MustCompile(`(?m)^ata\d\s+HwBuildIo\s.*\s[1-9]\d*$`).MatchString(ctx) {
+		if seen.MatchString(ctx) {
+			t.Logf("a delivery inside a BuildIo after %d rounds", round)
 			break
 		}
 	}
@@ -88,6 +100,13 @@ func contextsUnderLoad(t *testing.T, smp string) {
 
 // stressRounds bounds the rounds of roundStress a test runs.
 const stressRounds = 16
+
+// TestContextsUnderLoad's rounds: of load alone, then with each BuildIo
+// stalled 2 ms.
+const (
+	naturalRounds = 8
+	stalledRounds = 3
+)
 
 // roundStress is the two-channel DMA+PIO stress of round round (from 1)
 // of a test that loads the machine until an interrupt falls inside a

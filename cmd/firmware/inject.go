@@ -14,8 +14,8 @@ import (
 // `ata inject` (this file) and `ata stress` (stress.go).
 func addFaultCommands(sh *shell.Shell) {
 	for _, c := range []shell.Cmd{
-		{Name: "ata inject", Args: "CHANNEL drop N|delay DURATION|off",
-			Help:    "fault injection at a channel's ISR: drop its next N interrupts, service each DURATION late, or stop",
+		{Name: "ata inject", Args: "CHANNEL drop N|delay DURATION|buildio DURATION|off",
+			Help:    "fault injection: drop a channel's next N interrupts, service each DURATION late, make each BuildIo DURATION longer (at most 10ms), or stop",
 			MinArgs: 2, MaxArgs: 3, Handler: cmdInject},
 		{Name: "ata stress", Args: "DEV... [-time D | -ops N] [-workers W] [-seed S] [-think T] [-lba A -count C]",
 			Help:    "random reads, writes and verifies by W workers on stripes of the devices, each idle up to T between them (needs ata rw on)",
@@ -60,6 +60,15 @@ func cmdInject(c *shell.Context, args []string) error {
 			return err
 		}
 		ch.InjectDelay(d)
+	case args[1] == "buildio" && len(args) == 3:
+		d, err := shell.ParseDuration("DURATION", args[2])
+		if err != nil {
+			return err
+		}
+		if d > ata.MaxBuildIoStall {
+			return fmt.Errorf("DURATION: %v is more than %v", d, ata.MaxBuildIoStall)
+		}
+		ch.InjectBuildIoStall(d)
 	case args[1] == "off" && len(args) == 2:
 		ch.InjectOff()
 	default:
@@ -71,12 +80,16 @@ func cmdInject(c *shell.Context, args []string) error {
 
 // injection describes a channel's fault injection and what it did, as
 // `ata inject` and `ata stats` print it: "inject drop 3 delay 0s (dropped
-// 2, delayed 0)", or "inject off (dropped 5, delayed 0)".
+// 2, delayed 0)", "inject drop 0 delay 0s buildio 2ms (dropped 0, delayed
+// 0)", or "inject off (dropped 5, delayed 0)".
 func injection(ch *ata.Channel) string {
 	inj, s := ch.Injection(), ch.Stats()
 	set := "off"
 	if inj != (ata.Injection{}) {
 		set = fmt.Sprintf("drop %d delay %v", inj.Drop, inj.Delay)
+		if inj.BuildIoStall != 0 {
+			set += fmt.Sprintf(" buildio %v", inj.BuildIoStall)
+		}
 	}
 	return fmt.Sprintf("inject %s (dropped %d, delayed %d)", set, s.Dropped, s.Delayed)
 }
