@@ -98,11 +98,9 @@ func contextsUnderLoad(t *testing.T, smp string) {
 		[]string{"HwBuildIo", "HwStartIo", "HwInterrupt", "CompletionDPC"}, true)
 }
 
-// stressRounds bounds the rounds of roundStress a test runs.
-const stressRounds = 16
-
-// TestContextsUnderLoad's rounds: of load alone, then with each BuildIo
-// stalled 2 ms.
+// The rounds of roundStress of TestContextsUnderLoad and TestTrace: of
+// load alone (session 11's runs needed 1 to 7 on one CPU), then with each
+// BuildIo stalled 2 ms.
 const (
 	naturalRounds = 8
 	stalledRounds = 3
@@ -119,9 +117,6 @@ const (
 // eight rounds without think time saw none in 200 000 BuildIos. A worker
 // that wakes from its think time starts a request at any point of the
 // one in flight.
-//
-// On one CPU session 11's runs needed 1 to 7 rounds, so there are up to
-// sixteen.
 func roundStress(round int, d string) string {
 	return fmt.Sprintf("ata stress 0:0 1:0 -time %s -workers %d -seed %d -think %dus",
 		d, 8+round%4*4, round, 200*(1+round%3))
