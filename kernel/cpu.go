@@ -173,7 +173,6 @@ type ownWord struct{ v uint32 }
 // Context: any IRQL, any CPU; does not block or allocate.
 func (w *ownWord) Load() uint32 { return atomic.LoadUint32(&w.v) }
 
-
 // Fields of perCPU.state.
 const (
 	stateLevel        = 0xf

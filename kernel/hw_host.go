@@ -138,7 +138,6 @@ func checkPinLayout() error { return nil }
 // setupCPUID has nothing to do on the host: the simulated APIC ID is the P.
 func setupCPUID() {}
 
-
 // Store sets the word. On the host it is atomic: goroutines that take
 // turns pinned on one P are one fake CPU to the kernel, but the race
 // detector sees no order between them.
