@@ -82,8 +82,7 @@ func contextsUnderLoad(t *testing.T, smp string) {
 	for round := 1; round <= naturalRounds+stalledRounds; round++ {
 		if round == naturalRounds+1 {
 			t.Logf("no delivery inside a BuildIo in %d rounds of load alone: each BuildIo now stalls 2 ms", naturalRounds)
-			runLine(t, m, "ata inject 0 buildio 2ms", "ata0: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
-			runLine(t, m, "ata inject 1 buildio 2ms", "ata1: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
+			stallBuildIo(t, m, true)
 		}
 		out := m.Run(roundStress(round, "5s"), 2*time.Minute)
 		t.Logf("stress, round %d:\n%s", round, out)
@@ -105,6 +104,19 @@ const (
 	naturalRounds = 8
 	stalledRounds = 3
 )
+
+// stallBuildIo has both IDE channels stall 2 ms inside each BuildIo
+// (`ata inject CHANNEL buildio 2ms`), or no longer.
+func stallBuildIo(t *testing.T, m *qemu.Machine, on bool) {
+	t.Helper()
+	for _, ch := range []string{"0", "1"} {
+		if on {
+			runLine(t, m, "ata inject "+ch+" buildio 2ms", "ata"+ch+": inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
+		} else {
+			runLine(t, m, "ata inject "+ch+" off", "ata"+ch+": inject off (dropped 0, delayed 0)", 10*time.Second)
+		}
+	}
+}
 
 // roundStress is the two-channel DMA+PIO stress of round round (from 1)
 // of a test that loads the machine until an interrupt falls inside a

@@ -337,14 +337,12 @@ func traceMixed(t *testing.T, smp string) {
 		switch {
 		case !stalled && found == 0 && round > naturalRounds:
 			t.Logf("no BuildIo span with a vector accepted on its CPU in %d rounds of load alone: each BuildIo now stalls 2 ms", naturalRounds)
-			runLine(t, m, "ata inject 0 buildio 2ms", "ata0: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
-			runLine(t, m, "ata inject 1 buildio 2ms", "ata1: inject drop 0 delay 0s buildio 2ms (dropped 0, delayed 0)", 10*time.Second)
+			stallBuildIo(t, m, true)
 			stalled = true
 		case stalled && found > 0:
 			// On one CPU the stalls leave ata1's PIO ISRs too little of
 			// the CPU for ata0's to nest in them.
-			runLine(t, m, "ata inject 0 off", "ata0: inject off (dropped 0, delayed 0)", 10*time.Second)
-			runLine(t, m, "ata inject 1 off", "ata1: inject off (dropped 0, delayed 0)", 10*time.Second)
+			stallBuildIo(t, m, false)
 			stalled = false
 		}
 		out := m.Run("trace start", 10*time.Second)
