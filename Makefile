@@ -12,9 +12,9 @@
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
-#   make test     gofmt and go vet, host unit tests (race detector on) and
-#                 the QEMU integration tests, after checking that the
-#                 programs they run are installed
+#   make test     gofmt and go vet, host unit tests and the QEMU
+#                 integration tests, after checking that the programs they
+#                 run are installed
 #   make soak     the soaks at full length, SOAK_TIME (10m) each: `ata
 #                 stress` with faults injected, the images checked sector by
 #                 sector afterwards; and with nothing injected, DMA+DMA then
@@ -198,7 +198,7 @@ test: test-tools
 	@$(MAKE) --no-print-directory image
 	go vet ./...
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "error: not gofmt'ed (gofmt -w them):" $$unformatted; exit 1; fi
-	go test -race -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
+	go test -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
 	@# The QEMU tests run alone: they time the guest from the host.
 	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) go test -count=1 -timeout 40m ./cmd/firmware/
 
