@@ -75,8 +75,10 @@ func contextsUnderLoad(t *testing.T, smp string) {
 	// none in 47 000 BuildIos), and another load breaks it. When
 	// naturalRounds saw none, each BuildIo is made 2 ms longer (`ata
 	// inject CHANNEL buildio 2ms`, a stall inside the call at DISPATCH
-	// with interrupts on), which the interrupt of the request in flight
-	// cannot miss; the delivery counted is still the local APIC's.
+	// with interrupts on), long enough for the interrupt of the request
+	// in flight to fall inside (a third of the BuildIos of a stalled
+	// round on one CPU had one); the delivery counted is still the
+	// local APIC's.
 	var ctx string
 	seen := regexp.MustCompile(`(?m)^ata\d\s+HwBuildIo\s.*\s[1-9]\d*$`)
 	for round := 1; round <= naturalRounds+stalledRounds; round++ {
