@@ -198,7 +198,7 @@ test: test-tools
 	@$(MAKE) --no-print-directory image
 	go vet ./...
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "error: not gofmt'ed (gofmt -w them):" $$unformatted; exit 1; fi
-	go test -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
+	go test -race -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
 	@# The QEMU tests run alone: they time the guest from the host.
 	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) go test -count=1 -timeout 40m ./cmd/firmware/
 

@@ -183,7 +183,7 @@ func TestTimeoutRecoveryOrder(t *testing.T) {
 	d := h.device("0:0")
 	before := h.ch.Stats()
 	first := len(disk.Commands())
-	disk.HangCommands = 1
+	disk.Set(func() { disk.HangCommands = 1 })
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := 0; i < 4; i++ {
@@ -429,7 +429,7 @@ func TestDeviceKeepsDRQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := h.ch.Stats()
-	disk.ExtraDRQ = true
+	disk.Set(func() { disk.ExtraDRQ = true })
 	buf := bytes.Repeat([]byte{0xee}, 2*512)
 	_, err := d.ReadAt(buf[:512], 5*512)
 	want := "ata0.0: READ SECTORS lba 5 count 1: protocol error (moved 512 of 512 bytes; status 0x58 DRDY|DSC|DRQ; DRQ still set: the device has more data than asked for)"
@@ -439,7 +439,7 @@ func TestDeviceKeepsDRQ(t *testing.T) {
 	if !bytes.Equal(buf[512:], bytes.Repeat([]byte{0xee}, 512)) {
 		t.Error("the extra data overran the caller's buffer")
 	}
-	disk.ExtraDRQ = false
+	disk.Set(func() { disk.ExtraDRQ = false })
 	if _, err := d.ReadAt(buf[:512], 5*512); err != nil || !bytes.Equal(buf[:512], pattern(5, 1, 512)) {
 		t.Fatalf("read after the recovery: %v", err)
 	}
@@ -457,14 +457,14 @@ func TestDMAOutOfStep(t *testing.T) {
 	h := newHarness(t, disk, nil, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 	d := h.device("0:0")
 	buf := bytes.Repeat([]byte{0xee}, 8*512)
-	disk.DMAShort = 512
+	disk.Set(func() { disk.DMAShort = 512 })
 	_, err := d.ReadAt(buf[:4*512], 64*512)
 	want := "ata0.0: READ DMA lba 64 count 4: protocol error (DMA of 2048 bytes ended with the device and the PRD table out of step, host status 0x65; status 0x50 DRDY|DSC)"
 	if !errors.Is(err, ErrProtocol) || err.Error() != want {
 		t.Errorf("short DMA:\n got  %v\n want %s", err, want)
 	}
-	disk.DMAShort = 0
-	disk.DMALong = 512
+	disk.Set(func() { disk.DMAShort = 0 })
+	disk.Set(func() { disk.DMALong = 512 })
 	_, err = d.ReadAt(buf[:4*512], 64*512)
 	want = "ata0.0: READ DMA lba 64 count 4: timeout (no completion within 200ms; channel reset; status 0x58 DRDY|DSC|DRQ, host status 0x60; after 2 retries)"
 	if !errors.Is(err, ErrTimeout) || err.Error() != want {
@@ -473,7 +473,7 @@ func TestDMAOutOfStep(t *testing.T) {
 	if !bytes.Equal(buf[4*512:], bytes.Repeat([]byte{0xee}, 4*512)) {
 		t.Error("the DMA overran the caller's buffer")
 	}
-	disk.DMALong = 0
+	disk.Set(func() { disk.DMALong = 0 })
 	if _, err := d.ReadAt(buf[:4*512], 64*512); err != nil || !bytes.Equal(buf[:4*512], pattern(64, 4, 512)) {
 		t.Fatalf("read after the recoveries: %v", err)
 	}
@@ -498,7 +498,7 @@ func TestStressUnderFaults(t *testing.T) {
 		return 0
 	}
 	disk.BadSectors = map[uint64]uint8{70: miniport.UNC, 1500: miniport.IDNF | miniport.ABRT}
-	disk.HangCommands = 2
+	disk.Set(func() { disk.HangCommands = 2 })
 	h := newHarness(t, disk, nil, func(c *Config) { c.Timeout = 300 * time.Millisecond })
 	d := h.device("0:0")
 	if err := d.SetWritable(true); err != nil {

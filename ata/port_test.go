@@ -498,7 +498,7 @@ func TestTimeoutResets(t *testing.T) {
 	d := h.device("0:0")
 	modes := len(disk.Modes())
 	before := h.ch.Stats()
-	disk.Hang = true
+	disk.Set(func() { disk.Hang = true })
 	buf := make([]byte, 1024)
 	start := time.Now()
 	_, err := d.ReadAt(buf, 512*42)
@@ -508,7 +508,7 @@ func TestTimeoutResets(t *testing.T) {
 	if el := time.Since(start); el < 600*time.Millisecond || el > 3*time.Second {
 		t.Errorf("three tries timed out after %v", el)
 	}
-	disk.Hang = false
+	disk.Set(func() { disk.Hang = false })
 	// The next read waits for the recovery after the last timeout.
 	if _, err := d.ReadAt(buf, 512*42); err != nil || !bytes.Equal(buf, pattern(42, 2, 512)) {
 		t.Errorf("after the reset: %v", err)
@@ -587,7 +587,7 @@ func TestBusyRetry(t *testing.T) {
 	disk := bigDisk()
 	h := newHarness(t, disk, nil, func(c *Config) { c.BusyTimeout = 300 * time.Millisecond })
 	d := h.device("0:0")
-	disk.BusyReads = 40
+	disk.Set(func() { disk.BusyReads = 40 })
 	if err := h.ch.Reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,7 @@ func TestBusyRetry(t *testing.T) {
 	if _, err := d.ReadAt(buf, 0); err != nil {
 		t.Fatal(err)
 	}
-	disk.BusyReads = 1 << 30
+	disk.Set(func() { disk.BusyReads = 1 << 30 })
 	if err := h.ch.Reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -676,7 +676,7 @@ func TestContexts(t *testing.T) {
 	}
 	// A PIO write whose device raises DRQ late has the miniport poll for
 	// it through a synchronized routine.
-	disk.WriteDelay = 30
+	disk.Set(func() { disk.WriteDelay = 30 })
 	if err := d.SetMode(ModePIO); err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,11 @@ type perCPU struct {
 	kick chan struct{}
 
 	// index is the CPU's index (0 is the BSP); apic its local APIC ID, its
-	// row in the interrupt entry's tables (intr.go).
+	// row in the interrupt entry's tables (intr.go), read through apicRow.
+	// Atomic because Init may map the IDs again while the timers and DPC
+	// helpers of an earlier mapping still run (the host tests do).
 	index int
-	apic  uint8
+	apic  atomic.Uint32
 	// undispatched counts vectors serviced before SetDispatcher.
 	undispatched atomic.Uint64
 	// spinHalts counts the calls of the board's brief halt between turns
@@ -65,7 +67,7 @@ var (
 func init() {
 	for i := range cpus {
 		cpus[i].kick = make(chan struct{}, 1)
-		cpus[i].apic = uint8(i)
+		cpus[i].apic.Store(uint32(i))
 		cpus[i].index = i
 		atomic.StorePointer(&cpuOfAPIC[i], unsafe.Pointer(&cpus[i]))
 	}
@@ -107,7 +109,7 @@ func Init(apicIDs []uint32) error {
 	defer initMu.Unlock()
 	for i, id := range apicIDs {
 		atomic.StorePointer(&cpuOfAPIC[id], unsafe.Pointer(&cpus[i]))
-		cpus[i].apic = uint8(id)
+		cpus[i].apic.Store(id)
 	}
 	for id := range cpuOfAPIC {
 		if !seen[id] {

@@ -41,8 +41,14 @@ func hostP() int {
 	return p
 }
 
+// readCR8 and readFlags read while pinned, as the one instruction they
+// stand for does: a goroutine that moved between naming its P and the
+// load would read another goroutine's level.
 func readCR8() uint64 {
-	return fakeCR8[hostP()].Load()
+	p := procPin()
+	v := fakeCR8[p].Load()
+	procUnpin()
+	return v
 }
 
 func writeCR8(v uint64) {
@@ -58,18 +64,25 @@ func pinSetCR8(v uint64) uint8 {
 	return uint8(p)
 }
 
+// lowerCR8Unpins is false: lowerCR8 keeps the pin, and Lower undoes it
+// last. On the host Go preempts goroutines asynchronously, and under -race
+// the atomics of Lower's statements after lowerCR8 are calls that check
+// the stack: unpinned there, the goroutine could move to another P before
+// Lower has updated the state of the CPU it left.
+const lowerCR8Unpins = false
+
 func lowerCR8(v uint64) uint8 {
 	p := hostP()
 	fakeCR8[p].Store(v)
 	fakeCR8Writes[p].Add(1)
-	if v == 0 {
-		procUnpin()
-	}
 	return uint8(p)
 }
 
 func readFlags() uint64 {
-	if fakeIFOff[hostP()].Load() {
+	p := procPin()
+	off := fakeIFOff[p].Load()
+	procUnpin()
+	if off {
 		return 0
 	}
 	return rflagsIF

@@ -40,6 +40,11 @@ func pinSetCR8(v uint64) (apic uint8)
 // to PASSIVE needs all three, and pins again where it was not pinned.
 func lowerCR8(v uint64) (apic uint8)
 
+// lowerCR8Unpins is true: lowerCR8 unpins, and Lower's few statements
+// after it cannot be preempted, since TamaGo has no asynchronous
+// preemption and they call nothing that checks the stack.
+const lowerCR8Unpins = true
+
 // mLocks returns the count runtime.procPin raises (m.locks of the
 // calling goroutine's M), read at the offset pinSetCR8 uses.
 func mLocks() int32

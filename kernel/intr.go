@@ -78,7 +78,15 @@ type latencyRing struct {
 //
 // Context: pinned on the CPU of c; does not block or allocate.
 func (c *perCPU) anyPending() bool {
-	return rowPending(&pendingVec[c.apic])
+	return rowPending(&pendingVec[c.apicRow()])
+}
+
+// apicRow returns the local APIC ID of c's CPU: its row in the entry's
+// tables.
+//
+// Context: any IRQL, any IF; does not block or allocate.
+func (c *perCPU) apicRow() uint8 {
+	return uint8(c.apic.Load())
 }
 
 // rowPending reports whether any bit of a row of pendingVec is set.
@@ -117,7 +125,7 @@ func (c *perCPU) service(lv IRQL) bool {
 	ran := false
 	at := lv // CR8
 	for {
-		v := takePending(&pendingVec[c.apic], lv)
+		v := takePending(&pendingVec[c.apicRow()], lv)
 		if v < 0 {
 			if lv >= DISPATCH || c.pending.Load() == 0 {
 				return ran
@@ -134,8 +142,8 @@ func (c *perCPU) service(lv IRQL) bool {
 		ran = true
 		class := IRQL(v >> 4)
 		c.setRaw(class)
-		c.lat.record(uint8(v), readTSC()-acceptTSC[c.apic][v])
-		trace.Record(trace.Vector, uint64(v), acceptTSC[c.apic][v], 0, 0)
+		c.lat.record(uint8(v), readTSC()-acceptTSC[c.apicRow()][v])
+		trace.Record(trace.Vector, uint64(v), acceptTSC[c.apicRow()][v], 0, 0)
 		if d := dispatcher.Load(); d != nil {
 			(*d)(uint8(v))
 		} else {
@@ -250,7 +258,7 @@ type VectorStats struct {
 //
 // Context: any IRQL; does not block or allocate.
 func Accepted(cpu int, vector uint8) uint32 {
-	return atomic.LoadUint32(&accepted[cpus[cpu].apic][vector])
+	return atomic.LoadUint32(&accepted[cpus[cpu].apicRow()][vector])
 }
 
 // AcceptedHere returns Accepted for the executing CPU.
@@ -266,7 +274,7 @@ func AcceptedHere(vector uint8) uint32 {
 func EntryStats() []VectorStats {
 	out := make([]VectorStats, NumCPU())
 	for i := range out {
-		a := cpus[i].apic
+		a := cpus[i].apicRow()
 		out[i].CPU = i
 		for v := range out[i].Accepted {
 			out[i].Accepted[v] = atomic.LoadUint32(&accepted[a][v])

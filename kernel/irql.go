@@ -141,12 +141,14 @@ func Lower(new IRQL) {
 	// still cannot leave this CPU: Go preempts only on entry to a function
 	// that checks its stack (TamaGo has no asynchronous preemption), and
 	// the code below calls none before procPin, which does not check,
-	// pins it again: on every path but the common one.
+	// pins it again: on every path but the common one. The host fake,
+	// where neither holds, keeps the pin until the end instead
+	// (lowerCR8Unpins).
 	c := cpuOf(lowerCR8(uint64(new)))
 	w := c.state.Load()
 	cur := IRQL(w & stateLevel)
 	if new >= cur || cur == HIGH || new == PASSIVE && w>>stateSectionShift != uint32(c.index+1) {
-		if new == PASSIVE {
+		if new == PASSIVE && lowerCR8Unpins {
 			procPin() // balanced again if it was not pinned (cur PASSIVE)
 		}
 		if new != cur { // equal: CR8 was rewritten with its value
@@ -160,11 +162,15 @@ func Lower(new IRQL) {
 		c.state.Store(w&^stateLevel | uint32(new))
 	}
 	if c.anyPending() || c.pending.Load() != 0 || kicks.Load() != 0 || trace.On(trace.ClassIRQL) {
-		if new == PASSIVE {
+		if new == PASSIVE && lowerCR8Unpins {
 			procPin()
 		}
 		trace.Record(trace.IRQL, uint64(cur), uint64(new), 0, 0)
 		lowered(c, new)
+		return
+	}
+	if new == PASSIVE && !lowerCR8Unpins {
+		procUnpin()
 	}
 }
 

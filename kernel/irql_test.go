@@ -1,6 +1,9 @@
 package kernel
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -193,5 +196,42 @@ func TestRaiseLowerDoNotAllocate(t *testing.T) {
 		Lower(old)
 	}); n != 0 {
 		t.Errorf("Raise/Lower allocate %v times", n)
+	}
+}
+
+// TestSectionsStayOnTheirCPU runs raised sections on more goroutines than
+// simulated CPUs, long enough for the Go scheduler to ask each to yield,
+// and checks that every section reads its own level on the CPU it started
+// on until it ends. A goroutine that left its CPU between Lower's CR8
+// write and its state update would make another goroutine's section read
+// a level it did not raise (the host fake keeps CR8 per P), or Raise panic
+// on a section that never ended.
+func TestSectionsStayOnTheirCPU(t *testing.T) {
+	if NumCPU() < 2 {
+		t.Skip("needs 2 simulated CPUs (GOMAXPROCS >= 2)")
+	}
+	var bad atomic.Value
+	var wg sync.WaitGroup
+	stop := time.Now().Add(time.Second)
+	for range 4 * NumCPU() {
+		wg.Go(func() {
+			for time.Now().Before(stop) && bad.Load() == nil {
+				old := Raise(DISPATCH)
+				cpu := CPU()
+				for range 200 {
+					if cur := Current(); cur != DISPATCH || CPU() != cpu {
+						bad.Store(fmt.Sprintf("section raised on CPU %d read %v on CPU %d", cpu, cur, CPU()))
+					}
+				}
+				Lower(old)
+				if cur := Current(); cur != PASSIVE {
+					bad.Store(fmt.Sprintf("read %v after Lower to PASSIVE", cur))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if msg := bad.Load(); msg != nil {
+		t.Fatal(msg)
 	}
 }

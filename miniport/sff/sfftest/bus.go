@@ -62,6 +62,19 @@ func Pattern(lba uint64, size int) []byte {
 	return b
 }
 
+// Set runs fn, which changes the device's fault knobs, under the bus's
+// lock, so that a test can turn a fault on or off while the port's ISR
+// and timers still reach the device.
+func (d *Device) Set(fn func()) {
+	if d.mu == nil { // not on a bus yet
+		fn()
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fn()
+}
+
 // Modes returns the SET FEATURES transfer mode values the device received.
 func (d *Device) Modes() []uint8 {
 	d.mu.Lock()
