@@ -12,9 +12,9 @@
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
 #   make qemu-gdb the same, stopped for gdb on localhost:1234
-#   make test     gofmt and go vet, host unit tests and the QEMU
-#                 integration tests, after checking that the programs they
-#                 run are installed
+#   make test     gofmt and go vet, host unit tests (race detector on) and
+#                 the QEMU integration tests, after checking that the
+#                 programs they run are installed
 #   make soak     the soaks at full length, SOAK_TIME (10m) each: `ata
 #                 stress` with faults injected, the images checked sector by
 #                 sector afterwards; and with nothing injected, DMA+DMA then

@@ -463,8 +463,7 @@ func TestDMAOutOfStep(t *testing.T) {
 	if !errors.Is(err, ErrProtocol) || err.Error() != want {
 		t.Errorf("short DMA:\n got  %v\n want %s", err, want)
 	}
-	disk.Set(func() { disk.DMAShort = 0 })
-	disk.Set(func() { disk.DMALong = 512 })
+	disk.Set(func() { disk.DMAShort, disk.DMALong = 0, 512 })
 	_, err = d.ReadAt(buf[:4*512], 64*512)
 	want = "ata0.0: READ DMA lba 64 count 4: timeout (no completion within 200ms; channel reset; status 0x58 DRDY|DSC|DRQ, host status 0x60; after 2 retries)"
 	if !errors.Is(err, ErrTimeout) || err.Error() != want {
@@ -498,7 +497,7 @@ func TestStressUnderFaults(t *testing.T) {
 		return 0
 	}
 	disk.BadSectors = map[uint64]uint8{70: miniport.UNC, 1500: miniport.IDNF | miniport.ABRT}
-	disk.Set(func() { disk.HangCommands = 2 })
+	disk.HangCommands = 2
 	h := newHarness(t, disk, nil, func(c *Config) { c.Timeout = 300 * time.Millisecond })
 	d := h.device("0:0")
 	if err := d.SetWritable(true); err != nil {
