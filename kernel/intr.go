@@ -124,8 +124,10 @@ func takePending(p *[4]uint64, lv IRQL) int {
 func (c *perCPU) service(lv IRQL) bool {
 	ran := false
 	at := lv // CR8
+	// The row is the CPU's, which does not change while pinned on it.
+	row := c.apicRow()
 	for {
-		v := takePending(&pendingVec[c.apicRow()], lv)
+		v := takePending(&pendingVec[row], lv)
 		if v < 0 {
 			if lv >= DISPATCH || c.pending.Load() == 0 {
 				return ran
@@ -142,8 +144,9 @@ func (c *perCPU) service(lv IRQL) bool {
 		ran = true
 		class := IRQL(v >> 4)
 		c.setRaw(class)
-		c.lat.record(uint8(v), readTSC()-acceptTSC[c.apicRow()][v])
-		trace.Record(trace.Vector, uint64(v), acceptTSC[c.apicRow()][v], 0, 0)
+		accept := acceptTSC[row][v]
+		c.lat.record(uint8(v), readTSC()-accept)
+		trace.Record(trace.Vector, uint64(v), accept, 0, 0)
 		if d := dispatcher.Load(); d != nil {
 			(*d)(uint8(v))
 		} else {
