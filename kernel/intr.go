@@ -247,6 +247,19 @@ func PendingVectors() *[4]uint64 {
 	return &pendingVec[apicID()]
 }
 
+// WakeAccepted returns the executing CPU's index and the TSC at which its
+// entry last accepted WakeVector (0 if it never did), for the idle
+// governor's record of how late each CPU took its local APIC timer's
+// interrupt (pc.TimerAcceptLateness). The entry stamps the acceptance
+// whatever the CPU was running, so unlike a wake from a halt this also
+// sees a CPU that was busy.
+//
+// Context: pinned or the idle hook; does not block or allocate.
+func WakeAccepted() (cpu int, tsc uint64) {
+	a := apicID()
+	return cpuOf(a).index, atomic.LoadUint64(&acceptTSC[a][WakeVector])
+}
+
 // VectorStats are the interrupt entry's counts for one CPU.
 type VectorStats struct {
 	CPU          int

@@ -180,3 +180,28 @@ func TestSpuriousAndWake(t *testing.T) {
 		t.Errorf("events %q, want %q", m.log, want)
 	}
 }
+
+// TestWakeAccepted: WakeAccepted gives the executing CPU and the TSC of its
+// entry's latest acceptance of the wake vector, which a delivery of another
+// vector does not move.
+func TestWakeAccepted(t *testing.T) {
+	m := &lapicModel{}
+	m.install(t)
+	old := Raise(DISPATCH)
+	defer Lower(old)
+	before := readTSC()
+	m.inService[WakeVector] = true
+	Deliver(WakeVector)
+	after := readTSC()
+	cpu, at := WakeAccepted()
+	if cpu != CPU() {
+		t.Errorf("WakeAccepted on CPU %d gave CPU %d", CPU(), cpu)
+	}
+	if at < before || at > after {
+		t.Errorf("wake vector accepted at TSC %d, want within [%d, %d] of its delivery", at, before, after)
+	}
+	Deliver(SpuriousVector)
+	if _, again := WakeAccepted(); again != at {
+		t.Errorf("a spurious vector moved the wake vector's acceptance from %d to %d", at, again)
+	}
+}

@@ -93,6 +93,10 @@ type IdleHooks struct {
 	// Halt, when set, is told of each halt (true, before the HLT) and
 	// wake (false, after it), for the event recorder (kernel/trace).
 	Halt func(halt bool)
+	// WakeAccepted returns the executing CPU's index and the TSC at which
+	// its entry last accepted Vector (kernel.WakeAccepted), for
+	// TimerAcceptLateness.
+	WakeAccepted func() (cpu int, tsc uint64)
 }
 
 var hooks IdleHooks
@@ -100,6 +104,19 @@ var hooks IdleHooks
 // wakeLateness keeps how late halted CPUs resumed after the deadline they
 // halted for (IdleWakeLateness).
 var wakeLateness lateness.Log
+
+// acceptLateness keeps how late CPUs, halted or busy, accepted their local
+// APIC timer's vector after the deadline it was armed for
+// (TimerAcceptLateness).
+var acceptLateness lateness.Log
+
+// wakeArm is when (nanotime) a CPU last armed its local APIC timer and for
+// when.
+type wakeArm struct{ at, due int64 }
+
+// wakeArms holds each CPU's latest wakeArm, by CPU index; StartIdle sizes
+// it. Only its own CPU reads and writes an element.
+var wakeArms []wakeArm
 
 // idle is the runtime's idle hook (goos.Idle), called by the scheduler on
 // the M's g0 stack when this CPU has nothing to run. It first serves the
@@ -128,7 +145,7 @@ func idle(pollUntil int64) {
 	if pollUntil <= now {
 		return
 	}
-	armTimer(pollUntil - now)
+	armTimer(now, pollUntil)
 	if hooks.Halt != nil {
 		hooks.Halt(true)
 	}
@@ -160,17 +177,44 @@ func HaltBriefly() {
 	if !halting.Load() {
 		return
 	}
-	armTimer(spinHaltTime)
+	now := nanotime()
+	armTimer(now, now+spinHaltTime)
 	haltUnlessPending(lapicReg(LAPIC_TMRCURRCNT), hooks.Pending())
 	disarmTimer()
 }
 
 // armTimer starts the executing CPU's local APIC timer in one-shot mode to
-// raise the wake vector after ns: writing the initial count (re)starts it,
-// on the divider and LVT SetupWakeTimer wrote.
-func armTimer(ns int64) {
-	count := uint64(ns) * lapicTimerHz / 1e9
+// raise the wake vector at due, now being the current nanotime: writing the
+// initial count (re)starts it, on the divider and LVT SetupWakeTimer wrote.
+// It first records how late this CPU accepted the vector of its previous
+// arming, if that vector came (noteAcceptance).
+//
+// Context: the idle hook or pinned, IF=1; does not block or allocate.
+func armTimer(now, due int64) {
+	cpu := noteAcceptance()
+	count := uint64(due-now) * lapicTimerHz / 1e9
 	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
+	wakeArms[cpu] = wakeArm{now, due}
+}
+
+// noteAcceptance records in acceptLateness how late the executing CPU's
+// entry accepted the wake vector after the deadline of the CPU's latest
+// arming, when it accepted one after that arming (0 when it came early, by
+// the two clocks' calibration), and returns the CPU's index. The entry
+// stamps the acceptance whether the CPU halted or ran anything below the
+// vector's class, so a late one is time the CPU could not take an
+// interrupt: the host not running the virtual CPU, the emulator's timer
+// firing late, or the firmware with interrupts off or at HIGH (the entry,
+// the check before a halt, an IPI's send: microseconds). A vector of an
+// earlier arming accepted after the latest arming began counts as that
+// arming's, as 0: a sample lost, never one made longer.
+func noteAcceptance() int {
+	cpu, tsc := hooks.WakeAccepted()
+	w := &wakeArms[cpu]
+	if at := tscNanos(tsc); w.due != 0 && tsc != 0 && at > w.at {
+		acceptLateness.Record(time.Duration(max(at-w.due, 0)))
+	}
+	return cpu
 }
 
 var (
@@ -225,6 +269,7 @@ func StartIdle(h IdleHooks) {
 		if len(APICIDs()) == 1 {
 			idleBound = soloIdle
 		}
+		wakeArms = make([]wakeArm, len(APICIDs()))
 		halting.Store(true)
 		goos.Idle = idle
 		return
@@ -252,3 +297,23 @@ func IdleWakeLateness() (recent []time.Duration, worst time.Duration, n uint64) 
 //
 // Context: any; does not block.
 func ResetIdleWakeLateness() { wakeLateness.Reset() }
+
+// TimerAcceptLateness returns how late CPUs accepted their local APIC
+// timer's interrupt after the deadline it was armed for (idle's and
+// HaltBriefly's timers, whether the CPU was still halted or already busy
+// when it fired): up to the latest 4096, the worst since
+// ResetTimerAcceptLateness, and their count. It is what IdleWakeLateness
+// cannot see, a busy virtual CPU the host did not run, together with the
+// short sections the firmware runs with interrupts off or at HIGH
+// (noteAcceptance). A CPU that runs without halting for longer than the
+// idle bound arms no timer, so it is sampled only around its halts.
+//
+// Context: PASSIVE; allocates.
+func TimerAcceptLateness() (recent []time.Duration, worst time.Duration, n uint64) {
+	return acceptLateness.Samples()
+}
+
+// ResetTimerAcceptLateness starts the record of TimerAcceptLateness anew.
+//
+// Context: any; does not block.
+func ResetTimerAcceptLateness() { acceptLateness.Reset() }

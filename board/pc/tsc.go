@@ -53,3 +53,9 @@ func calibrateTSC(port uint16, width int) {
 	AMD64.TimerMultiplier = 1e9 / float64(tscHz)
 	AMD64.TimerOffset = 0
 }
+
+// tscNanos converts a TSC reading to the runtime's time (nanotime) as
+// AMD64.GetTime does.
+func tscNanos(tsc uint64) int64 {
+	return int64(float64(tsc)*AMD64.TimerMultiplier) + AMD64.TimerOffset
+}

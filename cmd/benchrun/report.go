@@ -62,6 +62,9 @@ type Latency struct {
 	P99us     float64 `json:"p99_us"`
 	MaxUs     float64 `json:"max_us"`
 	Samples   int     `json:"samples"`
+	// Of is, for a lateness record, how many there were in all when
+	// more than the samples kept (p50 and p99 of those, max of all).
+	Of uint64 `json:"of,omitempty"`
 }
 
 // Bench is an `ata bench` result in JSON: rates as median, min and max over
@@ -113,7 +116,7 @@ func parse(out string, env Env) []Record {
 		if r, p50, p99, mx, ok := bench.ParseLatency(l); ok {
 			recs = append(recs, Record{Kind: "irq-latency", Env: env, Latency: &Latency{
 				Name: r.Name, P50Cycles: r.P50, P99Cycles: r.P99, MaxCycles: r.Max,
-				P50us: p50, P99us: p99, MaxUs: mx, Samples: r.Samples,
+				P50us: p50, P99us: p99, MaxUs: mx, Samples: r.Samples, Of: r.Of,
 			}})
 			continue
 		}

@@ -20,8 +20,9 @@ import (
 // lost-interrupt poll or a timeout, no reset, synchronized routines for at
 // most 1% of the requests, the data intact; and from `irq latency` that
 // kernel timers ran meanwhile, none more than 50 ms later than the
-// longest a halted CPU was kept from waking (the host's stall, from the
-// idle wake-ups recorded beside them).
+// longest a CPU was kept from taking its local APIC timer's interrupt (the
+// host's stall: a halted CPU's wake-up, or the entry's acceptance on a CPU
+// halted or busy, recorded beside them).
 func TestSoakNoFaults(t *testing.T) {
 	dur := soakTime(t)
 	a := randomImage(t, "a.img", 32<<20, 31)
@@ -62,17 +63,23 @@ func TestSoakNoFaults(t *testing.T) {
 		}
 		worst, _ := strconv.ParseFloat(f[1], 64)
 		n, _ := strconv.Atoi(f[2])
-		// The halted CPUs' worst wake-up in the same window is the
-		// longest the host was seen not to run a vCPU (README "Known
-		// problems"): a timer is allowed 50 ms of lateness beyond it, so
-		// that a host stall does not fail the firmware's bound.
-		w := regexp.MustCompile(`(?m)^latency: idle CPUs, deadline to wake from halt: .* max \d+ cycles (\S+)us samples (\d+)`).FindStringSubmatch(lat)
-		if w == nil || w[2] == "0" {
-			t.Fatalf("DMA + %s: irq latency printed no idle wake-ups (a CPU halts between shell commands):\n%s", mode, lat)
+		// The longest a CPU was seen unable to take its local APIC
+		// timer's interrupt in the same window, halted (its wake-up) or
+		// busy (the entry's acceptance), is the longest the host was
+		// seen not to run a vCPU (README "Known problems"): a timer is
+		// allowed 50 ms of lateness beyond it, so that a host stall does
+		// not fail the firmware's bound.
+		host := 0.0
+		for _, line := range []string{"idle CPUs, deadline to wake from halt", "all CPUs, local APIC timer deadline to acceptance"} {
+			w := regexp.MustCompile(`(?m)^latency: ` + line + `: .* max \d+ cycles (\S+)us samples (\d+)`).FindStringSubmatch(lat)
+			if w == nil || w[2] == "0" {
+				t.Fatalf("DMA + %s: irq latency printed no %q samples (a CPU halts between shell commands):\n%s", mode, line, lat)
+			}
+			stall, _ := strconv.ParseFloat(w[1], 64)
+			host = max(host, stall)
 		}
-		host, _ := strconv.ParseFloat(w[1], 64)
 		if n == 0 || worst > host+50e3 {
-			t.Errorf("DMA + %s: kernel timers late by up to %.0f us over %d expiries, halted CPUs woke up to %.0f us late; want some expiries and none later than 50 ms beyond the host's stall", mode, worst, n, host)
+			t.Errorf("DMA + %s: kernel timers late by up to %.0f us over %d expiries, CPUs took their timer's interrupt up to %.0f us late; want some expiries and none later than 50 ms beyond the host's stall", mode, worst, n, host)
 		}
 	}
 }

@@ -36,10 +36,11 @@ func startInterrupts() error {
 		kernel.RunOnCPU(cpu, func() { pc.SetupWakeTimer(kernel.WakeVector) })
 	}
 	pc.StartIdle(pc.IdleHooks{
-		Vector:  kernel.WakeVector,
-		Pending: kernel.PendingVectors,
-		Service: kernel.ServiceIdle,
-		Halt:    traceIdle,
+		Vector:       kernel.WakeVector,
+		Pending:      kernel.PendingVectors,
+		Service:      kernel.ServiceIdle,
+		Halt:         traceIdle,
+		WakeAccepted: kernel.WakeAccepted,
 	})
 	kernel.SetSpinWait(pc.HaltBriefly)
 	startTimerProbe()
@@ -75,10 +76,11 @@ func addInterruptCommands(sh *shell.Shell) {
 	sh.Add(shell.Cmd{Name: "irq mask", Args: "LINE DURATION",
 		Help:    "mask a connected line at its IOAPIC for DURATION, losing the edges that arrive meanwhile (a fault for the driver to recover from)",
 		MinArgs: 2, MaxArgs: 2, Handler: cmdIRQMask})
-	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer and idle wake lateness", Handler: cmdIRQLatency})
-	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the records of timer and idle wake lateness anew", Handler: func(c *shell.Context, _ []string) error {
+	sh.Add(shell.Cmd{Name: "irq latency", Help: "interrupt latency: self-IPI send to ISR, each line's acceptance to ISR; timer, idle wake and timer acceptance lateness", Handler: cmdIRQLatency})
+	sh.Add(shell.Cmd{Name: "irq latency reset", Help: "start the records of timer, idle wake and timer acceptance lateness anew", Handler: func(c *shell.Context, _ []string) error {
 		kernel.ResetTimerLateness()
 		pc.ResetIdleWakeLateness()
+		pc.ResetTimerAcceptLateness()
 		return nil
 	}})
 	sh.Add(shell.Cmd{Name: "irqtest", Help: "prove the IRQL contract on this machine (PASS/FAIL per check)", Handler: cmdIRQTest})
@@ -205,10 +207,17 @@ func cmdIRQLatency(c *shell.Context, _ []string) error {
 		return err
 	}
 	fmt.Fprintln(c, bench.Latencies(fmt.Sprintf("self-IPI %v vector %#x, send to ISR", testDIRQL, intr.Vector()), samples, hz))
-	late, _, _ := kernel.TimerLateness()
-	fmt.Fprintln(c, bench.Latencies("kernel timers, deadline to expiry", toCycles(late, hz), hz))
-	wake, _, _ := pc.IdleWakeLateness()
-	fmt.Fprintln(c, bench.Latencies("idle CPUs, deadline to wake from halt", toCycles(wake, hz), hz))
+	for _, r := range []struct {
+		name   string
+		record func() ([]time.Duration, time.Duration, uint64)
+	}{
+		{"kernel timers, deadline to expiry", kernel.TimerLateness},
+		{"idle CPUs, deadline to wake from halt", pc.IdleWakeLateness},
+		{"all CPUs, local APIC timer deadline to acceptance", pc.TimerAcceptLateness},
+	} {
+		recent, worst, n := r.record()
+		fmt.Fprintln(c, bench.Lateness(r.name, toCycles(recent, hz), toCycles([]time.Duration{worst}, hz)[0], n, hz))
+	}
 	return nil
 }
 

@@ -23,6 +23,21 @@ func TestLatenciesAndParse(t *testing.T) {
 	if e := Latencies("none", nil, 1e9); e.Samples != 0 || e.P50 != 0 {
 		t.Errorf("no samples: %+v", e)
 	}
+	if l := Lateness("timers", []uint64{3, 1, 2}, 9, 3, 1e9); l.Max != 9 || l.Of != 0 || l.Samples != 3 {
+		t.Errorf("a lateness record with all its samples kept: %+v", l)
+	}
+	lt := Lateness("kernel timers, deadline to expiry", s, 250000, 60000, 1e9)
+	if lt.P50 != 50000 || lt.Max != 250000 || lt.Of != 60000 {
+		t.Fatalf("a lateness record with its worst and most samples gone: %+v", lt)
+	}
+	line = lt.String()
+	want = "latency: kernel timers, deadline to expiry: p50 50000 cycles 50.0us p99 99000 cycles 99.0us max 250000 cycles 250.0us samples 100 of 60000"
+	if line != want {
+		t.Fatalf("line\n got %s\nwant %s", line, want)
+	}
+	if back, _, _, mx, ok := ParseLatency(line); !ok || back.Of != 60000 || back.Samples != 100 || mx != 250 {
+		t.Errorf("parsed back %+v max %v %v", back, mx, ok)
+	}
 	if _, _, _, _, ok := ParseLatency("result: seq-read"); ok {
 		t.Error("another line parsed as a latency")
 	}
