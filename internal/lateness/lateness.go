@@ -1,7 +1,8 @@
 // Package lateness keeps how late things ran after they were due: the
-// kernel's timers (kernel.TimerLateness) and the idle CPUs' wake-ups from
-// a halt (pc.IdleWakeLateness), so that `irq latency` can tell a CPU held
-// by a goroutine from a CPU the host did not run.
+// kernel's timers (kernel.TimerLateness), the idle CPUs' wake-ups from a
+// halt (pc.IdleWakeLateness) and every CPU's acceptance of its local APIC
+// timer's vector (pc.TimerAcceptLateness), so that `irq latency` can tell
+// a CPU held by a goroutine from a CPU the host did not run.
 package lateness
 
 import (
