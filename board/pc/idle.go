@@ -110,13 +110,10 @@ var wakeLateness lateness.Log
 // (TimerAcceptLateness).
 var acceptLateness lateness.Log
 
-// wakeArm is when (nanotime) a CPU last armed its local APIC timer and for
-// when.
-type wakeArm struct{ at, due int64 }
-
-// wakeArms holds each CPU's latest wakeArm, by CPU index; StartIdle sizes
-// it. Only its own CPU reads and writes an element.
-var wakeArms []wakeArm
+// wakeArms holds, by CPU index, when (nanotime) each CPU last armed its
+// local APIC timer and for when; StartIdle sizes it. Only its own CPU reads
+// and writes an element.
+var wakeArms []lateness.Arming
 
 // idle is the runtime's idle hook (goos.Idle), called by the scheduler on
 // the M's g0 stack when this CPU has nothing to run. It first serves the
@@ -194,25 +191,22 @@ func armTimer(now, due int64) {
 	cpu := noteAcceptance()
 	count := uint64(due-now) * lapicTimerHz / 1e9
 	mmio.Write32(lapicReg(LAPIC_TMRINITCNT), uint32(max(1, min(count, math.MaxUint32))))
-	wakeArms[cpu] = wakeArm{now, due}
+	wakeArms[cpu] = lateness.Arming{At: now, Due: due}
 }
 
 // noteAcceptance records in acceptLateness how late the executing CPU's
 // entry accepted the wake vector after the deadline of the CPU's latest
-// arming, when it accepted one after that arming (0 when it came early, by
-// the two clocks' calibration), and returns the CPU's index. The entry
-// stamps the acceptance whether the CPU halted or ran anything below the
-// vector's class, so a late one is time the CPU could not take an
-// interrupt: the host not running the virtual CPU, the emulator's timer
-// firing late, or the firmware with interrupts off or at HIGH (the entry,
-// the check before a halt, an IPI's send: microseconds). A vector of an
-// earlier arming accepted after the latest arming began counts as that
-// arming's, as 0: a sample lost, never one made longer.
+// arming, when it accepted one after that arming (lateness.Arming.Late),
+// and returns the CPU's index. The entry stamps the acceptance whether the
+// CPU halted or ran anything below the vector's class, so a late one is
+// time the CPU could not take an interrupt: the host not running the
+// virtual CPU, the emulator's timer firing late, or the firmware with
+// interrupts off or at HIGH (the entry, the check before a halt, an IPI's
+// send: microseconds).
 func noteAcceptance() int {
 	cpu, tsc := hooks.WakeAccepted()
-	w := &wakeArms[cpu]
-	if at := tscNanos(tsc); w.due != 0 && tsc != 0 && at > w.at {
-		acceptLateness.Record(time.Duration(max(at-w.due, 0)))
+	if late, ok := wakeArms[cpu].Late(tscNanos(tsc)); ok && tsc != 0 {
+		acceptLateness.Record(late)
 	}
 	return cpu
 }
@@ -269,7 +263,7 @@ func StartIdle(h IdleHooks) {
 		if len(APICIDs()) == 1 {
 			idleBound = soloIdle
 		}
-		wakeArms = make([]wakeArm, len(APICIDs()))
+		wakeArms = make([]lateness.Arming, len(APICIDs()))
 		halting.Store(true)
 		goos.Idle = idle
 		return

@@ -48,3 +48,20 @@ func (l *Log) Reset() {
 	l.max.Store(0)
 	l.n.Store(0)
 }
+
+// Arming is a timer armed at At for Due (nanoseconds of one clock), for a
+// record of how late its interrupt was taken.
+type Arming struct{ At, Due int64 }
+
+// Late returns how late an interrupt taken at accepted was for the arming,
+// 0 when it came before Due (two clocks calibrated apart can put it there),
+// and whether it belongs to the arming at all: only one taken after the
+// arming began, by a zero Due nothing was armed. An interrupt of an earlier
+// arming taken after this one began is counted as this one's: a sample of
+// the earlier arming lost, never made longer than the wait it stood for.
+func (a Arming) Late(accepted int64) (time.Duration, bool) {
+	if a.Due == 0 || accepted <= a.At {
+		return 0, false
+	}
+	return time.Duration(max(accepted-a.Due, 0)), true
+}

@@ -25,3 +25,25 @@ func TestLog(t *testing.T) {
 		t.Errorf("after Reset and one sample: %v %v %d", r, w, n)
 	}
 }
+
+func TestArmingLate(t *testing.T) {
+	a := Arming{At: 1000, Due: 5000}
+	for _, tc := range []struct {
+		accepted int64
+		late     time.Duration
+		ok       bool
+	}{
+		{500, 0, false},        // an earlier arming's, taken before this one began
+		{1000, 0, false},       // at the arming itself: not after it
+		{4990, 0, true},        // 10 ns early: the two clocks' calibration
+		{5000, 0, true},        // on time
+		{105000, 100000, true}, // the CPU kept from the interrupt 100 us
+	} {
+		if late, ok := a.Late(tc.accepted); late != tc.late || ok != tc.ok {
+			t.Errorf("armed at 1000 for 5000, taken at %d: %v %v, want %v %v", tc.accepted, late, ok, tc.late, tc.ok)
+		}
+	}
+	if _, ok := (Arming{}).Late(9000); ok {
+		t.Error("nothing armed, yet an interrupt was counted")
+	}
+}
