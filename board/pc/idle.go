@@ -196,8 +196,9 @@ func armTimer(now, due int64) {
 
 // noteAcceptance records in acceptLateness how late the executing CPU's
 // entry accepted the wake vector after the deadline of the CPU's latest
-// arming, when it accepted one after that arming (lateness.Arming.Late),
-// and returns the CPU's index. The entry stamps the acceptance whether the
+// arming, when it accepted one after that arming (lateness.Arming.Late;
+// a CPU that never accepted it reads TSC 0, before any arming), and
+// returns the CPU's index. The entry stamps the acceptance whether the
 // CPU halted or ran anything below the vector's class, so a late one is
 // time the CPU could not take an interrupt: the host not running the
 // virtual CPU, the emulator's timer firing late, or the firmware with
@@ -205,7 +206,7 @@ func armTimer(now, due int64) {
 // send: microseconds).
 func noteAcceptance() int {
 	cpu, tsc := hooks.WakeAccepted()
-	if late, ok := wakeArms[cpu].Late(tscNanos(tsc)); ok && tsc != 0 {
+	if late, ok := wakeArms[cpu].Late(tscNanos(tsc)); ok {
 		acceptLateness.Record(late)
 	}
 	return cpu
