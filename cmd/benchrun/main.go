@@ -29,11 +29,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -104,49 +102,31 @@ func uefiBoot(image string, timeout time.Duration) error {
 		return err
 	}
 	args := qemu.Command("", qemu.Options{NoKernel: true, OVMFVars: vars, Drives: []qemu.Drive{{File: image, Extra: "snapshot=on"}}})
-	rec := Record{Kind: "uefi-boot", Env: Env{
-		Commit:  output("git", "rev-parse", "HEAD"),
-		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
-		HostCPU: hostCPU(),
-		Machine: machine(args),
-	}}
-
-	cmd := exec.Command("qemu-system-x86_64", args...)
-	stdin, err := cmd.StdinPipe()
+	rec := Record{Kind: "uefi-boot", Env: newEnv(args)}
+	con, err := qemu.Launch(args, time.Now().Add(timeout))
 	if err != nil {
 		return err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer cmd.Process.Kill()
-	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: start.Add(timeout), Echo: os.Stderr}
+	defer con.Kill()
 	if _, err := con.Until("boot: ataport UEFI loader"); err != nil {
 		return err
 	}
-	ovmf := time.Since(start)
+	ovmf := time.Since(con.Started)
 	if _, err := con.Until("boot: starting firmware"); err != nil {
 		return err
 	}
-	loader := time.Since(start) - ovmf
+	loader := time.Since(con.Started) - ovmf
 	out, err := con.Until(prompt)
 	if err != nil {
 		return err
 	}
-	rec.ToPromptMs, rec.OVMFMs, rec.LoaderMs = ms(time.Since(start)), ms(ovmf), ms(loader)
+	rec.ToPromptMs, rec.OVMFMs, rec.LoaderMs = ms(time.Since(con.Started)), ms(ovmf), ms(loader)
 	for _, r := range parse(out, rec.Env) {
 		if r.Kind == "boot" {
 			rec.EntryToShellMs = r.EntryToShellMs
 		}
 	}
-	io.WriteString(stdin, "halt\r")
-	cmd.Wait()
+	con.Halt()
 
 	js, err := lines([]Record{rec})
 	if err != nil {
@@ -226,35 +206,18 @@ func onQ35(disk string) qemu.Options {
 // cmds[i] with Trace set to tags[i] when tags is given.
 func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.Time) ([]Record, error) {
 	args := qemu.Command(elf, opts)
-	env := Env{
-		Commit:  output("git", "rev-parse", "HEAD"),
-		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
-		HostCPU: hostCPU(),
-		Machine: machine(args),
-	}
-
-	cmd := exec.Command("qemu-system-x86_64", args...)
-	stdin, err := cmd.StdinPipe()
+	env := newEnv(args)
+	con, err := qemu.Launch(args, deadline)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer cmd.Process.Kill()
-	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: deadline, Echo: os.Stderr}
+	defer con.Kill()
 
 	boot, err := con.Until(prompt)
 	if err != nil {
 		return nil, err
 	}
-	toPrompt := time.Since(start)
+	toPrompt := time.Since(con.Started)
 	recs := parse(boot, env)
 	for i := range recs {
 		if recs[i].Kind == "boot" {
@@ -262,15 +225,9 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 		}
 	}
 	for i, c := range cmds {
-		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
-			return nil, err
-		}
-		out, err := con.Until(prompt)
+		out, err := con.Run(c)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c, err)
-		}
-		if i := strings.Index(out, "error: "); i >= 0 {
-			return nil, fmt.Errorf("%s: %s", c, firstLine(out[i:]))
+			return nil, err
 		}
 		for _, r := range parse(out, env) {
 			if tags != nil {
@@ -279,8 +236,7 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 			recs = append(recs, r)
 		}
 	}
-	io.WriteString(stdin, "halt\r")
-	cmd.Wait()
+	con.Halt()
 	return recs, nil
 }
 
@@ -331,6 +287,16 @@ func output(name string, args ...string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// newEnv describes where a record of the machine of args was measured.
+func newEnv(args []string) Env {
+	return Env{
+		Commit:  output("git", "rev-parse", "HEAD"),
+		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
+		HostCPU: hostCPU(),
+		Machine: machine(args),
+	}
 }
 
 func firstLine(s string) string {

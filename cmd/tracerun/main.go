@@ -9,13 +9,10 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,45 +57,28 @@ func run(elf, out, load, start string, timeout time.Duration) error {
 		}
 		drives = append(drives, qemu.Drive{File: path, Bus: bus})
 	}
-	cmd := exec.Command("qemu-system-x86_64", qemu.Command(elf, qemu.Options{Drives: drives})...)
-	stdin, err := cmd.StdinPipe()
+	con, err := qemu.Launch(qemu.Command(elf, qemu.Options{Drives: drives}), time.Now().Add(timeout))
 	if err != nil {
 		return err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer cmd.Process.Kill()
-	con := &qemu.Console{R: bufio.NewReader(stdout), Deadline: time.Now().Add(timeout), Echo: os.Stderr}
+	defer con.Kill()
 	if _, err := con.Until(qemu.Prompt); err != nil {
 		return err
 	}
 	var dump string
 	for _, c := range []string{"ata rw on 0:0", "ata rw on 1:0", "ata mode 0:0 dma", "ata mode 1:0 pio", start,
 		"ata stress 0:0 1:0 -time " + load + " -workers 4", "trace stop", "trace dump"} {
-		if _, err := io.WriteString(stdin, c+"\r"); err != nil {
-			return err
-		}
 		con.Echo = os.Stderr
 		if c == "trace dump" {
 			con.Echo = nil // megabytes of events
 		}
-		got, err := con.Until(qemu.Prompt)
+		got, err := con.Run(c)
 		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
-		}
-		if i := strings.Index(got, "error: "); i >= 0 {
-			return fmt.Errorf("%s: %s", c, strings.SplitN(got[i:], "\n", 2)[0])
+			return err
 		}
 		dump = got
 	}
-	io.WriteString(stdin, "halt\r")
-	cmd.Wait()
+	con.Halt()
 
 	i, j := strings.Index(dump, jsonBegin), strings.Index(dump, jsonEnd)
 	if i < 0 || j < i {
