@@ -59,13 +59,7 @@ func TestContextsUnderLoad(t *testing.T) {
 }
 
 func contextsUnderLoad(t *testing.T, smp string) {
-	a := randomImage(t, "a.img", 32<<20, 21)
-	b := randomImage(t, "b.img", 32<<20, 22)
-	m := qemu.Boot(t, qemu.Options{SMP: smp, Drives: []qemu.Drive{{File: a, Bus: 0}, {File: b, Bus: 1}}})
-	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
-	runLine(t, m, "ata rw on 1:0", "1:0: writable true", 10*time.Second)
-	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 10*time.Second)
-	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
+	m := bootDMAAndPIO(t, smp, 21)
 	// A BuildIo lasts microseconds, so a delivery in its middle is rare
 	// (one BuildIo in a thousand or ten thousand): the load runs in
 	// rounds of 5 s until one was seen. Each round has its own load
@@ -97,6 +91,21 @@ func contextsUnderLoad(t *testing.T, smp string) {
 	}
 	checkContexts(t, ctx, map[string]int{"ata0": 6, "ata1": 5},
 		[]string{"HwBuildIo", "HwStartIo", "HwInterrupt", "CompletionDPC"}, true)
+}
+
+// bootDMAAndPIO boots smp CPUs with two writable 32 MiB disks of random
+// sectors (seeds seed and seed+1), 0:0 in DMA on ata0 and 1:0 in PIO on
+// ata1: the mixed load of TestContextsUnderLoad and TestTrace.
+func bootDMAAndPIO(t *testing.T, smp string, seed uint64) *qemu.Machine {
+	t.Helper()
+	a := randomImage(t, "a.img", 32<<20, seed)
+	b := randomImage(t, "b.img", 32<<20, seed+1)
+	m := qemu.Boot(t, qemu.Options{SMP: smp, Drives: []qemu.Drive{{File: a, Bus: 0}, {File: b, Bus: 1}}})
+	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
+	runLine(t, m, "ata rw on 1:0", "1:0: writable true", 10*time.Second)
+	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 10*time.Second)
+	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
+	return m
 }
 
 // The rounds of roundStress of TestContextsUnderLoad and TestTrace: of

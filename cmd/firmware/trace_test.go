@@ -325,13 +325,7 @@ func TestTrace(t *testing.T) {
 }
 
 func traceMixed(t *testing.T, smp string) {
-	a := randomImage(t, "a.img", 32<<20, 31)
-	b := randomImage(t, "b.img", 32<<20, 32)
-	m := qemu.Boot(t, qemu.Options{SMP: smp, Drives: []qemu.Drive{{File: a, Bus: 0}, {File: b, Bus: 1}}})
-	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
-	runLine(t, m, "ata rw on 1:0", "1:0: writable true", 10*time.Second)
-	runLine(t, m, "ata mode 0:0 dma", "0:0: mode DMA", 10*time.Second)
-	runLine(t, m, "ata mode 1:0 pio", "1:0: mode PIO", 10*time.Second)
+	m := bootDMAAndPIO(t, smp, 31)
 	found, nested, stalled := 0, 0, false
 	for round := 1; round <= naturalRounds+stalledRounds && (found == 0 || nested == 0); round++ {
 		switch {
