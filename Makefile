@@ -47,7 +47,7 @@ ELF     := $(BUILD)/firmware.elf
 IMAGE   := $(BUILD)/firmware.img
 IMAGE_PAD ?=
 TAGS    := linkcpuinit,linkramsize,linkprintk
-LDFLAGS := -T 0x10010000 -R 0x1000 -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -T 0x10010000 -R 0x1000 -X main.commit=$(shell git describe --always --dirty --abbrev=7 --exclude='*' 2>/dev/null || echo unknown)
 
 ACCEL ?= tcg
 CPU   ?= max

@@ -121,6 +121,7 @@ func uefiBoot(image string, timeout time.Duration) error {
 		return err
 	}
 	rec.ToPromptMs, rec.OVMFMs, rec.LoaderMs = ms(time.Since(con.Started)), ms(ovmf), ms(loader)
+	rec.Commit = builtFrom(out)
 	for _, r := range parse(out, rec.Env) {
 		if r.Kind == "boot" {
 			rec.EntryToShellMs = r.EntryToShellMs
@@ -218,6 +219,7 @@ func session(elf string, opts qemu.Options, cmds, tags []string, deadline time.T
 		return nil, err
 	}
 	toPrompt := time.Since(con.Started)
+	env.Commit = builtFrom(boot)
 	recs := parse(boot, env)
 	for i := range recs {
 		if recs[i].Kind == "boot" {
@@ -289,10 +291,10 @@ func output(name string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// newEnv describes where a record of the machine of args was measured.
+// newEnv describes where a record of the machine of args was measured,
+// all but the firmware's commit (builtFrom).
 func newEnv(args []string) Env {
 	return Env{
-		Commit:  output("git", "rev-parse", "HEAD"),
 		QEMU:    firstLine(output("qemu-system-x86_64", "--version")),
 		HostCPU: hostCPU(),
 		Machine: machine(args),

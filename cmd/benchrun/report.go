@@ -12,7 +12,7 @@ import (
 
 // Env is what every record carries about where it was measured.
 type Env struct {
-	Commit  string `json:"commit"`   // git rev-parse HEAD of the firmware's tree
+	Commit  string `json:"commit"`   // the commit the firmware was built from, as its banner names it ("-dirty": with changes not committed)
 	QEMU    string `json:"qemu"`     // first line of qemu-system-x86_64 --version
 	HostCPU string `json:"host_cpu"` // model name in /proc/cpuinfo
 	Machine string `json:"machine"`  // the QEMU machine, CPUs, memory and drive options
@@ -88,13 +88,24 @@ type Bench struct {
 }
 
 var (
-	irqlLine = regexp.MustCompile(`^(\S.*?)\s+median\s+(\d+) cycles\s+min\s+(\d+)$`)
-	bootLine = regexp.MustCompile(`firmware entry to shell in (\S+);`)
+	irqlLine   = regexp.MustCompile(`^(\S.*?)\s+median\s+(\d+) cycles\s+min\s+(\d+)$`)
+	bootLine   = regexp.MustCompile(`firmware entry to shell in (\S+);`)
+	bannerLine = regexp.MustCompile(`(?m)^ataport firmware (\S+) on `)
 )
 
 // parse turns what the firmware printed into records: the boot line, the
 // rows of `irql bench` and the result lines of `ata bench`; other lines
 // are left out.
+// builtFrom returns the commit the firmware's banner in out names, or
+// "unknown": that of the binary measured, where HEAD may have moved since
+// the build.
+func builtFrom(out string) string {
+	if m := bannerLine.FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
+	return "unknown"
+}
+
 func parse(out string, env Env) []Record {
 	var recs []Record
 	for _, l := range strings.Split(out, "\n") {

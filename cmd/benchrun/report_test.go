@@ -18,6 +18,12 @@ func TestParse(t *testing.T) {
 		"latency: ata0 vector 0x60, accepted to ISR: p50 2314 cycles 0.9us p99 7618 cycles 2.9us max 9000 cycles 3.5us samples 573\r\n" +
 		"ata> \r\n"
 	env := Env{Commit: "abc", QEMU: "QEMU emulator version 7.2.22", HostCPU: "AMD EPYC", Machine: "pc"}
+	if c := builtFrom(out); c != "4a5029d" {
+		t.Errorf("builtFrom = %q, want the banner's 4a5029d", c)
+	}
+	if c := builtFrom("firmware entry to shell in 151ms; type help\r\n"); c != "unknown" {
+		t.Errorf("builtFrom without a banner = %q, want unknown", c)
+	}
 	recs := parse(out, env)
 	if len(recs) != 5 {
 		t.Fatalf("%d records: %+v", len(recs), recs)
