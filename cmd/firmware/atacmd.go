@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -230,11 +229,8 @@ func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count u
 	if lba, err = shell.ParseUint("LBA", lbaArg, 1<<48-1); err != nil {
 		return
 	}
-	if count, err = shell.ParseUint("COUNT", countArg, maxCount); err != nil {
+	if count, err = shell.ParseCount("COUNT", countArg, maxCount); err != nil {
 		return
-	}
-	if count == 0 {
-		return 0, 0, errors.New("COUNT must be at least 1")
 	}
 	if lba >= sectors || count > sectors-lba {
 		return 0, 0, fmt.Errorf("%s: LBA %d COUNT %d is past the end of the device (%d sectors)", d, lba, count, sectors)

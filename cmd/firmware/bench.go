@@ -93,11 +93,8 @@ func parseBench(args []string) (*benchArgs, error) {
 			n, err = shell.ParseUint(name, v, benchMaxPasses)
 			a.passes = int(n)
 		case "-qd":
-			n, err = shell.ParseUint(name, v, benchMaxQD)
+			n, err = shell.ParseCount(name, v, benchMaxQD)
 			a.qd = int(n)
-			if err == nil && n == 0 {
-				err = errors.New("-qd: at least 1")
-			}
 		case "-tests":
 			tests = v
 		case "-modes":

@@ -85,7 +85,7 @@ func cmdDisasm(c *shell.Context, args []string) error {
 	n := uint64(20)
 	if len(args) > 1 {
 		var err error
-		if n, err = shell.ParseUint("N", args[1], 1000); err != nil {
+		if n, err = shell.ParseCount("N", args[1], 1000); err != nil {
 			return err
 		}
 	}

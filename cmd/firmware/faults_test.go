@@ -653,5 +653,14 @@ func TestShellGarbage(t *testing.T) {
 			t.Errorf("%q gave no error:\n%s", bad, out)
 		}
 	}
+	// A count of 0 is refused, not taken as the default or as nothing to do.
+	for bad, want := range map[string]string{
+		"disasm main.main 0":  "error: N: must be at least 1",
+		"trace show 0":        "error: N: must be at least 1",
+		"trace start -size 0": "error: N: must be at least 1",
+		"mem 0x1000 0":        "error: LEN: must be at least 1",
+	} {
+		expectLine(t, m.Run(bad, 10*time.Second), `(?m)^`+regexp.QuoteMeta(want)+`\r?$`)
+	}
 	m.Halt(30 * time.Second)
 }

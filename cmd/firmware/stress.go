@@ -82,9 +82,9 @@ func parseStress(args []string) (*stressArgs, error) {
 			a.dur, err = shell.ParseDuration(name, v)
 			hasTime = true
 		case "-ops":
-			a.ops, err = shell.ParseUint(name, v, 1<<40)
+			a.ops, err = shell.ParseCount(name, v, 1<<40)
 		case "-workers":
-			n, err = shell.ParseUint(name, v, 256)
+			n, err = shell.ParseCount(name, v, 256)
 			a.workers = int(n)
 		case "-seed":
 			a.seed, err = shell.ParseUint(name, v, 1<<64-1)

@@ -114,7 +114,7 @@ func cmdMem(c *shell.Context, args []string) error {
 		}
 	}
 	if n == 0 {
-		return errors.New("LEN must be at least 1")
+		return errors.New("LEN: must be at least 1")
 	}
 	w, err := pc.FindWindow(addr, n)
 	if err != nil {

@@ -40,7 +40,7 @@ func cmdTraceStart(c *shell.Context, args []string) error {
 			if i+1 == len(args) {
 				return fmt.Errorf("-size: missing N")
 			}
-			n, err := shell.ParseUint("N", args[i+1], 1<<21) // 64 MiB per CPU
+			n, err := shell.ParseCount("N", args[i+1], 1<<21) // 64 MiB per CPU
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func cmdTraceShow(c *shell.Context, args []string) error {
 	n := uint64(50)
 	if len(args) == 1 {
 		var err error
-		if n, err = shell.ParseUint("N", args[0], 1<<30); err != nil {
+		if n, err = shell.ParseCount("N", args[0], 1<<30); err != nil {
 			return err
 		}
 	}

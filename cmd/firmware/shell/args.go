@@ -58,6 +58,17 @@ func ParseUint(name, s string, max uint64) (uint64, error) {
 	return check(name, s, "a number", v, err, max, hasHexPrefix(s))
 }
 
+// ParseCount parses the argument called name like ParseUint and refuses 0
+// (`N: must be at least 1`): a count of things to do or show, where 0
+// would do nothing or quietly mean a default.
+func ParseCount(name, s string, max uint64) (uint64, error) {
+	v, err := ParseUint(name, s, max)
+	if err == nil && v == 0 {
+		return 0, fmt.Errorf("%s: must be at least 1", name)
+	}
+	return v, err
+}
+
 // ParseSize parses a byte count like ParseUint, with an optional K, M or G
 // suffix (either case) multiplying it by 2^10, 2^20 or 2^30.
 func ParseSize(name, s string, max uint64) (uint64, error) {

@@ -34,6 +34,24 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
+func TestParseCount(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		err  string
+	}{
+		{"1", 1, ""},
+		{"0x10", 16, ""},
+		{"0", 0, "N: must be at least 1"},
+		{"0x0", 0, "N: must be at least 1"},
+		{"17", 0, "N: 17 is out of range (max 16)"},
+		{"x", 0, `N: "x" is not a number`},
+	} {
+		got, err := ParseCount("N", tc.in, 16)
+		checkParse(t, "ParseCount", tc.in, got, tc.want, err, tc.err)
+	}
+}
+
 func TestParseUint(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
