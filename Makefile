@@ -7,7 +7,8 @@
 #                 loader (gnu-efi) on an EFI system partition, and the ELF's
 #                 segments, laid out by cmd/mkimage (boot/README.md); write
 #                 it to a disk or USB stick with dd. IMAGE_PAD=64M makes it
-#                 a disk of that size.
+#                 a disk of that size; IMAGE_ACTIVE=1 marks its protective
+#                 MBR's partition active, for old BIOSes that want one.
 #   make qemu-uefi boot that image in QEMU with OVMF (UEFI, no CSM)
 #   make qemu     build, create a scratch disk if absent, boot QEMU with the
 #                 serial console on this terminal (QEMU exits on `halt`)
@@ -46,6 +47,8 @@ BUILD   := build
 ELF     := $(BUILD)/firmware.elf
 IMAGE   := $(BUILD)/firmware.img
 IMAGE_PAD ?=
+IMAGE_ACTIVE ?=
+IMAGE_OPTS := $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) $(if $(IMAGE_ACTIVE),-active)
 TAGS    := linkcpuinit,linkramsize,linkprintk
 LDFLAGS := -T 0x10010000 -R 0x1000 -X main.commit=$(shell git describe --always --dirty --abbrev=7 --exclude='*' 2>/dev/null || echo unknown)
 
@@ -143,7 +146,7 @@ image: $(IMAGE)
 
 $(IMAGE): $(ELF) $(BUILD)/mbr.bin $(BUILD)/stage2.bin $(BUILD)/BOOTX64.EFI
 	go run ./cmd/mkimage -mbr $(BUILD)/mbr.bin -stage2 $(BUILD)/stage2.bin \
-	  -efi $(BUILD)/BOOTX64.EFI $(if $(IMAGE_PAD),-pad $(IMAGE_PAD)) -o $@ $(ELF)
+	  -efi $(BUILD)/BOOTX64.EFI $(IMAGE_OPTS) -o $@ $(ELF)
 
 $(DISK):
 	@mkdir -p $(dir $@)

@@ -85,7 +85,13 @@ func startFromImage(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
 // disk, e.g. a data disk as secondary master (Bus 1).
 func bootFromImage(t *testing.T, opts qemu.Options) *qemu.Machine {
 	t.Helper()
-	m := startFromImage(t, writeTempImage(t, "firmware.img", readImage(t)), opts)
+	return bootFromImageFile(t, writeTempImage(t, "firmware.img", readImage(t)), opts)
+}
+
+// bootFromImageFile is bootFromImage from the image at img.
+func bootFromImageFile(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
+	t.Helper()
+	m := startFromImage(t, img, opts)
 	m.Expect(`boot: ataport loader\r\n`, 60*time.Second)
 	bios := time.Since(m.Started)
 	m.Expect(`boot: memory map: [1-9]\d* E820 entries\r\n`, 10*time.Second)
@@ -138,6 +144,31 @@ func TestImageBootWithDataDisk(t *testing.T) {
 		t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
 	}
 	m.Halt(10 * time.Second)
+}
+
+// TestImageBootActive boots `pc` from the image with its protective MBR's
+// partition marked active (`make image IMAGE_ACTIVE=1`, for old BIOSes
+// that boot only such a disk) through SeaBIOS and through OVMF, which
+// ignores the mark (UEFI 2.10, Table 5-4), and reads the mark back from
+// the boot disk.
+func TestImageBootActive(t *testing.T) {
+	img := readImage(t)
+	img[0x1be] = 0x80 // what cmd/mkimage -active writes (TestBuildActive)
+	for _, firmware := range []string{"bios", "uefi"} {
+		t.Run(firmware, func(t *testing.T) {
+			path := writeTempImage(t, "active.img", img)
+			var m *qemu.Machine
+			if firmware == "bios" {
+				m = bootFromImageFile(t, path, qemu.Options{})
+				checkImageInfo(t, m, "QEMU pc (i440FX + PIIX3)", biosLoader)
+			} else {
+				m = bootUEFIFile(t, path, qemu.Options{})
+				checkUEFIInfo(t, m, "QEMU pc (i440FX + PIIX3)")
+			}
+			expectLine(t, m.Run("ata read 0:0 0", 10*time.Second), `(?m)^000001b0  ([0-9a-f]{2} ){8} ([0-9a-f]{2} ){6}80 00  \|`)
+			m.Halt(10 * time.Second)
+		})
+	}
 }
 
 // checkBootDisk checks that the disk the machine booted from is an ATA

@@ -45,7 +45,13 @@ func startUEFI(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
 // own figure from its entry to the shell.
 func bootUEFI(t *testing.T, opts qemu.Options) *qemu.Machine {
 	t.Helper()
-	m := startUEFI(t, writeTempImage(t, "firmware.img", readImage(t)), opts)
+	return bootUEFIFile(t, writeTempImage(t, "firmware.img", readImage(t)), opts)
+}
+
+// bootUEFIFile is bootUEFI from the image at img.
+func bootUEFIFile(t *testing.T, img string, opts qemu.Options) *qemu.Machine {
+	t.Helper()
+	m := startUEFI(t, img, opts)
 	// OVMF's serial terminal ends a line "\r\r\n".
 	m.Expect(`boot: ataport UEFI loader\r*\n`, 120*time.Second)
 	ovmf := time.Since(m.Started)

@@ -69,6 +69,9 @@ type Image struct {
 	// Size is the disk's size in bytes; 0 means the smallest that holds
 	// everything.
 	Size int64
+	// Active marks the protective MBR's partition active (MBRActive), for
+	// the old BIOSes that boot only a disk with an active partition.
+	Active bool
 }
 
 // Layout is where the parts of an image go, in sectors.
@@ -148,6 +151,12 @@ func Build(path string, in Image) error {
 		lba int64
 	}{{in.MBR[:MBRDiskSignature], 0}, {in.Stage2, Stage2LBA}, {payload, HeaderLBA}} {
 		if _, err := out.WriteAt(w.b, w.lba*SectorSize); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	if in.Active {
+		if _, err := out.WriteAt([]byte{MBRActive}, MBRPartition1); err != nil {
 			out.Close()
 			return err
 		}

@@ -42,7 +42,13 @@ const (
 // (5.2.3) fills the partition table.
 const (
 	MBRDiskSignature = 0x1b8
+	MBRPartition1    = 0x1be // first of the four partition records
 	MBRSignature     = 0x1fe
+
+	// MBRActive is the BootIndicator of a partition record marked active
+	// (5.2.1, Table 5-2). The protective MBR's is 0 (5.2.3, Table 5-4:
+	// UEFI ignores it, what a BIOS does with another value is undefined).
+	MBRActive = 0x80
 )
 
 // The GPT disk (UEFI 2.10, 5.3 "GUID Partition Table (GPT) Disk Layout").

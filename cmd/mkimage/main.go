@@ -9,7 +9,7 @@
 //
 // Usage:
 //
-//	mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf
+//	mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] [-active] -o IMAGE FIRMWARE.elf
 //	mkimage -payload -o PAYLOAD FIRMWARE.elf
 //
 // The second form writes the payload alone, the same bytes the image holds
@@ -17,7 +17,9 @@
 // "Secure Boot").
 //
 // SIZE makes the image a disk of that size, the GPT covering all of it:
-// bytes, or a number with K, M or G (binary units).
+// bytes, or a number with K, M or G (binary units). -active marks the
+// protective MBR's partition active, which UEFI ignores and some old
+// BIOSes need to boot the disk (boot/README.md).
 package main
 
 import (
@@ -36,8 +38,9 @@ func main() {
 	out := flag.String("o", "", "image to write")
 	pad := flag.String("pad", "", "make the image a disk of SIZE (e.g. 64M)")
 	payload := flag.Bool("payload", false, "write the firmware payload alone")
+	active := flag.Bool("active", false, "mark the protective MBR's partition active, for old BIOSes")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] -o IMAGE FIRMWARE.elf\n")
+		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] [-active] -o IMAGE FIRMWARE.elf\n")
 		fmt.Fprintf(os.Stderr, "       mkimage -payload -o PAYLOAD FIRMWARE.elf\n")
 		flag.PrintDefaults()
 	}
@@ -46,7 +49,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	run := func() error { return run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad) }
+	run := func() error { return run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad, *active) }
 	if *payload {
 		run = func() error { return writePayload(flag.Arg(0), *out) }
 	}
@@ -56,8 +59,8 @@ func main() {
 	}
 }
 
-func run(mbrPath, stage2Path, efiPath, elfPath, out, pad string) error {
-	var in Image
+func run(mbrPath, stage2Path, efiPath, elfPath, out, pad string, active bool) error {
+	in := Image{Active: active}
 	var err error
 	for _, f := range []struct {
 		path string

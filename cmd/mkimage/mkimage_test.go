@@ -187,7 +187,7 @@ func TestBuildLayout(t *testing.T) {
 	// UEFI 2.10, Table 5-4: one 0xee entry from LBA 1 to the end.
 	le := binary.LittleEndian
 	pmbr := img[0x1be:][:16]
-	if pmbr[4] != 0xee || le.Uint32(pmbr[8:]) != 1 || le.Uint32(pmbr[12:]) != uint32(len(img)/SectorSize-1) {
+	if pmbr[0] != 0 || pmbr[4] != 0xee || le.Uint32(pmbr[8:]) != 1 || le.Uint32(pmbr[12:]) != uint32(len(img)/SectorSize-1) {
 		t.Errorf("protective MBR entry % x", pmbr)
 	}
 	if !bytes.Equal(img[Stage2LBA*SectorSize:][:len(stage2)], stage2) {
@@ -274,6 +274,44 @@ func TestBuildSize(t *testing.T) {
 		if err := Build(path, in); !errors.Is(err, ErrSize) {
 			t.Errorf("size %d: error %v, want ErrSize", size, err)
 		}
+	}
+}
+
+// TestBuildActive: -active changes the protective MBR's BootIndicator to
+// 0x80 and nothing else of LBA 0; the GPT still reads.
+func TestBuildActive(t *testing.T) {
+	fw, err := ReadFirmware(makeELF(elf.EM_X86_64, firmwareProgs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Image{MBR: testMBR(), Stage2: testStage2(100), EFILoader: testEFI(), Firmware: fw}
+	var lba0 [2][]byte
+	for i, active := range []bool{false, true} {
+		in.Active = active
+		path := filepath.Join(t.TempDir(), "disk.img")
+		if err := Build(path, in); err != nil {
+			t.Fatal(err)
+		}
+		img, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lba0[i] = img[:SectorSize]
+		d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.GetPartitionTable(); err != nil {
+			t.Errorf("active %v: GPT: %v", active, err)
+		}
+		d.Close()
+	}
+	if lba0[0][MBRPartition1] != 0 || lba0[1][MBRPartition1] != MBRActive {
+		t.Errorf("BootIndicator %#x without -active, %#x with it; want 0 and %#x", lba0[0][MBRPartition1], lba0[1][MBRPartition1], MBRActive)
+	}
+	lba0[1][MBRPartition1] = 0
+	if !bytes.Equal(lba0[0], lba0[1]) {
+		t.Error("-active changed LBA 0 beyond the BootIndicator")
 	}
 }
 
