@@ -207,7 +207,11 @@ func Attach(mp miniport.Controller, cfg Config) (*Controller, error) {
 		c.ctx.record(RoutineChannelEnabled, false, false, -1)
 		if mp.ChannelEnabled(i) == miniport.ChannelDisabled {
 			if cfg.Log != nil {
-				cfg.Log(fmt.Sprintf("ata%d: disabled by the controller", cfg.FirstChannel+i))
+				why := "disabled by the controller"
+				if d, ok := mp.(miniport.ChannelDescriber); ok {
+					why = d.DescribeChannel(i) + ": not attached"
+				}
+				cfg.Log(fmt.Sprintf("ata%d: %s", cfg.FirstChannel+i, why))
 			}
 			continue
 		}

@@ -190,11 +190,17 @@ func logTo(logs *[]string) func(string) {
 
 func newHarness(t *testing.T, master, slave *sfftest.Device, edit func(*Config)) *harness {
 	t.Helper()
+	return newHarnessOf(t, fakePIIX(t, idetimPrimary), master, slave, edit)
+}
+
+// newHarnessOf is newHarness with the miniport mp, a fake PIIX whose
+// secondary channel is disabled, or one that wraps it.
+func newHarnessOf(t *testing.T, mp miniport.Controller, master, slave *sfftest.Device, edit func(*Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, mem: sfftest.NewMemory(0x50000000)}
 	h.bus = sfftest.NewBus(master, slave, h.mem)
 	h.intr = &fakeIntr{edges: make(chan struct{}, 1024)}
 	h.bus.IRQ = h.intr.edge
-	mp := fakePIIX(t, idetimPrimary)
 	cfg := Config{
 		Lines:       ideLines,
 		IO:          h.bus,
@@ -276,6 +282,21 @@ func TestDiscovery(t *testing.T) {
 	}
 	if len(h.logs) != 3 || !strings.Contains(h.logs[0], `ata0.0: ATA "FAKE DISK"`) || h.logs[2] != "ata1: disabled by the controller" {
 		t.Errorf("log %q", h.logs)
+	}
+}
+
+// describedPIIX is a fake PIIX that describes its channels, as the AHCI
+// miniport does.
+type describedPIIX struct{ *piix.Controller }
+
+func (describedPIIX) DescribeChannel(ch int) string { return fmt.Sprintf("channel %d, decode off", ch) }
+
+// TestDisabledChannelDescribed checks the line that reports a channel the
+// controller leaves disabled: the miniport's description when it has one.
+func TestDisabledChannelDescribed(t *testing.T) {
+	h := newHarnessOf(t, describedPIIX{fakePIIX(t, idetimPrimary)}, nil, nil, nil)
+	if len(h.logs) != 2 || h.logs[1] != "ata1: channel 1, decode off: not attached" {
+		t.Errorf("log %q, want the primary's line, then \"ata1: channel 1, decode off: not attached\"", h.logs)
 	}
 }
 

@@ -186,6 +186,17 @@ type Controller interface {
 	AdapterControl(action AdapterAction) error
 }
 
+// ChannelDescriber is implemented by a Controller that can say in a few
+// words what it knows of a channel, as "port 1, no device (PxSSTS.DET 0)".
+// The port puts it in the line that reports a channel it leaves alone, and
+// the shell's `ata` lists it under the controller. ataport has no such
+// routine; msahci logs the same facts through its own tracing.
+//
+// Context: PASSIVE, IF=1; may allocate.
+type ChannelDescriber interface {
+	DescribeChannel(ch int) string
+}
+
 // Channel is the channel-level table of a miniport (IDE_CHANNEL_INTERFACE):
 // one value per channel, returned by Controller.ChannelInit.
 type Channel interface {

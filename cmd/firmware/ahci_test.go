@@ -100,10 +100,15 @@ func TestAHCIDisks(t *testing.T) {
 
 // TestAHCI48Bit reads past LBA 2^28 of a sparse 200 GiB disk on an AHCI
 // port: the H2D FIS carries LBA 47:24 in its previous-register bytes.
+// The boot log names each empty port with the reason PxSSTS.DET gives.
 func TestAHCI48Bit(t *testing.T) {
 	const lba = 1<<28 + 5
 	img, data := bigDisk(t, lba)
 	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 3, false)})
+	// The ports left empty are reported with PxSSTS.DET's reason.
+	for _, port := range []int{0, 1, 2, 4, 5} {
+		expectLine(t, m.Log(), fmt.Sprintf(`(?m)^ata%d: port %d, no device \(PxSSTS\.DET 0\): not attached\r?$`, port, port))
+	}
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^3:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
 	if got := firmwareSum(t, m, fmt.Sprintf("3:0 %d 8", lba), time.Minute); got != sum(data) {
 		t.Errorf("LBA %d: firmware SHA-256 %s, host %s", lba, got, sum(data))

@@ -17,6 +17,7 @@ import (
 	"github.com/ataport/firmware/internal/pattern"
 	"github.com/ataport/firmware/irq"
 	"github.com/ataport/firmware/kernel"
+	"github.com/ataport/firmware/miniport"
 	"github.com/ataport/firmware/miniport/ahci"
 	"github.com/ataport/firmware/miniport/piix"
 )
@@ -117,7 +118,7 @@ const ahciRequests = 32
 // address, and where each channel is.
 type describer interface {
 	String() string
-	PortInfo(ch int) string
+	miniport.ChannelDescriber
 }
 
 // attachAHCI attaches the AHCI miniport to function f: memory decode and
@@ -290,7 +291,7 @@ func cmdATA(c *shell.Context, _ []string) error {
 		}
 		fmt.Fprintln(c, d.String())
 		for _, ch := range ctl.Channels() {
-			fmt.Fprintf(c, "  %s: %s\n", ch.Name(), d.PortInfo(ch.Index()))
+			fmt.Fprintf(c, "  %s: %s\n", ch.Name(), d.DescribeChannel(ch.Index()))
 		}
 	}
 	for _, u := range unsupported {

@@ -342,17 +342,26 @@ func (c *Controller) String() string {
 		speedName(c.cap>>CAP_ISS&0xf))
 }
 
-// PortInfo describes port ch as it is now: "port 0, SATA link 1.5 Gb/s
-// (Gen 1)", from PxSSTS.SPD (§3.3.10).
+// DescribeChannel describes port ch as it is now
+// (miniport.ChannelDescriber): "port 0, SATA link 1.5 Gb/s (Gen 1)" from
+// PxSSTS.SPD, or why it has no link, from PxSSTS.DET (§3.3.10).
 //
-// Context: PASSIVE; allocates.
-func (c *Controller) PortInfo(ch int) string {
+// Context: PASSIVE, IF=1; allocates.
+func (c *Controller) DescribeChannel(ch int) string {
 	if ch < 0 || ch > 31 || c.pi&(1<<ch) == 0 {
-		return fmt.Sprintf("port %d: not implemented", ch)
+		return fmt.Sprintf("port %d, not implemented (PI %#x)", ch, c.pi)
 	}
 	ssts := c.regs.Read32(portBase(ch) + PxSSTS)
-	if ssts&sstsDETMask != detPresent {
-		return fmt.Sprintf("port %d, no link (PxSSTS 0x%x)", ch, ssts)
+	switch det := ssts & sstsDETMask; det {
+	case detPresent:
+		return fmt.Sprintf("port %d, SATA link %s", ch, speedName(ssts>>PxSSTS_SPD&0xf))
+	case detNone:
+		return fmt.Sprintf("port %d, no device (PxSSTS.DET 0)", ch)
+	case detNoPhy:
+		return fmt.Sprintf("port %d, device present but no Phy communication (PxSSTS.DET 1)", ch)
+	case detOffline:
+		return fmt.Sprintf("port %d, Phy offline (PxSSTS.DET 4)", ch)
+	default:
+		return fmt.Sprintf("port %d, no link (PxSSTS.DET %d, reserved)", ch, det)
 	}
-	return fmt.Sprintf("port %d, SATA link %s", ch, speedName(ssts>>PxSSTS_SPD&0xf))
 }

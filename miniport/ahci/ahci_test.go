@@ -193,8 +193,22 @@ func TestStart(t *testing.T) {
 		if p := r.ctl.Properties(); p.Channels != 2 || p.Name != "ICH9 AHCI" || p.RequestExtensionSize != extSize {
 			t.Errorf("%s: Properties %+v", tc.name, p)
 		}
-		if got := r.ctl.PortInfo(1); got != "port 1, SATA link 1.5 Gb/s (Gen 1)" {
-			t.Errorf("%s: PortInfo(1) = %q", tc.name, got)
+		if got := r.ctl.DescribeChannel(1); got != "port 1, SATA link 1.5 Gb/s (Gen 1)" {
+			t.Errorf("%s: DescribeChannel(1) = %q", tc.name, got)
+		}
+		if got := r.ctl.DescribeChannel(2); got != "port 2, not implemented (PI 0x3)" {
+			t.Errorf("%s: DescribeChannel(2) = %q", tc.name, got)
+		}
+		for det, want := range map[uint32]string{
+			0: "port 0, no device (PxSSTS.DET 0)",
+			1: "port 0, device present but no Phy communication (PxSSTS.DET 1)",
+			4: "port 0, Phy offline (PxSSTS.DET 4)",
+			2: "port 0, no link (PxSSTS.DET 2, reserved)",
+		} {
+			r.hba.p[0][PxSSTS] = det
+			if got := r.ctl.DescribeChannel(0); got != want {
+				t.Errorf("%s: DescribeChannel(0) with DET %d = %q, want %q", tc.name, det, got, want)
+			}
 		}
 		if cmd := r.hba.p[1][PxCMD]; cmd&(1<<PxCMD_ST|1<<PxCMD_FRE) != 1<<PxCMD_ST|1<<PxCMD_FRE {
 			t.Errorf("%s: PxCMD %#x, want ST and FRE", tc.name, cmd)

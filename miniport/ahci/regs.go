@@ -133,7 +133,10 @@ const (
 	PxSSTS_SPD  = 4 // current interface speed, bits 7:4
 	PxSSTS_DET  = 0 // device detection, bits 3:0
 	sstsDETMask = 0xf
+	detNone     = 0 // no device detected and Phy communication not established
+	detNoPhy    = 1 // device presence detected but Phy communication not established
 	detPresent  = 3 // device present and Phy communication established
+	detOffline  = 4 // Phy in offline mode (disabled or in a BIST loopback mode)
 	ipmActive   = 1 // interface in active state
 )
 
