@@ -216,8 +216,12 @@ func ParseIdentify(b []byte) (Identify, error) {
 		id.LBA48 = cs2&cmdLBA48 != 0
 	}
 
-	// Word 76 (SATA capabilities) is valid unless 0000h or FFFFh.
-	if sc := w(idSATACap); sc != 0 && sc != 0xffff && sc&sataNCQ != 0 {
+	// Word 76 (SATA capabilities) is valid unless 0000h or FFFFh. NCQ
+	// (READ/WRITE FPDMA QUEUED) is for ATA devices only: QEMU's IDENTIFY
+	// PACKET DEVICE on AHCI sets the bit as well (hw/ide/atapi.c,
+	// ide_atapi_identify), and the AHCI miniport's error recovery resets a
+	// queueing device, which would lose the sense data of a PACKET command.
+	if sc := w(idSATACap); id.Type == DeviceATA && sc != 0 && sc != 0xffff && sc&sataNCQ != 0 {
 		id.NCQ = true
 		id.NCQDepth = int(w(idQueueDepth)&0x1f) + 1
 	}

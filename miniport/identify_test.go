@@ -178,21 +178,24 @@ func TestParseIdentifyCapacityLies(t *testing.T) {
 
 // TestParseIdentifyNCQ checks words 75 and 76 (SATA 2.6 §13.6, ATA8-ACS
 // IDENTIFY DEVICE): NCQ from word 76 bit 8 with the depth in word 75 bits
-// 4:0 plus one; word 76 reading 0000h or FFFFh means no SATA capabilities.
+// 4:0 plus one; word 76 reading 0000h or FFFFh means no SATA capabilities;
+// a PACKET device has no NCQ whatever word 76 says (QEMU's sets the bit).
 func TestParseIdentifyNCQ(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		atapi    bool
 		w75, w76 uint16
 		ncq      bool
 		depth    int
 	}{
-		{"QEMU: NCQ, 32 tags", 31, 1 << 8, true, 32},
-		{"NCQ, 1 tag", 0, 1<<8 | 1<<1, true, 1},
-		{"no NCQ bit", 31, 1 << 1, false, 0},
-		{"word 76 all ones is not valid", 31, 0xffff, false, 0},
-		{"word 76 zero", 31, 0, false, 0},
+		{"QEMU: NCQ, 32 tags", false, 31, 1 << 8, true, 32},
+		{"NCQ, 1 tag", false, 0, 1<<8 | 1<<1, true, 1},
+		{"no NCQ bit", false, 31, 1 << 1, false, 0},
+		{"word 76 all ones is not valid", false, 31, 0xffff, false, 0},
+		{"word 76 zero", false, 31, 0, false, 0},
+		{"QEMU's CD on AHCI: PACKET device", true, 31, 1 << 8, false, 0},
 	} {
-		raw := sfftest.BuildIdentify(sfftest.IdentifySpec{Model: "X", Sectors28: 5000, LBA48: true, Sectors48: 5000})
+		raw := sfftest.BuildIdentify(sfftest.IdentifySpec{Model: "X", Sectors28: 5000, LBA48: true, Sectors48: 5000, ATAPI: tc.atapi})
 		binary.LittleEndian.PutUint16(raw[75*2:], tc.w75)
 		binary.LittleEndian.PutUint16(raw[76*2:], tc.w76)
 		id, err := miniport.ParseIdentify(raw)
