@@ -42,7 +42,7 @@ type Device struct {
 	typ        miniport.DeviceType
 	ident      miniport.Identify
 	raw        [miniport.IdentifyLength]byte
-	sectors    uint64
+	sectors    atomic.Uint64 // an ATAPI device's changes with its medium (Revalidate)
 	sectorSize int
 	modes      miniport.TransferModes
 	dma        atomic.Bool
@@ -76,10 +76,10 @@ func (d *Device) Identify() miniport.Identify { return d.ident }
 func (d *Device) IdentifyData() []byte { return append([]byte(nil), d.raw[:]...) }
 
 // Size returns the capacity in bytes.
-func (d *Device) Size() int64 { return int64(d.sectors) * int64(d.sectorSize) }
+func (d *Device) Size() int64 { return int64(d.sectors.Load()) * int64(d.sectorSize) }
 
 // Sectors returns the capacity in sectors.
-func (d *Device) Sectors() uint64 { return d.sectors }
+func (d *Device) Sectors() uint64 { return d.sectors.Load() }
 
 // SectorSize returns the logical sector size in bytes: 512 for most ATA
 // disks, 2048 for CD/DVD.
@@ -192,13 +192,14 @@ func (d *Device) check(p []byte, off int64, write bool) (uint64, int, error) {
 				": not whole " + strconv.Itoa(d.sectorSize) + "-byte sectors"}
 	}
 	lba, n := uint64(off/ss), len(p)/int(ss)
+	sectors := d.sectors.Load()
 	if write && !d.writable.Load() {
 		return lba, n, &Error{Device: d.name, Command: op, LBA: lba, Count: n, HasLBA: true, Kind: ErrReadOnly,
 			Detail: "not made writable with SetWritable(true)"}
 	}
-	if lba > d.sectors || uint64(n) > d.sectors-lba {
+	if lba > sectors || uint64(n) > sectors-lba {
 		return lba, n, &Error{Device: d.name, Command: op, LBA: lba, Count: n, HasLBA: true, Kind: ErrRange,
-			Detail: "the device has " + strconv.FormatUint(d.sectors, 10) + " sectors"}
+			Detail: "the device has " + strconv.FormatUint(sectors, 10) + " sectors"}
 	}
 	return lba, n, nil
 }
@@ -229,6 +230,9 @@ func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 			try++
 			if d.typ == miniport.DeviceATAPI {
 				moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
+				if mediumEvent(err) {
+					moved, err = d.afterMediumEvent(r, p, off, done, err)
+				}
 			} else {
 				moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write, queued)
 			}
@@ -351,14 +355,33 @@ func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, err
 	} else {
 		r.setData(bytes, flags)
 	}
-	d.ch.exec(r)
-	if err := completionError(d.name, &r.irb, "PACKET READ(10)", lba, count, true, d.ch.timeout, d.ch.busyTimeout); err != nil {
+	if err := d.ch.execPacket(d, r, "PACKET READ(10)", lba, count, true); err != nil {
 		return 0, err
 	}
 	if !direct {
 		copy(buf, r.irb.Data)
 	}
 	return count, nil
+}
+
+// afterMediumEvent handles a PACKET READ (10) that failed with a medium
+// event (mediumEvent): it reads the medium's capacity again, and reads
+// again once from sector done of the transfer p at off when it still fits
+// the medium; otherwise the error says what the medium has now. err is the
+// failed read's.
+func (d *Device) afterMediumEvent(r *request, p []byte, off int64, done int, err error) (int, error) {
+	if d.revalidate(r) != nil {
+		return 0, err
+	}
+	if _, _, rerr := d.check(p, off, false); rerr != nil {
+		var e *Error
+		if errors.As(rerr, &e) {
+			e.Detail = "the medium changed; " + e.Detail
+		}
+		return 0, rerr
+	}
+	lba := uint64(off/int64(d.sectorSize)) + uint64(done)
+	return d.packetRead(r, lba, len(p)/d.sectorSize-done, p[done*d.sectorSize:])
 }
 
 // Flush writes the device's volatile cache to the media with FLUSH CACHE

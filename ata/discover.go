@@ -1,7 +1,6 @@
 package ata
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -129,9 +128,9 @@ func (ch *Channel) discover() {
 			ch: ch, target: t, typ: f.typ, ident: f.ident,
 			name:       fmt.Sprintf("%s.%d", ch.name, t),
 			id:         fmt.Sprintf("%d:%d", ch.number, t),
-			sectors:    f.ident.Sectors,
 			sectorSize: f.ident.SectorSize,
 		}
+		d.sectors.Store(f.ident.Sectors)
 		copy(d.raw[:], f.raw)
 		// 5.
 		d.modes = ch.setModes(d, sel.Selected[t])
@@ -146,7 +145,11 @@ func (ch *Channel) discover() {
 		if d.typ == miniport.DeviceATAPI {
 			d.sectorSize = 2048
 			if err := ch.readCapacity(d); err != nil {
-				ch.log("%v; capacity unknown (no medium?)", err)
+				if errors.Is(err, ErrNoMedium) {
+					ch.log("%s: no medium", d.name)
+				} else {
+					ch.log("%v; capacity unknown", err)
+				}
 			}
 		}
 		if d.modes.DMA() != 0 && ch.info.DMA {
@@ -155,7 +158,7 @@ func (ch *Channel) discover() {
 		}
 		ch.devices[t] = d
 		ch.log("%s: %s %q serial %q firmware %q, %d sectors of %d bytes, modes %s, %s",
-			d.name, d.typ, d.ident.Model, d.ident.Serial, d.ident.Firmware, d.sectors, d.sectorSize,
+			d.name, d.typ, d.ident.Model, d.ident.Serial, d.ident.Firmware, d.sectors.Load(), d.sectorSize,
 			d.modes, d.Mode())
 	}
 }
@@ -262,32 +265,18 @@ func (ch *Channel) setFeatures(d *Device, v uint8) error {
 	return completionError(d.name, &r.irb, "SET FEATURES", 0, 0, false, ch.timeout, ch.busyTimeout)
 }
 
-// readCapacity sets an ATAPI device's size from READ CAPACITY (10): the
-// last LBA and the block length, big-endian (SBC-3 5.x).
+// readCapacity sets an ATAPI device's size from its medium's capacity,
+// with the port's own request block.
 //
 // Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) readCapacity(d *Device) error {
-	r := ch.ownRequest()
-	var err error
-	for try := 0; try < packetRetries; try++ {
-		r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
-		r.irb.Cdb[0] = mmcReadCapacity10
-		r.irb.CdbLength = packetLength
-		r.setData(8, miniport.FlagDataIn)
-		ch.execInternal(r)
-		if err = completionError(d.name, &r.irb, "PACKET READ CAPACITY(10)", 0, 0, false, ch.timeout, ch.busyTimeout); err != nil {
-			continue
-		}
-		last := binary.BigEndian.Uint32(r.irb.Data)
-		block := binary.BigEndian.Uint32(r.irb.Data[4:])
-		if block == 0 || block&(block-1) != 0 || int(block) > ch.maxXfer {
-			return &Error{Device: d.name, Command: "PACKET READ CAPACITY(10)", Kind: ErrProtocol,
-				Detail: fmt.Sprintf("block length %d", block)}
-		}
-		d.sectors, d.sectorSize = uint64(last)+1, int(block)
-		return nil
+	sectors, block, err := ch.capacity(d, ch.ownRequest(), true)
+	if err != nil {
+		return err
 	}
-	return err
+	d.sectors.Store(sectors)
+	d.sectorSize = block
+	return nil
 }
 
 // reinitLocked re-identifies and re-programs each device after a channel

@@ -20,6 +20,7 @@ var (
 	ErrInvalid  = errors.New("invalid request")
 	ErrReadOnly = errors.New("read-only")
 	ErrRange    = errors.New("out of range")
+	ErrNoMedium = errors.New("no medium") // an ATAPI device's sense: NOT READY, MEDIUM NOT PRESENT
 )
 
 // Error is a failed request, in one line naming the device, the command
@@ -49,6 +50,13 @@ type Error struct {
 	// Retries is how often the block API tried the command again before
 	// giving up with this error.
 	Retries int
+
+	// Packet is set for a PACKET command: AtaError's bits 7:4 are then
+	// its sense key, and Sense, when HasSense, what REQUEST SENSE read
+	// after it (sense.go).
+	Packet   bool
+	Sense    Sense
+	HasSense bool
 }
 
 // Error returns the one-line message.
@@ -110,6 +118,7 @@ func completionError(dev string, irb *miniport.Request, op string, lba uint64, c
 		Status: irb.Status, AtaStatus: irb.AtaStatus, AtaError: irb.AtaError,
 	}
 	packet := irb.Function == miniport.FunctionATAPI
+	e.Packet = packet
 	regs := registers(irb.AtaStatus, irb.AtaError, packet)
 	switch irb.Status {
 	case miniport.StatusDeviceError:

@@ -98,9 +98,11 @@ func needsReset(s miniport.Status) bool {
 // worth another try: a timeout, after which the port reset the channel and
 // re-programmed its devices, a command aborted by the recovery from
 // another's error (StatusBusReset: the queued commands after an NCQ
-// error), or an interface CRC error (ICRC in ERROR), a transfer garbled on
-// the cable. Media errors (UNC, IDNF) and refusals
-// (ABRT) are not retried.
+// error), an interface CRC error (ICRC in ERROR), a transfer garbled on
+// the cable, or a PACKET command's ABORTED COMMAND (sense key Bh, which
+// SCSI initiators retry). Media errors (UNC, IDNF, MEDIUM ERROR) and
+// refusals (ABRT, ILLEGAL REQUEST) are not retried. A PACKET command's
+// ERROR holds its sense key in bits 7:4, so ICRC means nothing there.
 func retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -110,6 +112,9 @@ func retryable(err error) bool {
 	case miniport.StatusTimeout, miniport.StatusBusReset:
 		return true
 	case miniport.StatusDeviceError:
+		if e.Packet {
+			return e.AtaError>>miniport.SenseKeyShift == senseAbortedCommand
+		}
 		return e.AtaError&miniport.ICRC != 0
 	}
 	return false
@@ -190,10 +195,10 @@ func (ch *Channel) reidentify(d *Device) bool {
 	return true
 }
 
-// testUnitReady sends an ATAPI device TEST UNIT READY until it answers
-// without UNIT ATTENTION, at most packetRetries times: the first packet
-// after a reset fails with it (MMC-5), which would otherwise fail the next
-// read of an upper layer.
+// testUnitReady sends an ATAPI device TEST UNIT READY until it succeeds, at
+// most packetRetries times: a reset raises a UNIT ATTENTION (MMC-5), which
+// fails every packet until REQUEST SENSE (execPacket) ends it, and would
+// otherwise fail the next read of an upper layer.
 //
 // Context: PASSIVE, ch.devMu held; blocks.
 func (ch *Channel) testUnitReady(d *Device) {
@@ -201,8 +206,8 @@ func (ch *Channel) testUnitReady(d *Device) {
 	for try := 0; try < packetRetries; try++ {
 		r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
 		r.irb.CdbLength = packetLength // TEST UNIT READY: opcode 00h, no data
-		ch.execInternal(r)
-		if r.irb.Status == miniport.StatusSuccess {
+		r.internal = true
+		if ch.execPacket(d, r, "PACKET TEST UNIT READY", 0, 0, false) == nil {
 			return
 		}
 	}

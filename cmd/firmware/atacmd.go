@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -224,9 +225,22 @@ func deviceSpan(devArg, lbaArg, countArg string, maxCount uint64) (*ata.Device, 
 	return d, lba, count, err
 }
 
+// capacity returns d's capacity in sectors; an ATAPI device's is read from
+// its medium first (ata.Device.Revalidate), so that a disc inserted,
+// swapped or taken out since the last command is seen.
+func capacity(d *ata.Device) (uint64, error) {
+	if err := d.Revalidate(); err != nil {
+		return 0, err
+	}
+	return d.Sectors(), nil
+}
+
 // span parses LBA and COUNT against the device's capacity.
 func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count uint64, err error) {
-	sectors := d.Sectors()
+	sectors, err := capacity(d)
+	if err != nil {
+		return 0, 0, err
+	}
 	if lba, err = shell.ParseUint("LBA", lbaArg, 1<<48-1); err != nil {
 		return
 	}
@@ -243,7 +257,10 @@ func span(d *ata.Device, lbaArg, countArg string, maxCount uint64) (lba, count u
 // d's capacity and returns the count: without -count (hasCount false) the
 // sectors from lba to the end of the device, at most maxCount.
 func flagSpan(d *ata.Device, lba, count uint64, hasCount bool, maxCount uint64) (uint64, error) {
-	sectors := d.Sectors()
+	sectors, err := capacity(d)
+	if err != nil {
+		return 0, err
+	}
 	switch {
 	case lba >= sectors:
 		return 0, fmt.Errorf("%s: -lba %d is past the end of the device (%d sectors)", d.Name(), lba, sectors)
@@ -268,6 +285,12 @@ func cmdATA(c *shell.Context, _ []string) error {
 	n := 0
 	for _, ctl := range controllers {
 		for _, d := range ctl.Devices() {
+			media := ""
+			if err := d.Revalidate(); errors.Is(err, ata.ErrNoMedium) {
+				media = " no medium"
+			} else if err != nil {
+				media = fmt.Sprintf(" (%v)", err)
+			}
 			id := d.Identify()
 			rw := "read-only"
 			if d.Writable() {
@@ -276,8 +299,8 @@ func cmdATA(c *shell.Context, _ []string) error {
 			if d.NCQCapable() {
 				rw += fmt.Sprintf(" ncq %s (depth %d)", onOff(d.NCQ()), id.NCQDepth)
 			}
-			fmt.Fprintf(c, "%s %-5v %q sectors %d (%d bytes, %d-byte sectors) modes %v mode %v %s\n",
-				d.Name(), d.Type(), id.Model, d.Sectors(), d.Size(), d.SectorSize(), d.Modes(), d.Mode(), rw)
+			fmt.Fprintf(c, "%s %-5v %q sectors %d (%d bytes, %d-byte sectors) modes %v mode %v %s%s\n",
+				d.Name(), d.Type(), id.Model, d.Sectors(), d.Size(), d.SectorSize(), d.Modes(), d.Mode(), rw, media)
 			n++
 		}
 	}
@@ -384,14 +407,17 @@ func cmdSum(c *shell.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lba, count := uint64(0), d.Sectors()
 	if len(args) == 2 {
 		return shell.ErrUsage
 	}
+	var lba, count uint64
 	if len(args) == 3 {
-		if lba, count, err = span(d, args[1], args[2], 1<<48); err != nil {
-			return err
-		}
+		lba, count, err = span(d, args[1], args[2], 1<<48)
+	} else {
+		count, err = capacity(d)
+	}
+	if err != nil {
+		return err
 	}
 	ss := uint64(d.SectorSize())
 	h := sha256.New()

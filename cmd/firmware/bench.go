@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime/metrics"
 	"slices"
@@ -115,7 +116,7 @@ func parseBench(args []string) (*benchArgs, error) {
 	case a.size == 0 || uint64(a.size)%ss != 0:
 		return nil, fmt.Errorf("-size: %d is not a whole number of %d-byte sectors", a.size, ss)
 	}
-	if a.count, err = flagSpan(d, a.lba, a.count, hasCount, d.Sectors()); err != nil {
+	if a.count, err = flagSpan(d, a.lba, a.count, hasCount, math.MaxUint64); err != nil {
 		return nil, err
 	}
 	if a.count*ss < uint64(max(a.size, benchRandSize)) {

@@ -54,6 +54,9 @@ type Options struct {
 	// OVMFCode is the OVMF build to run with OVMFVars, OVMFCodeFile by
 	// default.
 	OVMFCode string
+	// QMP, when set, is the path of a Unix socket for the QEMU Machine
+	// Protocol (Machine.QMP).
+	QMP string
 }
 
 // OVMF's firmware volumes in Debian's ovmf package: the code, mapped
@@ -89,6 +92,8 @@ type Machine struct {
 	t     testing.TB
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+
+	qmpPath string
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -197,6 +202,9 @@ func Command(elf string, opts Options) []string {
 		}
 		args = append(args, "-drive", spec)
 	}
+	if opts.QMP != "" {
+		args = append(args, "-qmp", "unix:"+opts.QMP+",server=on,wait=off")
+	}
 	return append(args, opts.Args...)
 }
 
@@ -212,7 +220,7 @@ func Boot(t testing.TB, opts Options) *Machine {
 func Start(t testing.TB, opts Options) *Machine {
 	t.Helper()
 	elf := Firmware(t)
-	m := &Machine{t: t}
+	m := &Machine{t: t, qmpPath: opts.QMP}
 	m.cond = sync.NewCond(&m.mu)
 	m.cmd = exec.Command("qemu-system-x86_64", Command(elf, opts)...)
 	stdin, err := m.cmd.StdinPipe()

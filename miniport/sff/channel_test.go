@@ -578,8 +578,16 @@ func TestPacket(t *testing.T) {
 		r.run(req)
 		return req
 	}
-	if req := cap(); req.Status != miniport.StatusDeviceError || req.AtaError>>4 != 6 {
-		t.Errorf("first packet: %v error %#x, want UNIT ATTENTION", req.Status, req.AtaError)
+	for _, which := range []string{"first packet", "second packet"} {
+		if req := cap(); req.Status != miniport.StatusDeviceError || req.AtaError>>4 != 6 {
+			t.Errorf("%s: %v error %#x, want UNIT ATTENTION (kept until REQUEST SENSE)", which, req.Status, req.AtaError)
+		}
+	}
+	sense := r.request(miniport.FunctionATAPI, 1, 18, 0)
+	sense.Flags = miniport.FlagDataIn
+	sense.Cdb[0], sense.Cdb[4], sense.CdbLength = 0x03, 18, 12
+	if s := r.run(sense); s != miniport.StatusSuccess || sense.Data[0] != 0x70 || sense.Data[2] != 6 || sense.Data[12] != 0x29 {
+		t.Errorf("REQUEST SENSE: %v % x, want fixed format, UNIT ATTENTION, ASC 29h", s, sense.Data)
 	}
 	if req := cap(); req.Status != miniport.StatusSuccess || !bytes.Equal(req.Data, []byte{0, 0, 0, 99, 0, 0, 8, 0}) {
 		t.Errorf("READ CAPACITY: %v % x", req.Status, req.Data)

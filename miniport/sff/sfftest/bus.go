@@ -34,7 +34,9 @@ type Device struct {
 	DMALong       int  // DMA: the device wants this many bytes more than the PRD table holds, and waits for them
 	BusyReads     int  // after a reset, this many STATUS reads show BSY
 	WriteDelay    int  // after a PIO write command, this many STATUS reads show BSY before DRQ
-	UnitAttention bool // ATAPI: the first packet after a reset fails with UNIT ATTENTION
+	UnitAttention bool // ATAPI: a reset raises UNIT ATTENTION (ASC 29h)
+	MediumChange  bool // ATAPI: the next packet raises UNIT ATTENTION (ASC 28h) instead of running; cleared then
+	NoMedium      bool // ATAPI: packets that need a medium fail with NOT READY, MEDIUM NOT PRESENT (ASC 3Ah)
 	DMAError      bool // DMA transfers end with IDEDMAERR
 
 	mu       *spinLock // the bus's
@@ -48,8 +50,9 @@ type Device struct {
 	err       uint8
 	busyLeft  int
 	hung      bool
-	ua        bool
-	multiple  int // sectors per DRQ block of READ/WRITE MULTIPLE, set by SET MULTIPLE MODE
+	ua        uint8    // ATAPI: the ASC of a pending UNIT ATTENTION, 0 for none
+	sense     [3]uint8 // ATAPI: sense key, ASC and ASCQ of the last packet, for REQUEST SENSE
+	multiple  int      // sectors per DRQ block of READ/WRITE MULTIPLE, set by SET MULTIPLE MODE
 }
 
 // Pattern returns the content of sector lba that was never written: each
@@ -408,7 +411,9 @@ func (b *Bus) control(v uint8) {
 		d.status = miniport.DRDY | miniport.DSC
 		if d.Spec.ATAPI {
 			d.status = 0
-			d.ua = d.UnitAttention
+			if d.UnitAttention {
+				d.ua = ascPowerOnReset
+			}
 		}
 		d.busyLeft = d.BusyReads
 	}
@@ -730,25 +735,59 @@ func (b *Bus) readWrite(d *Device, c miniport.Command) {
 	}
 }
 
-// execPacket executes a command packet (MMC: READ CAPACITY (10), READ (10),
-// TEST UNIT READY), failing with a sense key in ERROR[7:4] otherwise.
+// ASCs (SPC-3 Annex D) the fake device reports.
+const (
+	ascMediumMayHaveChanged = 0x28
+	ascPowerOnReset         = 0x29
+	ascMediumNotPresent     = 0x3a
+	ascLBAOutOfRange        = 0x21
+	ascInvalidOpcode        = 0x20
+)
+
+// execPacket executes a command packet (MMC: REQUEST SENSE, READ CAPACITY
+// (10), READ (10), TEST UNIT READY), failing with a sense key in ERROR[7:4]
+// otherwise. As an ATAPI device without autosense (and QEMU's), it keeps a
+// UNIT ATTENTION until REQUEST SENSE reports it: every other packet fails
+// with it meanwhile.
 func (b *Bus) execPacket(d *Device) {
 	p := b.packet
-	senseFail := func(key uint8) {
+	senseFail := func(key, asc uint8) {
+		d.sense = [3]uint8{key, asc, 0}
 		b.phase = idle
 		d.cur[1] = sff.CoD | sff.IO
 		d.status = miniport.DRDY | miniport.ERR
 		d.err = key<<4 | miniport.ABRT
 		b.raise()
 	}
-	if d.ua {
-		d.ua = false
-		senseFail(0x6) // UNIT ATTENTION
-		return
+	if p[0] != 0x03 {
+		if d.MediumChange {
+			d.MediumChange, d.ua = false, ascMediumMayHaveChanged
+		}
+		if d.ua != 0 {
+			senseFail(0x6, d.ua) // UNIT ATTENTION
+			return
+		}
+		if d.NoMedium && p[0] != 0x00 {
+			senseFail(0x2, ascMediumNotPresent) // NOT READY
+			return
+		}
 	}
 	var data []byte
+	sense := d.sense
+	d.sense = [3]uint8{}
 	switch p[0] {
 	case 0x00: // TEST UNIT READY
+		if d.NoMedium {
+			senseFail(0x2, ascMediumNotPresent)
+			return
+		}
+	case 0x03: // REQUEST SENSE: fixed format (SPC-3 4.5.3), ends a UNIT ATTENTION
+		if d.ua != 0 {
+			sense, d.ua = [3]uint8{0x6, d.ua, 0}, 0
+		}
+		data = make([]byte, 18)
+		data[0], data[2], data[7], data[12], data[13] = 0x70, sense[0], 10, sense[1], sense[2]
+		data = data[:min(len(data), int(p[4]))]
 	case 0x25: // READ CAPACITY (10)
 		data = make([]byte, 8)
 		binary.BigEndian.PutUint32(data, uint32(d.Capacity-1))
@@ -757,14 +796,14 @@ func (b *Bus) execPacket(d *Device) {
 		lba := uint64(binary.BigEndian.Uint32(p[2:]))
 		n := uint64(binary.BigEndian.Uint16(p[7:]))
 		if lba+n > d.Capacity {
-			senseFail(0x5) // ILLEGAL REQUEST
+			senseFail(0x5, ascLBAOutOfRange) // ILLEGAL REQUEST
 			return
 		}
 		for i := uint64(0); i < n; i++ {
 			data = append(data, d.sector(lba+i)...)
 		}
 	default:
-		senseFail(0x5)
+		senseFail(0x5, ascInvalidOpcode)
 		return
 	}
 	b.buf, b.pos, b.end = data, 0, 0

@@ -1,0 +1,218 @@
+package ata
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/ataport/firmware/miniport"
+)
+
+// An ATAPI device's sense data and its medium. A PACKET command that ends
+// with CHECK CONDITION (ERR) puts only the sense key in ERROR[7:4]; the
+// rest, and the end of a UNIT ATTENTION condition, take REQUEST SENSE
+// (SPC-3 6.27), which the port sends at once, in PIO, as libata's
+// atapi_eh_request_sense does and ataport does for a miniport without
+// autosense. A device without autosense keeps a UNIT ATTENTION (a reset, a
+// medium change) until REQUEST SENSE reports it: every other command fails
+// with it meanwhile (QEMU's ATAPI model does exactly that).
+
+// SPC-3 REQUEST SENSE and the sense codes the port acts on (SPC-3 4.5.6,
+// Annex D).
+const (
+	spcRequestSense = 0x03
+	senseLength     = 18 // fixed-format sense data, what REQUEST SENSE asks for
+
+	SenseNotReady       = 0x2
+	SenseUnitAttention  = 0x6
+	senseAbortedCommand = 0xb
+	ASCMediumChanged    = 0x28 // NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED
+	ASCMediumNotPresent = 0x3a
+)
+
+// Sense is a PACKET command's sense data: sense key, additional sense code
+// and its qualifier.
+type Sense struct {
+	Key, ASC, ASCQ uint8
+}
+
+// ascNames are the additional sense codes (SPC-3 Annex D, MMC-5) a CD or
+// DVD drive reports most, by ASC with ASCQ 0 unless named.
+var ascNames = map[[2]uint8]string{
+	{0x04, 0x00}: "LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE",
+	{0x04, 0x01}: "LOGICAL UNIT IS IN PROCESS OF BECOMING READY",
+	{0x11, 0x00}: "UNRECOVERED READ ERROR",
+	{0x20, 0x00}: "INVALID COMMAND OPERATION CODE",
+	{0x21, 0x00}: "LOGICAL BLOCK ADDRESS OUT OF RANGE",
+	{0x24, 0x00}: "INVALID FIELD IN CDB",
+	{0x28, 0x00}: "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED",
+	{0x29, 0x00}: "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED",
+	{0x30, 0x00}: "INCOMPATIBLE MEDIUM INSTALLED",
+	{0x3a, 0x00}: "MEDIUM NOT PRESENT",
+	{0x64, 0x00}: "ILLEGAL MODE FOR THIS TRACK",
+}
+
+// String returns "sense 6/28/00 NOT READY TO READY CHANGE, MEDIUM MAY HAVE
+// CHANGED": key, ASC and ASCQ in hex, then the ASC's name when known.
+func (s Sense) String() string {
+	str := fmt.Sprintf("sense %x/%02x/%02x", s.Key, s.ASC, s.ASCQ)
+	if n, ok := ascNames[[2]uint8{s.ASC, s.ASCQ}]; ok {
+		str += " " + n
+	}
+	return str
+}
+
+// parseSense reads fixed-format (70h, 71h) or descriptor-format (72h, 73h)
+// sense data (SPC-3 4.5.2, 4.5.3).
+func parseSense(b []byte) (Sense, bool) {
+	if len(b) < 4 {
+		return Sense{}, false
+	}
+	switch b[0] & 0x7f {
+	case 0x70, 0x71:
+		if len(b) < 14 {
+			return Sense{}, false
+		}
+		return Sense{Key: b[2] & 0xf, ASC: b[12], ASCQ: b[13]}, true
+	case 0x72, 0x73:
+		return Sense{Key: b[1] & 0xf, ASC: b[2], ASCQ: b[3]}, true
+	}
+	return Sense{}, false
+}
+
+// execPacket runs the PACKET command built in r for d and returns its
+// error; on CHECK CONDITION the error carries the sense data (Error.Sense),
+// read with r by REQUEST SENSE ahead of the requests still queued, and is
+// ErrNoMedium when the sense says there is no medium. A request already
+// started on the channel (the completion starts the next one, and an AHCI
+// port reissues the others after an error) runs before it: with two
+// callers on one drive, that command's own CHECK CONDITION can replace the
+// sense data (README "Known problems").
+// r's data is the command's own only when it succeeded.
+//
+// Context: PASSIVE, IF=1; blocks.
+func (ch *Channel) execPacket(d *Device, r *request, op string, lba uint64, count int, hasLBA bool) error {
+	ch.exec(r)
+	err := completionError(d.name, &r.irb, op, lba, count, hasLBA, ch.timeout, ch.busyTimeout)
+	if r.irb.Status != miniport.StatusDeviceError {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if s, ok := ch.requestSense(d, r); ok {
+			e.Sense, e.HasSense = s, true
+			e.Detail += "; " + s.String()
+			if s.Key == SenseNotReady && s.ASC == ASCMediumNotPresent {
+				e.Kind = ErrNoMedium
+			}
+		}
+	}
+	return err
+}
+
+// requestSense reads d's sense data with r: REQUEST SENSE in PIO, ahead of
+// the requests still queued (internal), so that none of them comes between
+// the failed command and its sense data.
+//
+// Context: PASSIVE, IF=1; blocks.
+func (ch *Channel) requestSense(d *Device, r *request) (Sense, bool) {
+	r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
+	r.irb.Cdb[0], r.irb.Cdb[4] = spcRequestSense, senseLength
+	r.irb.CdbLength = packetLength
+	r.setData(senseLength, miniport.FlagDataIn)
+	r.internal = true
+	ch.exec(r)
+	n := len(r.irb.Data)
+	switch r.irb.Status {
+	case miniport.StatusSuccess:
+	case miniport.StatusDataLengthMismatch: // fewer bytes than asked: allowed (SPC-3 4.5.1)
+		n = r.irb.Transferred
+	default:
+		return Sense{}, false
+	}
+	return parseSense(r.irb.Data[:n])
+}
+
+// capacity reads the capacity of d's medium with r: READ CAPACITY (10),
+// the last LBA and the block length, big-endian (SBC-3 5.10). It tries
+// again after a medium event (mediumEvent): REQUEST SENSE has ended a UNIT
+// ATTENTION, and a drive whose disc was swapped reports MEDIUM NOT PRESENT
+// once before it (QEMU's does, as a tray that opened and closed).
+//
+// Context: PASSIVE, IF=1; blocks.
+func (ch *Channel) capacity(d *Device, r *request, internal bool) (sectors uint64, block int, err error) {
+	for try := 0; try < packetRetries; try++ {
+		r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
+		r.irb.Cdb[0] = mmcReadCapacity10
+		r.irb.CdbLength = packetLength
+		r.setData(8, miniport.FlagDataIn)
+		r.internal = internal
+		if err = ch.execPacket(d, r, "PACKET READ CAPACITY(10)", 0, 0, false); err != nil {
+			if mediumEvent(err) {
+				continue
+			}
+			return 0, 0, err
+		}
+		last := binary.BigEndian.Uint32(r.irb.Data)
+		block := binary.BigEndian.Uint32(r.irb.Data[4:])
+		if block == 0 || block&(block-1) != 0 || int(block) > ch.maxXfer {
+			return 0, 0, &Error{Device: d.name, Command: "PACKET READ CAPACITY(10)", Kind: ErrProtocol,
+				Detail: fmt.Sprintf("block length %d", block)}
+		}
+		return uint64(last) + 1, int(block), nil
+	}
+	return 0, 0, err
+}
+
+// senseOf returns the sense data err carries, if any.
+func senseOf(err error) (Sense, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.HasSense {
+		return e.Sense, true
+	}
+	return Sense{}, false
+}
+
+// mediumEvent reports an error that says the medium changed or went: a
+// UNIT ATTENTION, or no medium (what a drive, and QEMU, report first when
+// a disc was swapped).
+func mediumEvent(err error) bool {
+	s, ok := senseOf(err)
+	return ok && s.Key == SenseUnitAttention || errors.Is(err, ErrNoMedium)
+}
+
+// Revalidate reads the capacity of an ATAPI device's medium again (READ
+// CAPACITY (10)), as after a disc was inserted, swapped or taken out:
+// Sectors and Size then describe the medium in the drive now, 0 sectors
+// for none (the error is then ErrNoMedium). ReadAt does it by itself when a
+// command reports a medium change; a caller about to use Sectors, as the
+// shell is, calls it first. An ATA device's capacity does not change: nil.
+//
+// Context: PASSIVE, IF=1; blocks. Safe for concurrent callers.
+func (d *Device) Revalidate() error {
+	if d.typ != miniport.DeviceATAPI {
+		return nil
+	}
+	r := d.ch.get()
+	defer d.ch.put(r)
+	return d.revalidate(r)
+}
+
+// revalidate is Revalidate with the request block r.
+func (d *Device) revalidate(r *request) error {
+	sectors, block, err := d.ch.capacity(d, r, false)
+	if err != nil {
+		if errors.Is(err, ErrNoMedium) && d.sectors.Swap(0) != 0 {
+			d.ch.log("%s: medium removed", d.name)
+		}
+		return err
+	}
+	if block != d.sectorSize {
+		return &Error{Device: d.name, Command: "PACKET READ CAPACITY(10)", Kind: ErrProtocol,
+			Detail: fmt.Sprintf("block length %d on a device found with %d-byte blocks", block, d.sectorSize)}
+	}
+	if d.sectors.Swap(sectors) != sectors {
+		d.ch.log("%s: medium changed: %d sectors of %d bytes", d.name, sectors, block)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package ata
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ataport/firmware/miniport"
+)
+
+func TestParseSense(t *testing.T) {
+	fixed := make([]byte, 18)
+	fixed[0], fixed[2], fixed[12], fixed[13] = 0xf0, 0x26, 0x28, 0 // valid bit, ILI noise above the key
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want Sense
+		ok   bool
+	}{
+		{"fixed", fixed, Sense{6, 0x28, 0}, true},
+		{"fixed, cut before ASCQ", fixed[:13], Sense{}, false},
+		{"descriptor", []byte{0x72, 0x02, 0x3a, 0x01}, Sense{2, 0x3a, 1}, true},
+		{"unknown format", []byte{0x7f, 0, 6, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x28, 0}, Sense{}, false},
+		{"empty", nil, Sense{}, false},
+	} {
+		if got, ok := parseSense(tc.b); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	for s, want := range map[Sense]string{
+		{6, 0x28, 0}: "sense 6/28/00 NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED",
+		{2, 0x3a, 0}: "sense 2/3a/00 MEDIUM NOT PRESENT",
+		{3, 0x11, 5}: "sense 3/11/05",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("%+v: %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestRetryablePacket checks that a PACKET command's sense key is not read
+// as ERROR's ICRC bit: only ABORTED COMMAND is tried again.
+func TestRetryablePacket(t *testing.T) {
+	for _, tc := range []struct {
+		packet bool
+		err    uint8
+		want   bool
+	}{
+		{false, miniport.ICRC | miniport.ABRT, true},
+		{false, miniport.UNC, false},
+		{true, 0xb<<4 | miniport.ABRT, true},  // ABORTED COMMAND
+		{true, 0x8<<4 | miniport.ABRT, false}, // BLANK CHECK: bit 7 set, no CRC
+		{true, 0x6<<4 | miniport.ABRT, false}, // UNIT ATTENTION: handled as a medium event
+	} {
+		e := &Error{Status: miniport.StatusDeviceError, AtaError: tc.err, Packet: tc.packet, Kind: ErrDevice}
+		if got := retryable(e); got != tc.want {
+			t.Errorf("packet %v error %#x: retryable %v, want %v", tc.packet, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestMediumChange swaps and removes the fake drive's disc under reads. The
+// drive keeps a UNIT ATTENTION until REQUEST SENSE, as QEMU's does: a read
+// that meets it reads the capacity again and goes on with the new disc, or
+// fails naming what the disc has now; a drive with no disc fails with its
+// sense data and has 0 sectors until one is inserted.
+func TestMediumChange(t *testing.T) {
+	dvd := cd()
+	h := newHarness(t, nil, dvd, nil)
+	d := h.device("0:1")
+	if d.Sectors() != 300 {
+		t.Fatalf("%d sectors after discovery (UNIT ATTENTION of the reset pending), want 300; log %q", d.Sectors(), h.logs)
+	}
+	read := func(lba uint64, n int) error {
+		buf := make([]byte, n*2048)
+		_, err := d.ReadAt(buf, int64(lba)*2048)
+		if err == nil && !bytes.Equal(buf, pattern(lba, n, 2048)) {
+			t.Errorf("lba %d count %d: data differs", lba, n)
+		}
+		return err
+	}
+
+	// A bigger disc: the read goes on after the capacity is read again.
+	dvd.Set(func() { dvd.Capacity, dvd.MediumChange = 1000, true })
+	if err := read(290, 4); err != nil {
+		t.Fatalf("read after a disc change: %v", err)
+	}
+	if d.Sectors() != 1000 || !slices.Contains(h.logs, "ata0.1: medium changed: 1000 sectors of 2048 bytes") {
+		t.Errorf("%d sectors, log %q; want 1000 and the change logged", d.Sectors(), h.logs)
+	}
+	if err := read(990, 10); err != nil {
+		t.Errorf("read at the end of the new disc: %v", err)
+	}
+
+	// A smaller one: a read past its end fails, naming the change.
+	dvd.Set(func() { dvd.Capacity, dvd.MediumChange = 50, true })
+	err := read(60, 2)
+	if !errors.Is(err, ErrRange) || !strings.Contains(err.Error(), "the medium changed; the device has 50 sectors") {
+		t.Errorf("read past the end of a smaller disc: %v", err)
+	}
+	if err := read(48, 2); err != nil {
+		t.Errorf("read within the smaller disc: %v", err)
+	}
+
+	// No disc: the sense data says so, and the drive has 0 sectors.
+	dvd.Set(func() { dvd.NoMedium = true })
+	err = read(0, 1)
+	if !errors.Is(err, ErrNoMedium) || !strings.Contains(err.Error(), ": no medium (") || !strings.Contains(err.Error(), "sense 2/3a/00 MEDIUM NOT PRESENT") {
+		t.Errorf("read with no disc: %v", err)
+	}
+	if s, ok := senseOf(err); !ok || s != (Sense{SenseNotReady, ASCMediumNotPresent, 0}) {
+		t.Errorf("sense %+v %v", s, ok)
+	}
+	if d.Sectors() != 0 || !slices.Contains(h.logs, "ata0.1: medium removed") {
+		t.Errorf("%d sectors with no disc, log %q", d.Sectors(), h.logs)
+	}
+	if err := d.Revalidate(); !errors.Is(err, ErrNoMedium) {
+		t.Errorf("Revalidate with no disc: %v, want no medium", err)
+	}
+
+	// A disc inserted: Revalidate finds it.
+	dvd.Set(func() { dvd.NoMedium, dvd.MediumChange, dvd.Capacity = false, true, 200 })
+	if err := d.Revalidate(); err != nil || d.Sectors() != 200 {
+		t.Errorf("Revalidate after a disc was inserted: %v, %d sectors", err, d.Sectors())
+	}
+	if err := read(199, 1); err != nil {
+		t.Errorf("read of the inserted disc: %v", err)
+	}
+	if err := h.device("0:1").Revalidate(); err != nil {
+		t.Errorf("Revalidate with nothing changed: %v", err)
+	}
+}
+
+// TestNoMediumAtDiscovery: a drive found empty says so in one line and has
+// 0 sectors.
+func TestNoMediumAtDiscovery(t *testing.T) {
+	dvd := cd()
+	dvd.NoMedium = true
+	h := newHarness(t, nil, dvd, nil)
+	if d := h.device("0:1"); d.Sectors() != 0 || !slices.Contains(h.logs, "ata0.1: no medium") {
+		t.Errorf("%d sectors, log %q", d.Sectors(), h.logs)
+	}
+}

@@ -1,0 +1,78 @@
+//go:build !tamago
+
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/ataport/firmware/internal/qemu"
+)
+
+// TestATAPIMediumChange boots with an empty CD drive, then inserts, ejects
+// and swaps discs through QEMU's monitor (QMP) as a user would, on PIIX
+// (pc, the drive on the secondary channel) and on AHCI (q35, port 2). The
+// drive reports each change as QEMU's ATAPI model does: NOT READY, MEDIUM
+// NOT PRESENT once, then a UNIT ATTENTION that every command meets until
+// REQUEST SENSE. Each command after a change sees the disc now in the
+// drive: its SHA-256 equals the host's, a read past its end is refused
+// with its capacity, and with no disc every read fails with one line that
+// says so.
+func TestATAPIMediumChange(t *testing.T) {
+	for _, tc := range []struct {
+		machine, bus, dev, ch string
+	}{
+		{"pc", "ide.1,unit=0", "1:0", "ata1.0"},
+		{"q35", "ide.2", "2:0", "ata2.0"},
+	} {
+		t.Run(tc.machine, func(t *testing.T) {
+			t.Parallel()
+			a := randomImage(t, "a.iso", 2048*2048, 51)
+			b := randomImage(t, "b.iso", 1024*2048, 52)
+			m := qemu.Boot(t, qemu.Options{
+				Machine: tc.machine,
+				QMP:     filepath.Join(t.TempDir(), "qmp.sock"),
+				Args: []string{
+					"-drive", "if=none,id=cd0,media=cdrom",
+					"-device", "ide-cd,drive=cd0,id=cdrom0,bus=" + tc.bus,
+				},
+			})
+			expectLine(t, m.Log(), fmt.Sprintf(`(?m)^%s: no medium\r?$`, regexp.QuoteMeta(tc.ch)))
+			noMedium := fmt.Sprintf(`(?m)^error: %s: PACKET READ CAPACITY\(10\): no medium \(status 0x41 DRDY\|ERR, error 0x20 sense key 0x2 NOT READY; sense 2/3a/00 MEDIUM NOT PRESENT\)$`,
+				regexp.QuoteMeta(tc.ch))
+			expectLine(t, m.Run("ata sum "+tc.dev, 30*time.Second), noMedium)
+
+			insert := func(file string) {
+				m.QMP("blockdev-change-medium", map[string]any{"id": "cdrom0", "filename": file, "format": "raw"})
+			}
+			insert(a)
+			expectLine(t, m.Run("ata", 30*time.Second), fmt.Sprintf(`(?m)^%s ATAPI "QEMU DVD-ROM" sectors 2048 \(4194304 bytes, 2048-byte sectors\)`, tc.dev))
+			expectLine(t, m.Log(), fmt.Sprintf(`(?m)^%s: medium changed: 2048 sectors of 2048 bytes\r?$`, regexp.QuoteMeta(tc.ch)))
+			if got, want := firmwareSum(t, m, tc.dev, time.Minute), sum(readFile(t, a)); got != want {
+				t.Errorf("first disc: firmware SHA-256 %s, host %s", got, want)
+			}
+
+			m.QMP("eject", map[string]any{"id": "cdrom0", "force": true})
+			expectLine(t, m.Run("ata", 30*time.Second), fmt.Sprintf(`(?m)^%s ATAPI "QEMU DVD-ROM" sectors 0 \(0 bytes, 2048-byte sectors\) .* no medium$`, tc.dev))
+			expectLine(t, m.Run(fmt.Sprintf("ata read %s 0", tc.dev), 30*time.Second), noMedium)
+
+			insert(b)
+			if got, want := firmwareSum(t, m, tc.dev, time.Minute), sum(readFile(t, b)); got != want {
+				t.Errorf("smaller disc: firmware SHA-256 %s, host %s", got, want)
+			}
+			expectLine(t, m.Run(fmt.Sprintf("ata read %s 2000", tc.dev), 30*time.Second),
+				fmt.Sprintf(`(?m)^error: %s: LBA 2000 COUNT 1 is past the end of the device \(1024 sectors\)$`, regexp.QuoteMeta(tc.ch)))
+
+			// Swapped back with no command between: the read in range of
+			// both discs meets the change and goes on with the new one.
+			insert(a)
+			if got, want := firmwareSum(t, m, tc.dev, time.Minute), sum(readFile(t, a)); got != want {
+				t.Errorf("first disc again: firmware SHA-256 %s, host %s", got, want)
+			}
+			m.Halt(10 * time.Second)
+		})
+	}
+}
