@@ -20,6 +20,9 @@
 //     runtime's RAM and the DMA region) is RAM in the PVH memory map; if
 //     not, say so on COM1 and stop, since the Go runtime's first stack is
 //     at the top of that memory and nothing else could report the fault;
+//  2c. check that the CPU has RDRAND, with which TamaGo seeds the Go
+//     runtime before anything could report the #UD (QEMU's default CPU,
+//     qemu64, has none); if not, say so on COM1 and stop;
 //  3. build identity page tables for 0-4 GiB: 2 MiB pages, the first 2 MiB
 //     in 4 KiB pages with page 0 not present (Go relies on faults there for
 //     nil checks), 3-4 GiB (MMIO: LAPIC, IOAPIC, PCI windows) uncached;
@@ -114,6 +117,9 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 
 	// 2b. the firmware's memory must be RAM
 	CALL	·checkRAM<>(SB)
+
+	// 2c. the CPU must have RDRAND
+	CALL	·checkRDRAND<>(SB)
 
 	// 3. page tables: clear, then link PML4T -> PDPT -> 4 PDTs
 	MOVL	$PML4T, DI
@@ -252,11 +258,43 @@ next:
 ok:
 	RET
 
-// ramFault sets COM1 to 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
-// 8N1), prints ramMsg and halts for good. Runs in 32-bit mode; the
+// checkRDRAND returns when CPUID.01H:ECX.RDRAND[bit 30] is set (Intel SDM
+// Vol. 2A, CPUID); otherwise it jumps to rdrandFault. Runs in 32-bit mode;
+// uses AX, CX, DX, keeps BX.
+TEXT ·checkRDRAND<>(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	BX			// push ebx in 32-bit mode
+	MOVL	$1, AX
+	XORL	CX, CX
+	CPUID
+	POPQ	BX
+	BTL	$30, CX
+	JCS	has
+	JMP	·rdrandFault<>(SB)
+has:
+	RET
+
+// ramFault prints ramMsg on COM1 and halts for good (fault). The
 // message's absolute address comes from the same LEA trick as cpuinit's
 // far return.
 TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
+	CALL	·eip<>(SB)
+	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
+	ADDL	$6, AX
+	ADDL	AX, SI
+	JMP	·fault<>(SB)
+
+// rdrandFault prints rdrandMsg on COM1 and halts for good (fault).
+TEXT ·rdrandFault<>(SB),NOSPLIT|NOFRAME,$0
+	CALL	·eip<>(SB)
+	MOVL	$·rdrandMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
+	ADDL	$6, AX
+	ADDL	AX, SI
+	JMP	·fault<>(SB)
+
+// fault sets COM1 to 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
+// 8N1), prints the NUL-terminated message at SI and halts for good. Runs
+// in 32-bit mode.
+TEXT ·fault<>(SB),NOSPLIT|NOFRAME,$0
 	MOVL	$(COM1+3), DX
 	MOVB	$0x80, AL
 	OUTB
@@ -269,10 +307,6 @@ TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
 	MOVL	$(COM1+3), DX
 	MOVB	$0x03, AL
 	OUTB
-	CALL	·eip<>(SB)
-	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
-	ADDL	$6, AX
-	ADDL	AX, SI
 putc:
 	MOVB	(SI), CX
 	TESTB	CX, CX
@@ -306,6 +340,23 @@ DATA	·ramMsg<>+0x48(SB)/8, $" (PVH me"
 DATA	·ramMsg<>+0x50(SB)/8, $"mory map"
 DATA	·ramMsg<>+0x58(SB)/8, $")\r\n\x00\x00\x00\x00\x00"
 GLOBL	·ramMsg<>(SB),RODATA,$0x60
+
+// rdrandMsg is what rdrandFault prints.
+DATA	·rdrandMsg<>+0x00(SB)/8, $"boot: th"
+DATA	·rdrandMsg<>+0x08(SB)/8, $"e CPU ha"
+DATA	·rdrandMsg<>+0x10(SB)/8, $"s no RDR"
+DATA	·rdrandMsg<>+0x18(SB)/8, $"AND (CPU"
+DATA	·rdrandMsg<>+0x20(SB)/8, $"ID.01H:E"
+DATA	·rdrandMsg<>+0x28(SB)/8, $"CX bit 3"
+DATA	·rdrandMsg<>+0x30(SB)/8, $"0), whic"
+DATA	·rdrandMsg<>+0x38(SB)/8, $"h the Go"
+DATA	·rdrandMsg<>+0x40(SB)/8, $" runtime"
+DATA	·rdrandMsg<>+0x48(SB)/8, $" needs; "
+DATA	·rdrandMsg<>+0x50(SB)/8, $"under QE"
+DATA	·rdrandMsg<>+0x58(SB)/8, $"MU use -"
+DATA	·rdrandMsg<>+0x60(SB)/8, $"cpu max\r"
+DATA	·rdrandMsg<>+0x68(SB)/8, $"\n\x00\x00\x00\x00\x00\x00\x00"
+GLOBL	·rdrandMsg<>(SB),RODATA,$0x70
 
 // eip returns, in AX, its return address (the absolute address following
 // the CALL).

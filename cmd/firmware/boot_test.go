@@ -217,3 +217,34 @@ func TestTooLittleMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestNoRDRAND boots QEMU's default CPU model, qemu64, which has no
+// RDRAND, by each way in: the firmware's entry stops with one line saying
+// so, where the Go runtime would have died silently of a #UD in TamaGo's
+// seeding before anything could print.
+func TestNoRDRAND(t *testing.T) {
+	const cpu = "qemu64"
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) *qemu.Machine
+	}{
+		{"pvh", func(t *testing.T) *qemu.Machine {
+			return qemu.Start(t, qemu.Options{CPU: cpu})
+		}},
+		{"bios-image", func(t *testing.T) *qemu.Machine {
+			return startFromImage(t, writeTempImage(t, "firmware.img", readImage(t)), qemu.Options{CPU: cpu})
+		}},
+		{"uefi-image", func(t *testing.T) *qemu.Machine {
+			return startUEFI(t, writeTempImage(t, "firmware.img", readImage(t)), qemu.Options{Machine: "q35", CPU: cpu})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			m := c.start(t)
+			m.Expect(`(?m)^boot: the CPU has no RDRAND \(CPUID\.01H:ECX bit 30\), which the Go runtime needs; under QEMU use -cpu max\r*$`, 120*time.Second)
+			if strings.Contains(m.Log(), "ataport firmware") {
+				t.Errorf("the firmware started without RDRAND:\n%s", m.Log())
+			}
+		})
+	}
+}
