@@ -294,6 +294,36 @@ func (m *MADT) PCATCompat() bool { return m.Flags&(1<<PCAT_COMPAT) != 0 }
 // first enabled one is conventionally the boot processor.
 func (m *MADT) Processors() []LocalAPIC { return entriesOf[LocalAPIC](m) }
 
+// EnabledCPUs returns how many processors are enabled (usable now).
+func (m *MADT) EnabledCPUs() int {
+	n := 0
+	for _, p := range m.Processors() {
+		if p.Enabled() {
+			n++
+		}
+	}
+	return n
+}
+
+// ConsecutiveCPUs returns k, how many enabled processors have the local
+// APIC IDs 0 to k-1: the CPUs that a start-up sending INIT and SIPI to
+// APIC IDs 1 to k-1 (TamaGo's InitSMP does) reaches, and no ID it would
+// send them to that is absent, disabled or only online-capable (QEMU's
+// `-smp N,maxcpus=M` lists M processors, N of them enabled).
+func (m *MADT) ConsecutiveCPUs() int {
+	enabled := map[uint8]bool{}
+	for _, p := range m.Processors() {
+		if p.Enabled() {
+			enabled[p.APICID] = true
+		}
+	}
+	k := 0
+	for enabled[uint8(k)] && k < 256 {
+		k++
+	}
+	return k
+}
+
 // IOAPICs returns the I/O APIC entries in table order.
 func (m *MADT) IOAPICs() []IOAPIC { return entriesOf[IOAPIC](m) }
 

@@ -131,6 +131,34 @@ func TestDecodeMADT(t *testing.T) {
 	}
 }
 
+// TestConsecutiveCPUs counts the enabled processors with APIC IDs 0 to
+// k-1, as QEMU lists them for -smp 2,maxcpus=4 (the last two not
+// enabled), in any table order, and with a gap.
+func TestConsecutiveCPUs(t *testing.T) {
+	cpu := func(id uint8, flags uint8) []byte {
+		return []byte{MADT_PROCESSOR_LOCAL_APIC, 8, id, id, flags, 0, 0, 0}
+	}
+	const on, capable = 1 << LAPIC_ENABLED, 1 << LAPIC_ONLINE_CAPABLE
+	for _, tc := range []struct {
+		name             string
+		cpus             [][]byte
+		consecutive, all int
+	}{
+		{"maxcpus", [][]byte{cpu(0, on), cpu(1, on), cpu(2, capable), cpu(3, 0)}, 2, 2},
+		{"table order", [][]byte{cpu(2, on), cpu(0, on), cpu(1, on)}, 3, 3},
+		{"gap", [][]byte{cpu(0, on), cpu(2, on), cpu(4, on)}, 1, 3},
+		{"boot CPU not 0", [][]byte{cpu(1, on), cpu(2, on)}, 0, 2},
+	} {
+		m, err := decodeMADT(decodeAt(t, madt(0, tc.cpus...), 0x1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, all := m.ConsecutiveCPUs(), m.EnabledCPUs(); got != tc.consecutive || all != tc.all {
+			t.Errorf("%s: ConsecutiveCPUs %d EnabledCPUs %d, want %d %d", tc.name, got, all, tc.consecutive, tc.all)
+		}
+	}
+}
+
 func TestDecodeMADTErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string

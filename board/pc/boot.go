@@ -116,20 +116,32 @@ func discover() {
 	}
 }
 
-// APICIDs returns the local APIC IDs of the CPUs in use, BSP first, from the
-// MADT's enabled processors (TamaGo starts the APs in MADT order).
+// smpCPUs returns how many CPUs TamaGo's InitSMP is to start. It sends
+// INIT and SIPI to the APIC IDs 1 to N-1, N the logical processors of the
+// boot CPU's package as CPUID reports them (amd64.NumCPU), whatever the
+// MADT says; the firmware gives it only the enabled processors with APIC
+// IDs 0 to k-1 (acpi.MADT.ConsecutiveCPUs), so that no IPI goes to an ID
+// that is absent or not enabled (QEMU's `-smp 2,maxcpus=4` lists four, two
+// enabled: starting four waited for two that never came, and the boot
+// hung). A warning names the enabled CPUs left unused.
+func smpCPUs() int {
+	if tables.MADT == nil {
+		return -1
+	}
+	n := max(1, min(amd64.NumCPU(), tables.MADT.ConsecutiveCPUs()))
+	if all := tables.MADT.EnabledCPUs(); n < all {
+		warnf("%d of the MADT's %d enabled CPUs in use: TamaGo starts the APs by APIC ID from 1 up, within the boot CPU's package (CPUID), and the firmware only IDs the MADT enables without a gap from 0",
+			n, all)
+	}
+	return n
+}
+
+// APICIDs returns the local APIC IDs of the CPUs in use, BSP first: TamaGo's
+// AP i has APIC ID i (smpCPUs).
 func APICIDs() []uint32 {
 	ids := []uint32{uint32(AMD64.LAPIC.ID())}
-	if tables.MADT == nil {
-		return ids
-	}
-	for _, p := range tables.MADT.Processors() {
-		if len(ids) == NumCPU() {
-			break
-		}
-		if p.Enabled() && uint32(p.APICID) != ids[0] {
-			ids = append(ids, uint32(p.APICID))
-		}
+	for i := 1; i < NumCPU(); i++ {
+		ids = append(ids, uint32(i))
 	}
 	return ids
 }

@@ -187,6 +187,41 @@ func TestMachines(t *testing.T) {
 	}
 }
 
+// TestCPUTopologies boots the -smp forms users type besides TestMachines'
+// sockets=1,cores=N: the bare count; CPUs that can be hot-plugged
+// (maxcpus), which the MADT lists but does not enable, and which the boot
+// once waited for for good; two sockets, of which TamaGo starts only the
+// boot CPU's, which the firmware says in one warning. Each boots to the
+// shell, uses the CPUs it says, and reads a disk right.
+func TestCPUTopologies(t *testing.T) {
+	for _, c := range []struct {
+		name, smp string
+		cpus      int
+		warn      string
+	}{
+		{"bare", "4", 4, ""},
+		{"maxcpus", "2,maxcpus=4", 2, ""},
+		{"sockets", "2,sockets=2,cores=1", 1, "warning: 1 of the MADT's 2 enabled CPUs in use: TamaGo starts the APs by APIC ID from 1 up, within the boot CPU's package (CPUID), and the firmware only IDs the MADT enables without a gap from 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) { // no comma: the test's directory goes into -drive
+			t.Parallel()
+			disk := randomImage(t, "disk.img", 4<<20, 61)
+			m := qemu.Boot(t, qemu.Options{SMP: c.smp, Drives: []qemu.Drive{{File: disk}}})
+			expectLine(t, m.Log(), fmt.Sprintf(`(?m)^ataport firmware \S+ on QEMU pc \(i440FX \+ PIIX3\), %d CPUs,`, c.cpus))
+			if c.warn != "" {
+				expectLine(t, m.Log(), `(?m)^`+regexp.QuoteMeta(c.warn)+`\r?$`)
+			} else if strings.Contains(m.Log(), "warning:") {
+				t.Errorf("a warning at boot:\n%s", m.Log())
+			}
+			expectLine(t, m.Run("info", 10*time.Second), fmt.Sprintf(`(?m)^cpus:\s+%d in use \(GOMAXPROCS %d\)$`, c.cpus, c.cpus))
+			if got, want := firmwareSum(t, m, "0:0", time.Minute), sum(readFile(t, disk)); got != want {
+				t.Errorf("0:0: firmware SHA-256 %s, host %s", got, want)
+			}
+			m.Halt(10 * time.Second)
+		})
+	}
+}
+
 // TestTooLittleMemory boots a machine whose RAM ends below the firmware's
 // memory (0x10000000-0x38000000, board/pc/pc.go) by each way in: QEMU's
 // own PVH entry, the BIOS loader and the UEFI loader. Each stops with one
