@@ -59,6 +59,7 @@ func TestAHCIDisks(t *testing.T) {
 	}
 	expectLine(t, list, fmt.Sprintf(`(?m)^5:0 ATAPI "QEMU DVD-ROM" sectors %d \(%d bytes, 2048-byte sectors\)`, len(isoData)/2048, len(isoData)))
 	expectLine(t, list, `(?m)^ICH9 AHCI 00:1f\.2 8086:2922 ABAR 0x[0-9a-f]+, AHCI 1\.0, 6 ports \(PI 0x3f\), 32 slots, NCQ`)
+	expectLine(t, m.Run("irq", 10*time.Second), `(?m)^ahci 00:1f\.2\s+-\s+0x70 DIRQL7 `)
 	for port, img := range imgs {
 		if got, want := firmwareSum(t, m, fmt.Sprintf("%d:0", port), time.Minute), sum(readFile(t, img)); got != want {
 			t.Errorf("%d:0: firmware SHA-256 %s, host %s", port, got, want)

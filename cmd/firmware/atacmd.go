@@ -149,7 +149,9 @@ func attachAHCI(f *pci.Function, first int) (*ata.Controller, error) {
 			Set:    func(masked bool) bool { return !mp.SetInterrupt(!masked) },
 			Masked: func() bool { return !mp.InterruptEnabled() },
 		}
-		i, msg, err := irq.ConnectMSI(mp.Name(), ahciDIRQL, isr, mask)
+		// Named by its PCI address, so that two controllers tell apart in `irq`.
+		name := fmt.Sprintf("ahci %02x:%02x.%x", f.Bus, f.Dev, f.Fn)
+		i, msg, err := irq.ConnectMSI(name, ahciDIRQL, isr, mask)
 		if err != nil {
 			return nil, err
 		}
