@@ -143,3 +143,23 @@ func TestNoMediumAtDiscovery(t *testing.T) {
 		t.Errorf("%d sectors, log %q", d.Sectors(), h.logs)
 	}
 }
+
+// TestPacketPIOChunks reads 100 sectors of 2048 bytes from the fake drive
+// by PIO, which QEMU (and the fake) serve one sector at a time, in chunks
+// of the byte count limit: a limit of FFFEh ended a chunk 2046 bytes into
+// a sector, and the next chunk's first doubleword read then crossed the end
+// of that sector, read 0 and moved nothing, until the command timed out.
+func TestPacketPIOChunks(t *testing.T) {
+	h := newHarness(t, nil, cd(), nil)
+	d := h.device("0:1")
+	if err := d.SetMode(ModePIO); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100*2048)
+	if _, err := d.ReadAt(buf, 7*2048); err != nil {
+		t.Fatalf("PIO read of 100 sectors: %v", err)
+	}
+	if !bytes.Equal(buf, pattern(7, 100, 2048)) {
+		t.Error("PIO read of 100 sectors: data differs")
+	}
+}

@@ -308,12 +308,22 @@ func (r *Request) PacketValid(packetSize int) bool {
 		(packetSize == 0 || int(r.CdbLength) == packetSize)
 }
 
+// packetChunk is the most a PIO PACKET command's byte count limit asks for
+// per DRQ chunk: 63 KiB, as libata's atapi_xlat, not the FFFEh the field
+// holds. A chunk whose length is a multiple of 4 ends at a doubleword of
+// every sector: QEMU serves a CD's data one sector at a time, and with
+// FFFEh a chunk ended 2046 bytes into a sector, after which the next
+// chunk's first 32-bit read of DATA crossed the end of that sector, read 0
+// and moved nothing (hw/ide/core.c ide_data_readl), until the command
+// timed out.
+const packetChunk = 63 * 1024
+
 // SetPacket loads the task file of the PACKET command that carries a
 // FunctionATAPI request's packet (ATA8-ACS PACKET): FEATURES DMA when the
 // data move by DMA, and the byte count limit, the buffer's length up to
-// FFFEh (it must be even; FFFFh reads as FFFEh), in LBA MID and LBA HIGH.
+// packetChunk, in LBA MID and LBA HIGH.
 func (r *Request) SetPacket() {
-	limit := min(len(r.Data), 0xfffe)
+	limit := min(len(r.Data), packetChunk)
 	r.TaskFile = TaskFile{}
 	t := &r.TaskFile.Current
 	if r.Flags&FlagDMA != 0 {

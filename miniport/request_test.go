@@ -108,8 +108,12 @@ func TestRequestHelpers(t *testing.T) {
 		t.Errorf("PacketValid of a 12-byte packet: want true for 12 and 0, false for 16")
 	}
 	r.SetPacket()
-	if c := r.TaskFile.Current; c.Command != uint8(PACKET) || c.Features != PACKET_FEATURES_DMA || c.LBAMid != 0xfe || c.LBAHigh != 0xff || r.Flags&Flag48Bit != 0 {
-		t.Errorf("SetPacket of 64 KiB by DMA: task file %+v flags %#x, want PACKET, DMA, limit FFFEh, not 48-bit", c, r.Flags)
+	if c := r.TaskFile.Current; c.Command != uint8(PACKET) || c.Features != PACKET_FEATURES_DMA || c.LBAMid != 0x00 || c.LBAHigh != 0xfc || r.Flags&Flag48Bit != 0 {
+		t.Errorf("SetPacket of 64 KiB by DMA: task file %+v flags %#x, want PACKET, DMA, limit FC00h (63 KiB), not 48-bit", c, r.Flags)
+	}
+	r = Request{Flags: FlagDataIn, Data: make([]byte, 18), CdbLength: 12}
+	if r.SetPacket(); r.TaskFile.Current.LBAMid != 18 || r.TaskFile.Current.LBAHigh != 0 || r.TaskFile.Current.Features != 0 {
+		t.Errorf("SetPacket of 18 bytes by PIO: task file %+v, want limit 18, no DMA", r.TaskFile.Current)
 	}
 	if w := (Request{Flags: FlagDataOut, CdbLength: 12}); w.PacketValid(12) {
 		t.Errorf("PacketValid of a packet with data out: want false")

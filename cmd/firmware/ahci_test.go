@@ -34,7 +34,7 @@ func ahciDrive(file string, port int, cd bool) []string {
 // six ports of q35's AHCI controller: `ata` names the controller, each
 // port and its link speed; every disk's SHA-256, and the CD's, equal the
 // host's (the CD read by PACKET READ (10) through the command table's
-// ACMD), by DMA and, on port 2, by PIO; on port 1, a write to the
+// ACMD, by DMA and by PIO), by DMA and, on port 2, by PIO; on port 1, a write to the
 // read-only disk and past its end is refused, then a write with FLUSH
 // CACHE EXT is verified, and after QEMU exits the host finds exactly the
 // written sectors changed.
@@ -67,6 +67,10 @@ func TestAHCIDisks(t *testing.T) {
 	}
 	if got, want := firmwareSum(t, m, "5:0", 2*time.Minute), sum(isoData); got != want {
 		t.Errorf("5:0 (CD): firmware SHA-256 %s, host %s", got, want)
+	}
+	expectLine(t, m.Run("ata mode 5:0 pio", 10*time.Second), `5:0: mode PIO`)
+	if got, want := firmwareSum(t, m, "5:0", 2*time.Minute), sum(isoData); got != want {
+		t.Errorf("5:0 (CD) by PIO: firmware SHA-256 %s, host %s", got, want)
 	}
 	// PIO through the HBA: READ MULTIPLE, the data moved by the PRD table.
 	expectLine(t, m.Run("ata mode 2:0 pio", 10*time.Second), `2:0: mode PIO`)

@@ -161,7 +161,9 @@ func TestATAWrite(t *testing.T) {
 }
 
 // TestATAFourDevices attaches primary master and slave, secondary master
-// and a CD-ROM as secondary slave: all are found and read correctly.
+// and a CD-ROM as secondary slave: all are found and read correctly, the
+// CD by DMA and by PIO (in chunks of the byte count limit, 63 KiB, which
+// end inside a sector).
 func TestATAFourDevices(t *testing.T) {
 	a := randomImage(t, "a.img", 4<<20, 10)
 	b := randomImage(t, "b.img", 6<<20, 11)
@@ -190,6 +192,10 @@ func TestATAFourDevices(t *testing.T) {
 	}
 	if got, want := firmwareSum(t, m, "1:1", 2*time.Minute), sum(isoData); got != want {
 		t.Errorf("1:1 whole: firmware SHA-256 %s, host %s", got, want)
+	}
+	expectLine(t, m.Run("ata mode 1:1 pio", 10*time.Second), `1:1: mode PIO`)
+	if got, want := firmwareSum(t, m, "1:1", 2*time.Minute), sum(isoData); got != want {
+		t.Errorf("1:1 whole by PIO: firmware SHA-256 %s, host %s", got, want)
 	}
 	expectLine(t, m.Run("ata rw on 1:1", 10*time.Second), `(?m)^error: .*1\.1.*`)
 }

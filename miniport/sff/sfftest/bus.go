@@ -189,6 +189,7 @@ type Bus struct {
 	block  int
 	end    int // end of the current PACKET data chunk
 	limit  int // PACKET byte count limit
+	sector int // PACKET READ (10): the sector size, QEMU's buffer (dataIn)
 	cmd    miniport.Command
 	lba    uint64
 	toMem  bool // the DMA moves data to memory
@@ -482,8 +483,23 @@ func (b *Bus) ins(port uint16, buf []byte, size int) {
 	b.mu.Lock()
 	defer b.unlock()
 	b.record(Op{Port: port, Size: size, Len: len(buf)})
-	if port == b.Cmd+sff.DATA {
+	if port != b.Cmd+sff.DATA {
+		return
+	}
+	if size != 4 || b.phase != packetIn || b.sector == 0 {
 		b.dataIn(buf)
+		return
+	}
+	// QEMU hands PACKET READ (10) data to the DATA port one sector at a
+	// time, whatever the byte count: a doubleword read that would cross
+	// the end of that sector reads 0 and moves nothing (hw/ide/core.c
+	// ide_data_readl, "p + 4 > s->data_end").
+	for i := 0; i < len(buf); i += 4 {
+		if b.pos%b.sector+4 > b.sector {
+			clear(buf[i : i+4])
+			continue
+		}
+		b.dataIn(buf[i : i+4])
 	}
 }
 
@@ -775,6 +791,7 @@ func (b *Bus) execPacket(d *Device) {
 	var data []byte
 	sense := d.sense
 	d.sense = [3]uint8{}
+	b.sector = 0
 	switch p[0] {
 	case 0x00: // TEST UNIT READY
 		if d.NoMedium {
@@ -802,6 +819,7 @@ func (b *Bus) execPacket(d *Device) {
 		for i := uint64(0); i < n; i++ {
 			data = append(data, d.sector(lba+i)...)
 		}
+		b.sector = d.sectorSize()
 	default:
 		senseFail(0x5, ascInvalidOpcode)
 		return
