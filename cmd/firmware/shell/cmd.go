@@ -110,6 +110,17 @@ func (s *Shell) lookup(args []string) (*entry, int) {
 	return best, len(best.words)
 }
 
+// group reports whether e's name starts other rows' names: "ata" before
+// "ata read".
+func (s *Shell) group(e *entry) bool {
+	for _, o := range s.cmds {
+		if len(o.words) > len(e.words) && slices.Equal(o.words[:len(e.words)], e.words) {
+			return true
+		}
+	}
+	return false
+}
+
 // unknown reports a line that matches no row. When its first words start
 // some rows' names, it points to the help for those.
 func (s *Shell) unknown(args []string) {

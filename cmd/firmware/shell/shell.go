@@ -233,11 +233,17 @@ func (s *Shell) exec(line string) {
 		return
 	}
 
-	args = args[n:]
-	if len(args) < e.MinArgs || (e.MaxArgs >= 0 && len(args) > e.MaxArgs) {
+	rest := args[n:]
+	if e.MaxArgs >= 0 && len(rest) > e.MaxArgs && s.group(e) {
+		// "ata foo": a subcommand that does not exist, not arguments.
+		s.unknown(args)
+		return
+	}
+	if len(rest) < e.MinArgs || (e.MaxArgs >= 0 && len(rest) > e.MaxArgs) {
 		s.printf("usage: %s\n", e.usage())
 		return
 	}
+	args = rest
 
 	s.call(e, args)
 }

@@ -87,6 +87,14 @@ func testCmds() []Cmd {
 			}},
 		{Name: "irql bench", Args: "[DURATION]", Help: "time IRQL changes", MaxArgs: 1,
 			Handler: func(c *Context, args []string) error { return nil }},
+		{Name: "trace", Help: "show the trace", Handler: func(c *Context, args []string) error {
+			_, err := fmt.Fprintln(c, "trace")
+			return err
+		}},
+		{Name: "trace show", Args: "[N]", Help: "show N events", MaxArgs: 1, Handler: func(c *Context, args []string) error {
+			_, err := fmt.Fprintln(c, "show", args)
+			return err
+		}},
 		{Name: "irql rw on", Help: "enable", Handler: func(c *Context, args []string) error {
 			_, err := fmt.Fprintln(c, "on")
 			return err
@@ -154,6 +162,11 @@ func TestDispatch(t *testing.T) {
 		{"irql rw off", `unknown command "irql rw off" (try help irql rw)` + "\r\n"},
 		{"irql rw on", "on\r\n"},
 		{"irql rw on x", "usage: irql rw on\r\n"},
+		{"trace", "trace\r\n"},
+		{"trace foo", `unknown command "trace foo" (try help trace)` + "\r\n"},
+		{"trace foo 1 2", `unknown command "trace foo" (try help trace)` + "\r\n"},
+		{"trace show 5", "show [5]\r\n"},
+		{"trace show 5 6", "usage: trace show [N]\r\n"},
 		{"ata read", "usage: ata read DEV LBA [COUNT]\r\n"},
 		{"ata read 0", "usage: ata read DEV LBA [COUNT]\r\n"},
 		{"ata read 0 1 2 3", "usage: ata read DEV LBA [COUNT]\r\n"},
