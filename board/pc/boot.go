@@ -33,6 +33,19 @@ func warnf(format string, a ...any) {
 	warnings = append(warnings, fmt.Sprintf(format, a...))
 }
 
+// fatalf prints "boot: " and the message on the console, one line, and
+// stops the CPU for good: a machine the firmware cannot run on (no ACPI
+// tables, no PM timer) is a fact for the user, not a panic's stack, and a
+// reset would only boot into the same line again. It runs before the APs
+// are started.
+func fatalf(format string, a ...any) {
+	print("boot: " + fmt.Sprintf(format, a...) + "\n")
+	stop()
+}
+
+// stop disables interrupts and halts this CPU for good (idle_amd64.s).
+func stop()
+
 // Warnings returns what the board found but cannot use, one line each.
 func Warnings() []string { return warnings }
 
@@ -98,14 +111,14 @@ func discover() {
 		tables, err = acpi.Find(mem)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("pc: ACPI: %v", err))
+		fatalf("%v: the firmware needs the ACPI tables (MADT, FADT)", err)
 	}
 	if tables.FADT == nil {
-		panic("pc: ACPI: no FADT, the PM timer and power control are unknown")
+		fatalf("ACPI: no FADT: the PM timer and power control are unknown")
 	}
 	port, err := tables.FADT.PMTimerPort()
 	if err != nil {
-		panic(fmt.Sprintf("pc: cannot calibrate the TSC: %v", err))
+		fatalf("cannot calibrate the TSC: %v", err)
 	}
 	calibrateTSC(port, tables.FADT.PMTimerWidth())
 

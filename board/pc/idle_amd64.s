@@ -24,3 +24,10 @@ TEXT ·haltUnlessPending(SB),NOSPLIT,$0-16
 skip:
 	STI
 	RET
+
+// func stop()
+TEXT ·stop(SB),NOSPLIT,$0
+	CLI
+halt:
+	HLT
+	JMP	halt

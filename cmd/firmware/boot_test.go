@@ -253,6 +253,16 @@ func TestTooLittleMemory(t *testing.T) {
 	}
 }
 
+// TestNoACPI boots a machine without ACPI tables (QEMU's acpi=off): the
+// board says so in one line and stops, where it panicked with a stack.
+func TestNoACPI(t *testing.T) {
+	m := qemu.Start(t, qemu.Options{Machine: "pc,acpi=off"})
+	m.Expect(`(?m)^boot: acpi: RSDP not found in the EBDA \(0x[0-9a-f]+\) or 0xe0000-0xfffff: the firmware needs the ACPI tables \(MADT, FADT\)\r*$`, 60*time.Second)
+	if log := m.Log(); strings.Contains(log, "panic") || strings.Contains(log, "goroutine") {
+		t.Errorf("a panic without ACPI:\n%s", log)
+	}
+}
+
 // TestNoRDRAND boots QEMU's default CPU model, qemu64, which has no
 // RDRAND, by each way in: the firmware's entry stops with one line saying
 // so, where the Go runtime would have died silently of a #UD in TamaGo's
