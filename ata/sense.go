@@ -26,7 +26,6 @@ const (
 	SenseNotReady       = 0x2
 	SenseUnitAttention  = 0x6
 	senseAbortedCommand = 0xb
-	ASCMediumChanged    = 0x28 // NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED
 	ASCMediumNotPresent = 0x3a
 )
 

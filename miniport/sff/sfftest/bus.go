@@ -783,7 +783,7 @@ func (b *Bus) execPacket(d *Device) {
 			senseFail(0x6, d.ua) // UNIT ATTENTION
 			return
 		}
-		if d.NoMedium && p[0] != 0x00 {
+		if d.NoMedium {
 			senseFail(0x2, ascMediumNotPresent) // NOT READY
 			return
 		}
@@ -794,10 +794,6 @@ func (b *Bus) execPacket(d *Device) {
 	b.sector = 0
 	switch p[0] {
 	case 0x00: // TEST UNIT READY
-		if d.NoMedium {
-			senseFail(0x2, ascMediumNotPresent)
-			return
-		}
 	case 0x03: // REQUEST SENSE: fixed format (SPC-3 4.5.3), ends a UNIT ATTENTION
 		if d.ua != 0 {
 			sense, d.ua = [3]uint8{0x6, d.ua, 0}, 0
