@@ -273,23 +273,23 @@ TEXT ·checkRDRAND<>(SB),NOSPLIT|NOFRAME,$0
 has:
 	RET
 
-// ramFault prints ramMsg on COM1 and halts for good (fault). The
+// FAULT prints the message msg on COM1 and halts for good (fault). The
 // message's absolute address comes from the same LEA trick as cpuinit's
-// far return.
-TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
-	CALL	·eip<>(SB)
-	MOVL	$·ramMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
-	ADDL	$6, AX
-	ADDL	AX, SI
+// far return: the MOVL is 6 bytes, lea esi, [disp32].
+#define FAULT(msg) \
+	CALL	·eip<>(SB); \
+	MOVL	$msg(SB), SI; \
+	ADDL	$6, AX; \
+	ADDL	AX, SI; \
 	JMP	·fault<>(SB)
 
-// rdrandFault prints rdrandMsg on COM1 and halts for good (fault).
+// ramFault prints ramMsg and halts for good.
+TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
+	FAULT(·ramMsg<>)
+
+// rdrandFault prints rdrandMsg and halts for good.
 TEXT ·rdrandFault<>(SB),NOSPLIT|NOFRAME,$0
-	CALL	·eip<>(SB)
-	MOVL	$·rdrandMsg<>(SB), SI	// 6 bytes: lea esi, [disp32]
-	ADDL	$6, AX
-	ADDL	AX, SI
-	JMP	·fault<>(SB)
+	FAULT(·rdrandMsg<>)
 
 // fault sets COM1 to 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
 // 8N1), prints the NUL-terminated message at SI and halts for good. Runs
