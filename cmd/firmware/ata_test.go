@@ -137,6 +137,7 @@ func TestATAWrite(t *testing.T) {
 	expectLine(t, m.Run("ata write 0:0 100 0 0xaa", 10*time.Second), `(?m)^error: COUNT: must be at least 1$`)
 	expectLine(t, m.Run("ata stress 0:0 -workers 0", 10*time.Second), `(?m)^error: -workers: must be at least 1$`)
 	expectLine(t, m.Run("ata stress 0:0 -ops 0", 10*time.Second), `(?m)^error: -ops: must be at least 1$`)
+	expectLine(t, m.Run("ata stress 0:0 -think 1h", 10*time.Second), `(?m)^error: -think: 1h0m0s is longer than 1s$`)
 	expectLine(t, m.Run("ata write 0:0 1000 300 random:7", time.Minute), `0:0: wrote 300 sectors at LBA 1000 with random:7`)
 	expectLine(t, m.Run("ata verify 0:0 1000 300", time.Minute), `0:0: 300 sectors at LBA 1000 match random:7`)
 	expectLine(t, m.Run("ata mode 0:0 pio", 10*time.Second), `0:0: mode PIO`)

@@ -23,6 +23,7 @@ const (
 	stressTime       = 10 * time.Second // when neither -time nor -ops is given
 	stressWorkers    = 4                // per device, when -workers is not given
 	stressMaxSectors = 1 << 20          // -count by default, at most: the record takes 4 bytes a sector
+	stressMaxThink   = time.Second      // -think at most: a worker's sleep does not look for Ctrl-C or the end
 	stressProgress   = 5 * time.Second  // between progress lines
 	stressPoll       = 250 * time.Millisecond
 	stressStall      = 30 * time.Second // after the end, workers still waiting: report the queues
@@ -90,6 +91,9 @@ func parseStress(args []string) (*stressArgs, error) {
 			a.seed, err = shell.ParseUint(name, v, 1<<64-1)
 		case "-think":
 			a.think, err = shell.ParseDuration(name, v)
+			if err == nil && a.think > stressMaxThink {
+				err = fmt.Errorf("-think: %v is longer than %v", a.think, stressMaxThink)
+			}
 		case "-lba":
 			a.lba, err = shell.ParseUint(name, v, 1<<48-1)
 		case "-count":
