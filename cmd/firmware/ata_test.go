@@ -199,6 +199,9 @@ func TestATAFourDevices(t *testing.T) {
 		t.Errorf("1:1 whole by PIO: firmware SHA-256 %s, host %s", got, want)
 	}
 	expectLine(t, m.Run("ata rw on 1:1", 10*time.Second), `(?m)^error: .*1\.1.*`)
+	expectLine(t, m.Run("ata write 1:1 0 1 lba", 10*time.Second), `(?m)^error: 1:1 is ATAPI: read-only here$`)
+	expectLine(t, m.Run("ata identify 1:1", 10*time.Second),
+		fmt.Sprintf(`(?m)^type ATAPI, 12-byte command packets; capacity from READ CAPACITY: %d sectors of 2048 bytes$`, len(isoData)/2048))
 }
 
 // bigDisk returns a sparse 200 GiB image (419430400 sectors, beyond what

@@ -275,8 +275,12 @@ func flagSpan(d *ata.Device, lba, count uint64, hasCount bool, maxCount uint64) 
 }
 
 // writable returns the error of write, bench and stress for a device that
-// refuses writes, naming the command that allows them.
+// refuses writes: an ATAPI device always, an ATA disk until `ata rw on`,
+// which the message names.
 func writable(d *ata.Device) error {
+	if d.Type() != miniport.DeviceATA {
+		return fmt.Errorf("%s is %v: read-only here", d.Name(), d.Type())
+	}
 	if !d.Writable() {
 		return fmt.Errorf("%s is read-only: writes are refused until `ata rw on %s`", d.Name(), d.Name())
 	}
@@ -332,8 +336,14 @@ func cmdIdentify(c *shell.Context, args []string) error {
 	}
 	id := d.Identify()
 	fmt.Fprintf(c, "model %q serial %q firmware %q\n", id.Model, id.Serial, id.Firmware)
-	fmt.Fprintf(c, "type %v, LBA %v, LBA48 %v, sectors %d (28-bit %d, 48-bit %d), %d-byte sectors\n",
-		id.Type, id.LBA, id.LBA48, id.Sectors, id.Sectors28, id.Sectors48, id.SectorSize)
+	if id.Type == miniport.DeviceATAPI {
+		// IDENTIFY PACKET DEVICE names no capacity: the medium has it.
+		fmt.Fprintf(c, "type %v, %d-byte command packets; capacity from READ CAPACITY: %d sectors of %d bytes\n",
+			id.Type, id.PacketSize, d.Sectors(), d.SectorSize())
+	} else {
+		fmt.Fprintf(c, "type %v, LBA %v, LBA48 %v, sectors %d (28-bit %d, 48-bit %d), %d-byte sectors\n",
+			id.Type, id.LBA, id.LBA48, id.Sectors, id.Sectors28, id.Sectors48, id.SectorSize)
+	}
 	fmt.Fprintf(c, "modes %v, DMA %v, IORDY %v, multiple %d, write cache %v (enabled %v), flush %v/%v, checksum %v\n",
 		id.Modes, id.DMA, id.IORDY, id.MultipleMax, id.WriteCache, id.WriteCacheEnabled, id.FlushCache, id.FlushCacheExt, id.Checksummed)
 	return shell.HexDump(c, 0, d.IdentifyData())

@@ -15,7 +15,6 @@ import (
 	"github.com/ataport/firmware/ata"
 	"github.com/ataport/firmware/cmd/firmware/shell"
 	"github.com/ataport/firmware/internal/stress"
-	"github.com/ataport/firmware/miniport"
 )
 
 // Defaults and bounds of `ata stress`.
@@ -127,9 +126,6 @@ func parseStress(args []string) (*stressArgs, error) {
 func (a *stressArgs) config() (stress.Config, error) {
 	cfg := stress.Config{Seed: a.seed, Workers: a.workers, MaxSectors: stress.DefaultMaxSectors}
 	for _, d := range a.devs {
-		if d.Type() != miniport.DeviceATA {
-			return cfg, fmt.Errorf("%s is %v: read-only here", d.Name(), d.Type())
-		}
 		if err := writable(d); err != nil {
 			return cfg, err
 		}
