@@ -365,12 +365,21 @@ func (d *Device) packetRead(r *request, lba uint64, n int, buf []byte) (int, err
 }
 
 // afterMediumEvent handles a PACKET READ (10) that failed with a medium
-// event (mediumEvent): it reads the medium's capacity again, and reads
-// again once from sector done of the transfer p at off when it still fits
-// the medium; otherwise the error says what the medium has now. err is the
-// failed read's.
+// event (mediumEvent): it reads the medium's capacity again, and, when the
+// transfer p at off had read nothing yet and still fits the medium, reads
+// again once; otherwise the error says what happened. A transfer that read
+// some sectors of the old medium fails: its buffer would hold two discs.
+// err is the failed read's.
 func (d *Device) afterMediumEvent(r *request, p []byte, off int64, done int, err error) (int, error) {
 	if d.revalidate(r) != nil {
+		return 0, err
+	}
+	if done > 0 {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Detail += "; the medium changed after " + strconv.Itoa(done) + " of " + strconv.Itoa(len(p)/d.sectorSize) +
+				" sectors were read from the previous one"
+		}
 		return 0, err
 	}
 	if _, _, rerr := d.check(p, off, false); rerr != nil {
@@ -380,8 +389,7 @@ func (d *Device) afterMediumEvent(r *request, p []byte, off int64, done int, err
 		}
 		return 0, rerr
 	}
-	lba := uint64(off/int64(d.sectorSize)) + uint64(done)
-	return d.packetRead(r, lba, len(p)/d.sectorSize-done, p[done*d.sectorSize:])
+	return d.packetRead(r, uint64(off/int64(d.sectorSize)), len(p)/d.sectorSize, p)
 }
 
 // Flush writes the device's volatile cache to the media with FLUSH CACHE

@@ -3,6 +3,7 @@ package ata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -102,6 +103,22 @@ func TestMediumChange(t *testing.T) {
 	}
 	if err := read(48, 2); err != nil {
 		t.Errorf("read within the smaller disc: %v", err)
+	}
+
+	// A disc swapped between two commands of one read: the read fails
+	// rather than return sectors of both discs.
+	big := make([]byte, 3*d.maxSectors(false)*2048)
+	dvd.Set(func() { dvd.Capacity, dvd.MediumChange = 50000, true })
+	if err := d.Revalidate(); err != nil || d.Sectors() != 50000 {
+		t.Fatalf("Revalidate: %v, %d sectors", err, d.Sectors())
+	}
+	dvd.Set(func() { dvd.ChangeAfter = 1 })
+	_, err = d.ReadAt(big, 0)
+	if !errors.Is(err, ErrDevice) || !strings.Contains(err.Error(), fmt.Sprintf("the medium changed after %d of %d sectors were read from the previous one", d.maxSectors(false), 3*d.maxSectors(false))) {
+		t.Errorf("read across a disc change: %v", err)
+	}
+	if _, err := d.ReadAt(big, 0); err != nil {
+		t.Errorf("read again after the change: %v", err)
 	}
 
 	// No disc: the sense data says so, and the drive has 0 sectors.

@@ -318,7 +318,7 @@ func (m *MADT) ConsecutiveCPUs() int {
 		}
 	}
 	k := 0
-	for enabled[uint8(k)] && k < 256 {
+	for k < 256 && enabled[uint8(k)] {
 		k++
 	}
 	return k

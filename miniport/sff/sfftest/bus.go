@@ -36,6 +36,7 @@ type Device struct {
 	WriteDelay    int  // after a PIO write command, this many STATUS reads show BSY before DRQ
 	UnitAttention bool // ATAPI: a reset raises UNIT ATTENTION (ASC 29h)
 	MediumChange  bool // ATAPI: the next packet raises UNIT ATTENTION (ASC 28h) instead of running; cleared then
+	ChangeAfter   int  // ATAPI: when not 0, after this many more READ (10) commands MediumChange is set
 	NoMedium      bool // ATAPI: packets that need a medium fail with NOT READY, MEDIUM NOT PRESENT (ASC 3Ah)
 	DMAError      bool // DMA transfers end with IDEDMAERR
 
@@ -189,7 +190,7 @@ type Bus struct {
 	block  int
 	end    int // end of the current PACKET data chunk
 	limit  int // PACKET byte count limit
-	sector int // PACKET READ (10): the sector size, QEMU's buffer (dataIn)
+	sector int // PACKET READ (10): the sector size, QEMU's data buffer (ins)
 	cmd    miniport.Command
 	lba    uint64
 	toMem  bool // the DMA moves data to memory
@@ -816,6 +817,10 @@ func (b *Bus) execPacket(d *Device) {
 			data = append(data, d.sector(lba+i)...)
 		}
 		b.sector = d.sectorSize()
+		if d.ChangeAfter > 0 {
+			d.ChangeAfter--
+			d.MediumChange = d.ChangeAfter == 0
+		}
 	default:
 		senseFail(0x5, ascInvalidOpcode)
 		return
