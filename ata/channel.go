@@ -76,6 +76,11 @@ type request struct {
 	// the urgent queue and start while a recovery holds the others.
 	internal bool
 
+	// wantsSense marks a PACKET command whose caller sends REQUEST SENSE
+	// when it fails (execPacket); heldQueue, that its failure holds the
+	// channel's queue until then (holdForSense).
+	wantsSense, heldQueue bool
+
 	// Under the interrupt lock: the request went to StartIo and has not
 	// completed (flying), when it times out, and whether a channel reset
 	// aborted it through no fault of its own, so that it goes back to
@@ -90,6 +95,7 @@ func (r *request) reset(f miniport.Function, target int, timeout time.Duration) 
 	ext, tag := r.irb.Extension, r.irb.Tag
 	r.irb = miniport.Request{Function: f, Target: uint8(target), Tag: tag, Extension: ext, Timeout: timeout}
 	r.sgN, r.busy, r.next, r.internal, r.requeue = 0, 0, nil, false, false
+	r.wantsSense, r.heldQueue = false, false
 }
 
 // setData makes the first n bytes of the bounce buffer the request's data.
@@ -161,9 +167,15 @@ type Channel struct {
 	worker  chan struct{} // wakes the worker goroutine
 	reinit  atomic.Bool   // the worker re-initialises the devices
 	rec     recoveryState // recovery.go
-	dio     directIO      // direct.go
-	mask    maskState     // mask.go
-	inj     injector      // inject.go
+
+	// senseWait counts the failed PACKET commands whose REQUEST SENSE has
+	// not run yet: while it is not 0 only internal requests start
+	// (sense.go).
+	senseWait atomic.Int32
+
+	dio  directIO  // direct.go
+	mask maskState // mask.go
+	inj  injector  // inject.go
 
 	// Parameters of the thunks below, each written by the one goroutine
 	// that holds the right to run it (syncMu for sync; for the reset, the

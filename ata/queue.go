@@ -54,11 +54,12 @@ func (ch *Channel) finish(r *request) {
 
 // pump moves the queue along: it starts the next request while fewer than
 // depth are in flight (those StartIo answered busy first, once their retry
-// timer fired, then the one BuildIo accepted; a FunctionReset only once
-// none is in flight), and builds the next queued request when none waits
-// built, the urgent queue of internal requests first. While a recovery
-// holds the channel only internal requests are built and started
-// (recovery.go). Building happens only when mayBuild (at PASSIVE, from a
+// timer fired, then the one BuildIo accepted; a FunctionReset or a PACKET
+// command only once none is in flight), and builds the next queued request
+// when none waits built, the urgent queue of internal requests first.
+// While a recovery holds the channel, or a failed PACKET command waits for
+// its REQUEST SENSE, only internal requests are built and started
+// (recovery.go, sense.go). Building happens only when mayBuild (at PASSIVE, from a
 // submitter or the builder goroutine), so that BuildIo runs with the
 // request in flight, unsynchronized with its ISR; from the DPC and timers
 // the builder goroutine is woken instead.
@@ -86,7 +87,7 @@ func (ch *Channel) pump(mayBuild bool) {
 // block or allocate.
 func (ch *Channel) pumpLocked(mayBuild bool) {
 	for {
-		held := ch.rec.held.Load() // a recovery holds all but internal requests
+		held := ch.rec.held.Load() || ch.senseWait.Load() > 0 // all but internal requests wait
 		if ch.started < ch.depth && !ch.retryWait {
 			var r *request
 			retry := false
@@ -96,7 +97,7 @@ func (ch *Channel) pumpLocked(mayBuild bool) {
 			case ch.built != nil && (!held || ch.built.internal):
 				r = ch.built
 			}
-			if r != nil && (r.irb.Function != miniport.FunctionReset || ch.started == 0) {
+			if r != nil && (ch.started == 0 || !exclusive(r.irb.Function)) {
 				if retry {
 					ch.retryHead, r.next = r.next, nil
 					if ch.retryHead == nil {
@@ -159,6 +160,16 @@ func (ch *Channel) pumpLocked(mayBuild bool) {
 		ch.qlock.ReleaseAtLevel()
 		return
 	}
+}
+
+// exclusive reports whether a request of function f starts only when no
+// other is in flight: a reset, and a PACKET command, as libata's
+// ata_std_qc_defer has every non-queued command wait for the link to be
+// idle. An AHCI port would otherwise hold several PACKET commands in its
+// command list, and after a CHECK CONDITION the HBA's recovery would issue
+// the others again before the port could read the sense data (sense.go).
+func exclusive(f miniport.Function) bool {
+	return f == miniport.FunctionReset || f == miniport.FunctionATAPI
 }
 
 // wake wakes a goroutine waiting on c.
@@ -268,6 +279,7 @@ func (ch *Channel) startRequest(r *request) {
 		}
 	}
 	ch.recoverAfter(r)
+	ch.holdForSense(r)
 	ch.finish(r)
 	ch.release()
 }

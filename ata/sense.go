@@ -15,7 +15,12 @@ import (
 // atapi_eh_request_sense does and ataport does for a miniport without
 // autosense. A device without autosense keeps a UNIT ATTENTION (a reset, a
 // medium change) until REQUEST SENSE reports it: every other command fails
-// with it meanwhile (QEMU's ATAPI model does exactly that).
+// with it meanwhile (QEMU's ATAPI model does exactly that). Any other
+// command replaces the sense data, so none may reach the drive in between:
+// a PACKET command starts only on an idle channel (exclusive), and its
+// failure holds the channel's queue from its completion to its REQUEST
+// SENSE (holdForSense), as ataport holds it for a miniport without
+// autosense.
 
 // SPC-3 REQUEST SENSE and the sense codes the port acts on (SPC-3 4.5.6,
 // Annex D).
@@ -81,37 +86,52 @@ func parseSense(b []byte) (Sense, bool) {
 
 // execPacket runs the PACKET command built in r for d and returns its
 // error; on CHECK CONDITION the error carries the sense data (Error.Sense),
-// read with r by REQUEST SENSE ahead of the requests still queued, and is
-// ErrNoMedium when the sense says there is no medium. A request already
-// started on the channel (the completion starts the next one, and an AHCI
-// port reissues the others after an error) runs before it: with two
-// callers on one drive, that command's own CHECK CONDITION can replace the
-// sense data (README "Known problems").
+// read with r by REQUEST SENSE while the failure holds the channel's queue,
+// and is ErrNoMedium when the sense says there is no medium.
 // r's data is the command's own only when it succeeded.
 //
 // Context: PASSIVE, IF=1; blocks.
 func (ch *Channel) execPacket(d *Device, r *request, op string, lba uint64, count int, hasLBA bool) error {
+	r.wantsSense = true
 	ch.exec(r)
 	err := completionError(d.name, &r.irb, op, lba, count, hasLBA, ch.timeout, ch.busyTimeout)
 	if r.irb.Status != miniport.StatusDeviceError {
 		return err
 	}
+	held := r.heldQueue
+	s, ok := ch.requestSense(d, r)
+	if held {
+		ch.senseWait.Add(-1)
+		ch.pump(true)
+	}
 	var e *Error
-	if errors.As(err, &e) {
-		if s, ok := ch.requestSense(d, r); ok {
-			e.Sense, e.HasSense = s, true
-			e.Detail += "; " + s.String()
-			if s.Key == SenseNotReady && s.ASC == ASCMediumNotPresent {
-				e.Kind = ErrNoMedium
-			}
+	if ok && errors.As(err, &e) {
+		e.Sense, e.HasSense = s, true
+		e.Detail += "; " + s.String()
+		if s.Key == SenseNotReady && s.ASC == ASCMediumNotPresent {
+			e.Kind = ErrNoMedium
 		}
 	}
 	return err
 }
 
-// requestSense reads d's sense data with r: REQUEST SENSE in PIO, ahead of
-// the requests still queued (internal), so that none of them comes between
-// the failed command and its sense data.
+// holdForSense holds the channel's queue when r, which has just ended, is
+// a PACKET command that failed with CHECK CONDITION and whose caller sends
+// REQUEST SENSE next (execPacket, which lets the queue go after it). It
+// runs before r's waiter is woken, in the section that would start the
+// next request, so that no request of an upper layer reaches the drive
+// between the failure and its sense data.
+//
+// Context: PASSIVE or DISPATCH, no lock held; does not block or allocate.
+func (ch *Channel) holdForSense(r *request) {
+	if r.wantsSense && r.irb.Status == miniport.StatusDeviceError {
+		r.heldQueue = true
+		ch.senseWait.Add(1)
+	}
+}
+
+// requestSense reads d's sense data with r: REQUEST SENSE in PIO, an
+// internal request, which starts while the failure holds the queue.
 //
 // Context: PASSIVE, IF=1; blocks.
 func (ch *Channel) requestSense(d *Device, r *request) (Sense, bool) {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ataport/firmware/miniport"
+	"github.com/ataport/firmware/miniport/piix"
 )
 
 func TestParseSense(t *testing.T) {
@@ -178,5 +180,64 @@ func TestPacketPIOChunks(t *testing.T) {
 	}
 	if !bytes.Equal(buf, pattern(7, 100, 2048)) {
 		t.Error("PIO read of 100 sectors: data differs")
+	}
+}
+
+// deepPIIX is a fake PIIX whose channel says it keeps 8 requests in flight,
+// as an AHCI port does.
+type deepPIIX struct{ *piix.Controller }
+
+func (c deepPIIX) ChannelInit(ch int, port miniport.Port) (miniport.Channel, miniport.ChannelInfo, error) {
+	mc, info, err := c.Controller.ChannelInit(ch, port)
+	info.QueueDepth = 8
+	return mc, info, err
+}
+
+// TestSenseBeforeOtherCallers has six callers read one fake drive while its
+// disc changes, over and over. The drive keeps the UNIT ATTENTION until
+// REQUEST SENSE, and any other command replaces its sense data, as QEMU's:
+// had another caller's command reached the drive between a failed command
+// and its REQUEST SENSE, one of the two would have read "sense 0/00/00" and
+// failed. Every read goes on after the change instead; and on a channel
+// that keeps several requests in flight PACKET commands still start one at
+// a time.
+func TestSenseBeforeOtherCallers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mp    miniport.Controller
+		depth int
+	}{
+		{"depth 1", fakePIIX(t, idetimPrimary), 1},
+		{"depth 8", deepPIIX{fakePIIX(t, idetimPrimary)}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dvd := cd()
+			h := newHarnessOf(t, tc.mp, nil, dvd, nil)
+			d := h.device("0:1")
+			for round := range 20 {
+				dvd.Set(func() { dvd.MediumChange = true })
+				var wg sync.WaitGroup
+				errs := make([]error, 6)
+				for i := range errs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						lba := uint64(round*6 + i)
+						buf := make([]byte, 2048)
+						_, errs[i] = d.ReadAt(buf, int64(lba)*2048)
+						if errs[i] == nil && !bytes.Equal(buf, pattern(lba, 1, 2048)) {
+							errs[i] = fmt.Errorf("lba %d: data differs", lba)
+						}
+					}()
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if s := h.ch.Stats(); s.Depth != tc.depth || s.MaxOutstanding != 1 {
+				t.Errorf("depth %d, at most %d requests in flight; want %d and 1", s.Depth, s.MaxOutstanding, tc.depth)
+			}
+		})
 	}
 }
