@@ -206,7 +206,8 @@ func (d *Device) check(p []byte, off int64, write bool) (uint64, int, error) {
 
 // transfer moves p in as many commands as needed, with one request block.
 // A command that fails by a timeout or an interface CRC error is tried
-// again, at most maxRetries times (recovery.go).
+// again, at most maxRetries times (recovery.go); one that finds a CD drive
+// becoming ready is sent again until it is ready (untilReady).
 func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 	lba, n, err := d.check(p, off, write)
 	if err != nil || n == 0 {
@@ -229,10 +230,13 @@ func (d *Device) transfer(p []byte, off int64, write bool) (int, error) {
 			queued := try == 0 && d.ncq.Load()
 			try++
 			if d.typ == miniport.DeviceATAPI {
-				moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
-				if mediumEvent(err) {
-					moved, err = d.afterMediumEvent(r, p, off, done, err)
-				}
+				err = d.ch.untilReady(func() (err error) {
+					moved, err = d.packetRead(r, lba+uint64(done), n-done, buf)
+					if mediumEvent(err) {
+						moved, err = d.afterMediumEvent(r, p, off, done, err)
+					}
+					return err
+				})
 			} else {
 				moved, err = d.readWrite(r, lba+uint64(done), n-done, buf, write, queued)
 			}

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/ataport/firmware/kernel"
 	"github.com/ataport/firmware/miniport"
 )
 
@@ -31,8 +33,13 @@ const (
 	SenseNotReady       = 0x2
 	SenseUnitAttention  = 0x6
 	senseAbortedCommand = 0xb
+	ascNotReady         = 0x04 // LOGICAL UNIT NOT READY; the ASCQ says why
 	ASCMediumNotPresent = 0x3a
 )
+
+// readyPoll is how often a command that found the drive becoming ready is
+// sent again (untilReady).
+const readyPoll = 100 * time.Millisecond
 
 // Sense is a PACKET command's sense data: sense key, additional sense code
 // and its qualifier.
@@ -45,6 +52,8 @@ type Sense struct {
 var ascNames = map[[2]uint8]string{
 	{0x04, 0x00}: "LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE",
 	{0x04, 0x01}: "LOGICAL UNIT IS IN PROCESS OF BECOMING READY",
+	{0x04, 0x07}: "LOGICAL UNIT NOT READY, OPERATION IN PROGRESS",
+	{0x04, 0x08}: "LOGICAL UNIT NOT READY, LONG WRITE IN PROGRESS",
 	{0x11, 0x00}: "UNRECOVERED READ ERROR",
 	{0x20, 0x00}: "INVALID COMMAND OPERATION CODE",
 	{0x21, 0x00}: "LOGICAL BLOCK ADDRESS OUT OF RANGE",
@@ -156,17 +165,21 @@ func (ch *Channel) requestSense(d *Device, r *request) (Sense, bool) {
 // the last LBA and the block length, big-endian (SBC-3 5.10). It tries
 // again after a medium event (mediumEvent): REQUEST SENSE has ended a UNIT
 // ATTENTION, and a drive whose disc was swapped reports MEDIUM NOT PRESENT
-// once before it (QEMU's does, as a tray that opened and closed).
+// once before it (QEMU's does, as a tray that opened and closed); and while
+// the drive is becoming ready (untilReady).
 //
 // Context: PASSIVE, IF=1; blocks.
 func (ch *Channel) capacity(d *Device, r *request, internal bool) (sectors uint64, block int, err error) {
 	for try := 0; try < packetRetries; try++ {
-		r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
-		r.irb.Cdb[0] = mmcReadCapacity10
-		r.irb.CdbLength = packetLength
-		r.setData(8, miniport.FlagDataIn)
-		r.internal = internal
-		if err = ch.execPacket(d, r, "PACKET READ CAPACITY(10)", 0, 0, false); err != nil {
+		err = ch.untilReady(func() error {
+			r.reset(miniport.FunctionATAPI, d.target, ch.timeout)
+			r.irb.Cdb[0] = mmcReadCapacity10
+			r.irb.CdbLength = packetLength
+			r.setData(8, miniport.FlagDataIn)
+			r.internal = internal
+			return ch.execPacket(d, r, "PACKET READ CAPACITY(10)", 0, 0, false)
+		})
+		if err != nil {
 			if mediumEvent(err) {
 				continue
 			}
@@ -181,6 +194,35 @@ func (ch *Channel) capacity(d *Device, r *request, internal bool) (sectors uint6
 		return uint64(last) + 1, int(block), nil
 	}
 	return 0, 0, err
+}
+
+// becomingReady reports an error whose sense data says the drive will be
+// ready soon: NOT READY, LOGICAL UNIT NOT READY with ASCQ 01h (becoming
+// ready: a disc spinning up), 07h (operation in progress) or 08h (long
+// write in progress), SPC-3 Annex D; Linux's SCSI midlayer sends such a
+// command again after a delay (scsi_io_completion, ACTION_DELAYED_RETRY).
+func becomingReady(err error) bool {
+	s, ok := senseOf(err)
+	return ok && s.Key == SenseNotReady && s.ASC == ascNotReady && (s.ASCQ == 0x01 || s.ASCQ == 0x07 || s.ASCQ == 0x08)
+}
+
+// untilReady runs try, which sends a PACKET command, and again every
+// readyPoll while the drive answers that it is becoming ready, for at most
+// the channel's command timeout; the error then says how long it waited.
+//
+// Context: PASSIVE, IF=1; blocks.
+func (ch *Channel) untilReady(try func() error) error {
+	err := try()
+	start := now()
+	for becomingReady(err) && now()-start < ch.timeout {
+		kernel.Sleep(readyPoll)
+		err = try()
+	}
+	var e *Error
+	if becomingReady(err) && errors.As(err, &e) {
+		e.Detail += "; not ready after " + ch.timeout.String()
+	}
+	return err
 }
 
 // senseOf returns the sense data err carries, if any.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ataport/firmware/miniport"
 	"github.com/ataport/firmware/miniport/piix"
@@ -239,5 +240,37 @@ func TestSenseBeforeOtherCallers(t *testing.T) {
 				t.Errorf("depth %d, at most %d requests in flight; want %d and 1", s.Depth, s.MaxOutstanding, tc.depth)
 			}
 		})
+	}
+}
+
+// TestBecomingReady: a drive that answers NOT READY, BECOMING READY (a disc
+// spinning up) is asked again until it is ready, for at most the command
+// timeout, after which the error says so in one line.
+func TestBecomingReady(t *testing.T) {
+	dvd := cd()
+	h := newHarness(t, nil, dvd, func(c *Config) { c.Timeout = 500 * time.Millisecond })
+	d := h.device("0:1")
+	buf := make([]byte, 2*2048)
+	dvd.Set(func() { dvd.BecomingReady = 3 })
+	if _, err := d.ReadAt(buf, 10*2048); err != nil || !bytes.Equal(buf, pattern(10, 2, 2048)) {
+		t.Fatalf("read while the drive became ready: %v", err)
+	}
+	dvd.Set(func() { dvd.BecomingReady, dvd.MediumChange, dvd.Capacity = 2, true, 400 })
+	if err := d.Revalidate(); err != nil || d.Sectors() != 400 {
+		t.Errorf("Revalidate while the drive became ready: %v, %d sectors", err, d.Sectors())
+	}
+	dvd.Set(func() { dvd.BecomingReady = 1 << 30 })
+	start := time.Now()
+	_, err := d.ReadAt(buf, 0)
+	want := "PACKET READ(10) lba 0 count 2: device error (status 0x41 DRDY|ERR, error 0x24 sense key 0x2 NOT READY|ABRT; sense 2/04/01 LOGICAL UNIT IS IN PROCESS OF BECOMING READY; not ready after 500ms)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("read of a drive never ready: %v; want it to end %q", err, want)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("the read gave up after %v, want the 500ms timeout", took)
+	}
+	dvd.Set(func() { dvd.BecomingReady = 0 })
+	if _, err := d.ReadAt(buf, 0); err != nil {
+		t.Errorf("read once ready: %v", err)
 	}
 }

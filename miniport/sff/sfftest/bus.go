@@ -38,6 +38,7 @@ type Device struct {
 	MediumChange  bool // ATAPI: the next packet raises UNIT ATTENTION (ASC 28h) instead of running; cleared then
 	ChangeAfter   int  // ATAPI: when not 0, after this many more READ (10) commands MediumChange is set
 	NoMedium      bool // ATAPI: packets that need a medium fail with NOT READY, MEDIUM NOT PRESENT (ASC 3Ah)
+	BecomingReady int  // ATAPI: the next this many packets that need a medium fail with NOT READY, BECOMING READY (04h/01h)
 	DMAError      bool // DMA transfers end with IDEDMAERR
 
 	mu       *spinLock // the bus's
@@ -757,6 +758,7 @@ const (
 	ascMediumMayHaveChanged = 0x28
 	ascPowerOnReset         = 0x29
 	ascMediumNotPresent     = 0x3a
+	ascNotReady             = 0x04 // with ASCQ 01h: LOGICAL UNIT IS IN PROCESS OF BECOMING READY
 	ascLBAOutOfRange        = 0x21
 	ascInvalidOpcode        = 0x20
 )
@@ -768,8 +770,8 @@ const (
 // with it meanwhile.
 func (b *Bus) execPacket(d *Device) {
 	p := b.packet
-	senseFail := func(key, asc uint8) {
-		d.sense = [3]uint8{key, asc, 0}
+	senseFail := func(key, asc, ascq uint8) {
+		d.sense = [3]uint8{key, asc, ascq}
 		b.phase = idle
 		d.cur[1] = sff.CoD | sff.IO
 		d.status = miniport.DRDY | miniport.ERR
@@ -781,11 +783,16 @@ func (b *Bus) execPacket(d *Device) {
 			d.MediumChange, d.ua = false, ascMediumMayHaveChanged
 		}
 		if d.ua != 0 {
-			senseFail(0x6, d.ua) // UNIT ATTENTION
+			senseFail(0x6, d.ua, 0) // UNIT ATTENTION
 			return
 		}
 		if d.NoMedium {
-			senseFail(0x2, ascMediumNotPresent) // NOT READY
+			senseFail(0x2, ascMediumNotPresent, 0) // NOT READY
+			return
+		}
+		if d.BecomingReady > 0 {
+			d.BecomingReady--
+			senseFail(0x2, ascNotReady, 0x01) // NOT READY
 			return
 		}
 	}
@@ -810,7 +817,7 @@ func (b *Bus) execPacket(d *Device) {
 		lba := uint64(binary.BigEndian.Uint32(p[2:]))
 		n := uint64(binary.BigEndian.Uint16(p[7:]))
 		if lba+n > d.Capacity {
-			senseFail(0x5, ascLBAOutOfRange) // ILLEGAL REQUEST
+			senseFail(0x5, ascLBAOutOfRange, 0) // ILLEGAL REQUEST
 			return
 		}
 		for i := uint64(0); i < n; i++ {
@@ -822,7 +829,7 @@ func (b *Bus) execPacket(d *Device) {
 			d.MediumChange = d.ChangeAfter == 0
 		}
 	default:
-		senseFail(0x5, ascInvalidOpcode)
+		senseFail(0x5, ascInvalidOpcode, 0)
 		return
 	}
 	b.buf, b.pos, b.end = data, 0, 0
