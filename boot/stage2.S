@@ -6,7 +6,8 @@
 # Steps:
 #  1. enable A20 (fast A20, then INT 15/AX=2401h), checked by wraparound;
 #  2. read the E820 memory map into a PVH start_info (version 1), with the
-#     command line "loader=bios";
+#     command line "loader=bios", and check that the firmware's memory is
+#     RAM in it;
 #  3. check the firmware header written by cmd/mkimage;
 #  4. load each segment through the bounce buffer with INT 13/AH=42h,
 #     copying above 1 MiB in unreal mode, and zero its tail;
@@ -31,6 +32,10 @@
 .set CR0_PE,		1
 .set SMAP,		0x534d4150	# "SMAP", INT 15/AX=E820h signature
 .set E820_ENTRY_SIZE,	20		# base, length, type
+.set E820_RAM,		1		# ACPI 6.5 15.1 AddressRangeMemory
+.set MM_ADDR,		0		# hvm_memmap_table_entry: addr, size, type
+.set MM_SIZE,		8
+.set MM_TYPE,		16
 .set A20_TEST,		0x0500		# first byte after the BDA, restored
 .set PIC1_DATA,		0x21		# 8259A OCW1 ports
 .set PIC2_DATA,		0xa1
@@ -43,6 +48,7 @@ _start:
 	mov	%dl, boot_drive
 	call	enable_a20
 	call	read_e820
+	call	check_ram
 	call	check_header
 	call	load_firmware
 	call	verify_checksum
@@ -151,6 +157,41 @@ read_e820:
 	call	putdec
 	mov	$msg_memmap_end, %si
 	jmp	puts
+
+# 2b. The firmware's memory, FW_RAM_START to FW_RAM_END (its segments, the
+#     Go runtime's RAM, the DMA region), must be RAM (E820 type 1) in the
+#     map just read, before anything is written above 1 MiB: with less RAM
+#     (QEMU's default is 128 MiB) the copies of step 4 went nowhere and
+#     step 5 blamed the disk. The same walk as checkRAM in
+#     board/pc/cpuinit_amd64.s: EDX is the first address not yet found in a
+#     RAM entry; each pass over the map finds the entry holding it and
+#     moves EDX to that entry's end, so split or unsorted entries pass.
+check_ram:
+	mov	$FW_RAM_START, %edx
+1:	mov	$MEMMAP_ADDR, %si
+	mov	START_INFO_ADDR+SI_MEMMAP_ENTRIES, %cx
+2:	cmpl	$E820_RAM, MM_TYPE(%si)
+	jne	3f
+	cmpl	$0, MM_ADDR+4(%si)
+	jne	3f			# starts above 4 GiB
+	cmp	MM_ADDR(%si), %edx
+	jb	3f			# starts above EDX
+	cmpl	$0, MM_SIZE+4(%si)
+	jne	4f			# reaches past 4 GiB
+	mov	MM_ADDR(%si), %eax
+	add	MM_SIZE(%si), %eax
+	jc	4f			# ends at or past 4 GiB
+	cmp	%eax, %edx
+	jae	3f			# ends at or below EDX
+	mov	%eax, %edx
+	cmp	$FW_RAM_END, %edx
+	jae	4f
+	jmp	1b
+3:	add	$MEMMAP_ENTRY_SIZE, %si
+	loop	2b
+	mov	$msg_no_ram, %si
+	jmp	fatal
+4:	ret
 
 # 3. The header: magic and version, 1..MAX_SEGMENTS segments, each inside
 #    [LOAD_MIN, LOAD_MAX) without wrapping, their disk lengths adding up
@@ -412,6 +453,8 @@ msg_no_a20:
 	.asciz	"boot: cannot enable A20\r\n"
 msg_no_e820:
 	.asciz	"boot: no E820 memory map (int 15h EAX=E820h)\r\n"
+msg_no_ram:
+	.asciz	"boot: memory 0x10000000-0x38000000 is not all RAM: the firmware needs it (E820 memory map)\r\n"
 msg_memmap:
 	.asciz	"boot: memory map: "
 msg_memmap_end:

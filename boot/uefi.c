@@ -15,8 +15,9 @@
  *     SHA-256 against the one the loader was built with (payload.h), so
  *     that a signed loader starts only the firmware it was signed with;
  *  3. find the ACPI 2.0 RSDP in the configuration table;
- *  4. allocate the pages the segments go to at their addresses, copy the
- *     segments and zero their tails;
+ *  4. check that the firmware's RAM is RAM in the memory map, allocate the
+ *     pages the segments go to at their addresses, copy the segments and
+ *     zero their tails;
  *  5. copy the trampoline (trampoline.S) to a page below 4 GiB;
  *  6. read the memory map, check the low memory the hand-over writes and
  *     the firmware's RAM, convert the map to E820 entries, and exit boot
@@ -503,19 +504,64 @@ static BOOLEAN covered(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize, UINT64 
 	return sum == end - start;
 }
 
+/* check_fw_ram checks that the firmware's RAM (layout.inc) holds nothing
+ * it must leave alone (ACPI tables and NVS, MMIO, reserved memory, no
+ * memory at all). */
+static void check_fw_ram(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
+{
+	if (!covered(map, n, dsize, FW_RAM_START, FW_RAM_END, FIRMWARE_MAY_USE))
+		fatal(L"boot: memory 0x%x-0x%x is not all RAM: the firmware needs it (UEFI memory map)\r\n",
+		      FW_RAM_START, FW_RAM_END);
+}
+
 /* check_map checks the two ranges the firmware takes without asking (the
  * ranges are in layout.inc): low memory, which the hand-over writes while
  * the loader still runs, must be free of anything, the loader's own memory
- * included; the firmware's RAM must hold nothing it must leave alone
- * (ACPI tables and NVS, MMIO, reserved memory). */
+ * included; and the firmware's RAM (check_fw_ram). */
 static void check_map(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
 {
 	if (!covered(map, n, dsize, LOW_START, LOW_END, FREE_AFTER_EXIT))
 		fatal(L"boot: memory 0x%x-0x%x is not free for the hand-over (UEFI memory map)\r\n",
 		      LOW_START, LOW_END);
-	if (!covered(map, n, dsize, FW_RAM_START, FW_RAM_END, FIRMWARE_MAY_USE))
-		fatal(L"boot: memory 0x%x-0x%x is not all RAM: the firmware needs it (UEFI memory map)\r\n",
-		      FW_RAM_START, FW_RAM_END);
+	check_fw_ram(map, n, dsize);
+}
+
+/* map_buffer returns a pool buffer for the memory map and its size in
+ * *cap: the map's size now, with room for MAP_SLACK more descriptors (the
+ * allocation itself may split one). */
+static EFI_MEMORY_DESCRIPTOR *map_buffer(UINTN *cap)
+{
+	UINTN size = 0, key, dsize;
+	UINT32 dver;
+	EFI_MEMORY_DESCRIPTOR *map;
+	EFI_STATUS st;
+
+	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
+	if (st != EFI_BUFFER_TOO_SMALL)
+		fatal(L"boot: GetMemoryMap: %r\r\n", st);
+	*cap = size + MAP_SLACK * dsize;
+	map = AllocatePool(*cap);
+	if (!map)
+		fatal(L"boot: no memory for the memory map (%ld bytes)\r\n", (UINT64)*cap);
+	return map;
+}
+
+/* check_ram_first runs check_fw_ram before anything is loaded: on a
+ * machine with too little RAM (QEMU's default is 128 MiB) AllocatePages
+ * at the firmware's address would fail first and not say what is
+ * missing. exit_boot_services checks the final map again. */
+static void check_ram_first(void)
+{
+	UINTN size, key, dsize;
+	UINT32 dver;
+	EFI_MEMORY_DESCRIPTOR *map = map_buffer(&size);
+	EFI_STATUS st;
+
+	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, map, &key, &dsize, &dver);
+	if (EFI_ERROR(st))
+		fatal(L"boot: GetMemoryMap: %r\r\n", st);
+	check_fw_ram(map, size / dsize, dsize);
+	FreePool(map);
 }
 
 /* exit_boot_services reads the final memory map into e820[] and leaves
@@ -525,18 +571,11 @@ static void check_map(EFI_MEMORY_DESCRIPTOR *map, UINTN n, UINTN dsize)
  * allocation services only, so from then on say() uses COM1 alone. */
 static UINTN exit_boot_services(EFI_HANDLE image)
 {
-	UINTN size = 0, cap, key, dsize, entries = 0;
+	UINTN size, cap, key, dsize, entries = 0;
 	UINT32 dver;
-	EFI_MEMORY_DESCRIPTOR *map;
+	EFI_MEMORY_DESCRIPTOR *map = map_buffer(&cap);
 	EFI_STATUS st;
 
-	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
-	if (st != EFI_BUFFER_TOO_SMALL)
-		fatal(L"boot: GetMemoryMap: %r\r\n", st);
-	cap = size + MAP_SLACK * dsize;
-	map = AllocatePool(cap);
-	if (!map)
-		fatal(L"boot: no memory for the memory map (%ld bytes)\r\n", (UINT64)cap);
 	for (int try = 1;; try++) {
 		size = cap;
 		st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, map, &key, &dsize, &dver);
@@ -617,6 +656,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	say(L"boot: loading firmware, %d KiB\r\n", (le32(payload + HDR_SIZE) + 1023) >> 10);
 	/* 3.-5. */
 	rsdp = find_rsdp();
+	check_ram_first();
 	load(payload, lo, hi);
 	enter = trampoline();
 	say(L"boot: starting firmware\r\n");
