@@ -80,17 +80,25 @@ tamago-check:
 	  echo "       $(patsubst %/bin/go,%,$(TAMAGO_GO)) and run 'cd src && ./make.bash' there (see README)."; \
 	  exit 1; }
 
-$(ELF): tamago-check FORCE
+# The PVH entry note is then pointed at boot/pvhentry.S, a stub at 1 MiB
+# that checks the RAM first: QEMU's -kernel loads the firmware's segments
+# (256 MiB and up) into no memory on a smaller machine, and the firmware's
+# own entry could say nothing (boot/README.md, "Boot protocol").
+$(ELF): tamago-check $(BUILD)/pvhentry.bin FORCE
 	@mkdir -p $(BUILD)
 	GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago \
 	  $$(go tool -n github.com/usbarmory/tamago/cmd/tamago) build -tags $(TAGS) \
 	  -ldflags "$(LDFLAGS)" -o $@ ./cmd/firmware
+	go run ./cmd/mkimage -pvhstub $(BUILD)/pvhentry.bin $@
 
 # The loader: 16-bit GNU assembler linked to flat binaries at the addresses
 # the BIOS (stage 1, 0x7c00) and stage 1 (stage 2, 0x2000) load them to.
 $(BUILD)/%.o: boot/%.S boot/layout.inc boot/bios.inc
 	@mkdir -p $(BUILD)
 	as --32 -I boot -o $@ $<
+
+$(BUILD)/pvhentry.bin: $(BUILD)/pvhentry.o
+	ld -m elf_i386 -Ttext 0x100000 -e _start --oformat binary -o $@ $<
 
 $(BUILD)/mbr.bin: $(BUILD)/mbr.o
 	ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $<

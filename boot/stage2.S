@@ -162,10 +162,10 @@ read_e820:
 #     Go runtime's RAM, the DMA region), must be RAM (E820 type 1) in the
 #     map just read, before anything is written above 1 MiB: with less RAM
 #     (QEMU's default is 128 MiB) the copies of step 4 went nowhere and
-#     step 5 blamed the disk. The same walk as checkRAM in
-#     board/pc/cpuinit_amd64.s: EDX is the first address not yet found in a
-#     RAM entry; each pass over the map finds the entry holding it and
-#     moves EDX to that entry's end, so split or unsorted entries pass.
+#     step 5 blamed the disk. The same walk as pvhentry.S check_ram (in
+#     32-bit code there): EDX is the first address not yet found in a RAM
+#     entry; each pass over the map finds the entry holding it and moves
+#     EDX to that entry's end, so split or unsorted entries pass.
 check_ram:
 	mov	$FW_RAM_START, %edx
 1:	mov	$MEMMAP_ADDR, %si

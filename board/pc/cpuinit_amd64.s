@@ -16,11 +16,7 @@
 //  2. save the entry TSC (for the boot time) and the PVH start_info
 //     pointer (EBX), and copy page zero (the BDA with the EBDA segment,
 //     QEMU's PVH memory map) before it becomes inaccessible;
-//  2b. check that the memory the firmware takes without asking (the Go
-//     runtime's RAM and the DMA region) is RAM in the PVH memory map; if
-//     not, say so on COM1 and stop, since the Go runtime's first stack is
-//     at the top of that memory and nothing else could report the fault;
-//  2c. check that the CPU has RDRAND, with which TamaGo seeds the Go
+//  2b. check that the CPU has RDRAND, with which TamaGo seeds the Go
 //     runtime before anything could report the #UD (QEMU's default CPU,
 //     qemu64, has none); if not, say so on COM1 and stop;
 //  3. build identity page tables for 0-4 GiB: 2 MiB pages, the first 2 MiB
@@ -30,6 +26,11 @@
 //  5. load a GDT with a 64-bit code segment and far-return into it;
 //  6. load the data segments, enable SSE, set the Go stack, enable
 //     interrupts and enter the Go runtime.
+//
+// The firmware's memory (the Go runtime's RAM and the DMA region) has been
+// checked against the memory map before this entry runs, by each way in:
+// the PVH entry stub (boot/pvhentry.S, which QEMU's -kernel enters), the
+// BIOS loader and the UEFI loader (boot/README.md, "Boot protocol").
 
 #include "textflag.h"
 
@@ -53,23 +54,6 @@
 #define BOOT_STACK	0x7000
 
 #define MSR_EFER	0xc0000080
-
-// The firmware's memory: board/pc/pc.go ramStart to dmaStart+dmaSize, and
-// boot/layout.inc FW_RAM_START and FW_RAM_END (cmd/mkimage's tests check
-// that they agree).
-#define FW_RAM_START	0x10000000
-#define FW_RAM_END	0x38000000
-
-// PVH start_info and hvm_memmap_table_entry (Xen
-// public/arch-x86/hvm/start_info.h, version 1).
-#define SI_VERSION		0x04
-#define SI_MEMMAP_PADDR		0x28
-#define SI_MEMMAP_ENTRIES	0x30
-#define MM_ADDR		0x00
-#define MM_SIZE		0x08
-#define MM_TYPE		0x10
-#define MM_ENTRY_SIZE	24
-#define MM_TYPE_RAM	1
 
 #define COM1		0x3f8
 
@@ -115,10 +99,7 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	CLD
 	REP;	MOVSL
 
-	// 2b. the firmware's memory must be RAM
-	CALL	·checkRAM<>(SB)
-
-	// 2c. the CPU must have RDRAND
+	// 2b. the CPU must have RDRAND
 	CALL	·checkRDRAND<>(SB)
 
 	// 3. page tables: clear, then link PML4T -> PDPT -> 4 PDTs
@@ -216,48 +197,6 @@ pt:
 	PUSHQ	AX
 	RETFL
 
-// checkRAM returns when the firmware's memory, FW_RAM_START to FW_RAM_END,
-// is RAM in the PVH memory map of start_info (BX), or when there is no map
-// (version 0 or no entries); otherwise it jumps to ramFault. DX is the first
-// address not yet found in a RAM entry; each pass over the map finds the
-// entry holding it and moves it to that entry's end, so split or unsorted
-// RAM entries are accepted. Runs in 32-bit mode (see cpuinit); uses AX,
-// CX, DX, SI.
-TEXT ·checkRAM<>(SB),NOSPLIT|NOFRAME,$0
-	CMPL	SI_VERSION(BX), $1
-	JB	ok
-	CMPL	SI_MEMMAP_ENTRIES(BX), $0
-	JEQ	ok
-	MOVL	$FW_RAM_START, DX
-pass:
-	MOVL	SI_MEMMAP_PADDR(BX), SI
-	MOVL	SI_MEMMAP_ENTRIES(BX), CX
-entry:
-	CMPL	MM_TYPE(SI), $MM_TYPE_RAM
-	JNE	next
-	CMPL	(MM_ADDR+4)(SI), $0
-	JNE	next			// starts above 4 GiB
-	CMPL	DX, MM_ADDR(SI)
-	JB	next			// starts above DX
-	CMPL	(MM_SIZE+4)(SI), $0
-	JNE	ok			// reaches past 4 GiB
-	MOVL	MM_ADDR(SI), AX
-	ADDL	MM_SIZE(SI), AX
-	JCS	ok			// ends at or past 4 GiB
-	CMPL	DX, AX
-	JAE	next			// ends at or below DX
-	MOVL	AX, DX
-	CMPL	DX, $FW_RAM_END
-	JAE	ok
-	JMP	pass
-next:
-	ADDL	$MM_ENTRY_SIZE, SI
-	DECL	CX
-	JNE	entry
-	JMP	·ramFault<>(SB)
-ok:
-	RET
-
 // checkRDRAND returns when CPUID.01H:ECX.RDRAND[bit 30] is set (Intel SDM
 // Vol. 2A, CPUID); otherwise it jumps to rdrandFault. Runs in 32-bit mode;
 // uses AX, CX, DX, keeps BX.
@@ -273,23 +212,15 @@ TEXT ·checkRDRAND<>(SB),NOSPLIT|NOFRAME,$0
 has:
 	RET
 
-// FAULT prints the message msg on COM1 and halts for good (fault). The
-// message's absolute address comes from the same LEA trick as cpuinit's
-// far return: the MOVL is 6 bytes, lea esi, [disp32].
-#define FAULT(msg) \
-	CALL	·eip<>(SB); \
-	MOVL	$msg(SB), SI; \
-	ADDL	$6, AX; \
-	ADDL	AX, SI; \
-	JMP	·fault<>(SB)
-
-// ramFault prints ramMsg and halts for good.
-TEXT ·ramFault<>(SB),NOSPLIT|NOFRAME,$0
-	FAULT(·ramMsg<>)
-
-// rdrandFault prints rdrandMsg and halts for good.
+// rdrandFault prints rdrandMsg and halts for good (fault). The message's
+// absolute address comes from the same LEA trick as cpuinit's far return:
+// the MOVL is 6 bytes, lea esi, [disp32].
 TEXT ·rdrandFault<>(SB),NOSPLIT|NOFRAME,$0
-	FAULT(·rdrandMsg<>)
+	CALL	·eip<>(SB)
+	MOVL	$·rdrandMsg<>(SB), SI
+	ADDL	$6, AX
+	ADDL	AX, SI
+	JMP	·fault<>(SB)
 
 // fault sets COM1 to 115200 8N1 (PC16550D: LCR.DLAB, divisor 1, LCR
 // 8N1), prints the NUL-terminated message at SI and halts for good. Runs
@@ -324,22 +255,6 @@ thre:
 stop:
 	HLT
 	JMP	stop
-
-// ramMsg is what ramFault prints;
-// boot/uefi.c prints the same for the UEFI memory map.
-DATA	·ramMsg<>+0x00(SB)/8, $"boot: me"
-DATA	·ramMsg<>+0x08(SB)/8, $"mory 0x1"
-DATA	·ramMsg<>+0x10(SB)/8, $"0000000-"
-DATA	·ramMsg<>+0x18(SB)/8, $"0x380000"
-DATA	·ramMsg<>+0x20(SB)/8, $"00 is no"
-DATA	·ramMsg<>+0x28(SB)/8, $"t all RA"
-DATA	·ramMsg<>+0x30(SB)/8, $"M: the f"
-DATA	·ramMsg<>+0x38(SB)/8, $"irmware "
-DATA	·ramMsg<>+0x40(SB)/8, $"needs it"
-DATA	·ramMsg<>+0x48(SB)/8, $" (PVH me"
-DATA	·ramMsg<>+0x50(SB)/8, $"mory map"
-DATA	·ramMsg<>+0x58(SB)/8, $")\r\n\x00\x00\x00\x00\x00"
-GLOBL	·ramMsg<>(SB),RODATA,$0x60
 
 // rdrandMsg is what rdrandFault prints.
 DATA	·rdrandMsg<>+0x00(SB)/8, $"boot: th"

@@ -31,10 +31,10 @@ import (
 // boots: 512 MiB for Go (the firmware's heap is a few MiB; the largest
 // trace takes 64 MiB per CPU) and 128 MiB for DMA (each ATA channel
 // reserves a 256 KiB bounce buffer per request it can have in flight:
-// about 50 MiB for six AHCI ports of 32 slots). The entry
-// (cpuinit_amd64.s) checks the memory map before using it; cmd/mkimage's
-// tests check the constants named there and in boot/layout.inc against
-// these.
+// about 50 MiB for six AHCI ports of 32 slots). Each way in checks the
+// memory map before the firmware runs (boot/pvhentry.S under QEMU's
+// -kernel, and both loaders); cmd/mkimage's tests check boot/layout.inc's
+// FW_RAM_START and FW_RAM_END against these.
 const (
 	ramStart = 0x10000000
 	dmaStart = 0x30000000

@@ -36,7 +36,9 @@ func (fw *Firmware) Size() uint64 {
 }
 
 // ReadFirmware extracts the PT_LOAD segments and the PVH entry note of an
-// x86 ELF executable and checks them against the loader's limits.
+// x86 ELF executable and checks them against the loader's limits. The PVH
+// entry stub (AddPVHStub) is left out: the loaders check the memory
+// themselves and enter the firmware at the entry the stub holds.
 func ReadFirmware(b []byte) (*Firmware, error) {
 	f, err := elf.NewFile(bytes.NewReader(b))
 	if err != nil {
@@ -49,11 +51,19 @@ func ReadFirmware(b []byte) (*Firmware, error) {
 		return nil, fmt.Errorf("type %v, want ET_EXEC", f.Type)
 	}
 
+	entry, _, err := pvhEntry(f)
+	if err != nil {
+		return nil, err
+	}
 	fw := &Firmware{}
 	var size uint64
 	var loads []*elf.Prog
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_LOAD || p.Memsz == 0 {
+			continue
+		}
+		if e, ok := stubEntry(p, entry); ok {
+			entry = e
 			continue
 		}
 		if p.Filesz > p.Memsz {
@@ -88,10 +98,6 @@ func ReadFirmware(b []byte) (*Firmware, error) {
 		fw.Segments = append(fw.Segments, Segment{Paddr: uint32(p.Paddr), Memsz: uint32(p.Memsz), Data: data})
 	}
 
-	entry, err := pvhEntry(f)
-	if err != nil {
-		return nil, err
-	}
 	for _, p := range loads {
 		if p.Flags&elf.PF_X != 0 && entry >= p.Paddr && entry < p.Paddr+p.Filesz {
 			fw.Entry = uint32(entry)
@@ -101,10 +107,29 @@ func ReadFirmware(b []byte) (*Firmware, error) {
 	return nil, fmt.Errorf("PVH entry %#x is not in an executable segment", entry)
 }
 
+// stubEntry reports whether p is the PVH entry stub (AddPVHStub), the
+// segment at the PVH entry that holds the magic, and returns the firmware's
+// own entry it holds.
+func stubEntry(p *elf.Prog, entry uint64) (uint64, bool) {
+	var b [8]byte
+	if p.Paddr != entry || p.Filesz < PVHStubEntry+8 {
+		return 0, false
+	}
+	if _, err := p.ReadAt(b[:], PVHStubEntry); err != nil || binary.LittleEndian.Uint32(b[4:]) != PVHStubMagic {
+		return 0, false
+	}
+	return uint64(binary.LittleEndian.Uint32(b[:])), true
+}
+
+// noteValue is where a note's value (desc) lies in the ELF file.
+type noteValue struct {
+	off, size uint64
+}
+
 // pvhEntry returns the XEN_ELFNOTE_PHYS32_ENTRY value from the PT_NOTE
 // segments (ELF gABI "Note Section": namesz, descsz, type, then name and
-// desc, each padded to 4 bytes).
-func pvhEntry(f *elf.File) (uint64, error) {
+// desc, each padded to 4 bytes), and where it lies in the file.
+func pvhEntry(f *elf.File) (uint64, noteValue, error) {
 	le := binary.LittleEndian
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_NOTE {
@@ -112,29 +137,31 @@ func pvhEntry(f *elf.File) (uint64, error) {
 		}
 		b, err := io.ReadAll(p.Open())
 		if err != nil {
-			return 0, fmt.Errorf("note segment at %#x: %w", p.Off, err)
+			return 0, noteValue{}, fmt.Errorf("note segment at %#x: %w", p.Off, err)
 		}
-		for len(b) >= 12 {
-			namesz, descsz, typ := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+		for at := uint64(0); uint64(len(b))-at >= 12; {
+			n := b[at:]
+			namesz, descsz, typ := le.Uint32(n), le.Uint32(n[4:]), le.Uint32(n[8:])
 			name := 12 + (uint64(namesz)+3)&^3
 			end := name + (uint64(descsz)+3)&^3
-			if end > uint64(len(b)) {
-				return 0, fmt.Errorf("note segment at %#x: truncated note", p.Off)
+			if end > uint64(len(n)) {
+				return 0, noteValue{}, fmt.Errorf("note segment at %#x: truncated note", p.Off)
 			}
-			if string(b[12:12+namesz]) == "Xen\x00" && typ == XEN_ELFNOTE_PHYS32_ENTRY {
-				desc := b[name : name+uint64(descsz)]
+			if string(n[12:12+namesz]) == "Xen\x00" && typ == XEN_ELFNOTE_PHYS32_ENTRY {
+				desc := n[name : name+uint64(descsz)]
+				where := noteValue{p.Off + at + name, uint64(descsz)}
 				switch len(desc) {
 				case 4:
-					return uint64(le.Uint32(desc)), nil
+					return uint64(le.Uint32(desc)), where, nil
 				case 8:
 					if v := le.Uint64(desc); v < 1<<32 {
-						return v, nil
+						return v, where, nil
 					}
 				}
-				return 0, fmt.Errorf("PVH entry note: %d-byte value %x is not a 32-bit address", len(desc), desc)
+				return 0, noteValue{}, fmt.Errorf("PVH entry note: %d-byte value %x is not a 32-bit address", len(desc), desc)
 			}
-			b = b[end:]
+			at += end
 		}
 	}
-	return 0, fmt.Errorf("no PVH entry note (owner Xen, type XEN_ELFNOTE_PHYS32_ENTRY)")
+	return 0, noteValue{}, fmt.Errorf("no PVH entry note (owner Xen, type XEN_ELFNOTE_PHYS32_ENTRY)")
 }

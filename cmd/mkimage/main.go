@@ -11,10 +11,13 @@
 //
 //	mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] [-active] -o IMAGE FIRMWARE.elf
 //	mkimage -payload -o PAYLOAD FIRMWARE.elf
+//	mkimage -pvhstub STUB.bin FIRMWARE.elf
 //
 // The second form writes the payload alone, the same bytes the image holds
 // twice: the UEFI loader is built with its SHA-256 (boot/README.md,
-// "Secure Boot").
+// "Secure Boot"). The third adds the PVH entry stub (boot/pvhentry.S) to
+// the firmware ELF in place (AddPVHStub), as the Makefile does after every
+// build; the image's payload leaves it out.
 //
 // SIZE makes the image a disk of that size, the GPT covering all of it:
 // bytes, or a number with K, M or G (binary units). -active marks the
@@ -39,18 +42,23 @@ func main() {
 	pad := flag.String("pad", "", "make the image a disk of SIZE (e.g. 64M)")
 	payload := flag.Bool("payload", false, "write the firmware payload alone")
 	active := flag.Bool("active", false, "mark the protective MBR's partition active, for old BIOSes")
+	stub := flag.String("pvhstub", "", "add the PVH entry stub STUB.bin to FIRMWARE.elf in place")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: mkimage -mbr MBR.bin -stage2 STAGE2.bin -efi BOOTX64.EFI [-pad SIZE] [-active] -o IMAGE FIRMWARE.elf\n")
 		fmt.Fprintf(os.Stderr, "       mkimage -payload -o PAYLOAD FIRMWARE.elf\n")
+		fmt.Fprintf(os.Stderr, "       mkimage -pvhstub STUB.bin FIRMWARE.elf\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *out == "" || flag.NArg() != 1 || !*payload && (*mbr == "" || *stage2 == "" || *efi == "") {
+	if flag.NArg() != 1 || *stub == "" && (*out == "" || !*payload && (*mbr == "" || *stage2 == "" || *efi == "")) {
 		flag.Usage()
 		os.Exit(2)
 	}
 	run := func() error { return run(*mbr, *stage2, *efi, flag.Arg(0), *out, *pad, *active) }
-	if *payload {
+	switch {
+	case *stub != "":
+		run = func() error { return addStub(*stub, flag.Arg(0)) }
+	case *payload:
 		run = func() error { return writePayload(flag.Arg(0), *out) }
 	}
 	if err := run(); err != nil {
@@ -101,6 +109,28 @@ func run(mbrPath, stage2Path, efiPath, elfPath, out, pad string, active bool) er
 		return fmt.Errorf("%s: %w", elfPath, err)
 	}
 	return os.Rename(tmp, out)
+}
+
+// addStub adds the PVH entry stub at stubPath to the firmware ELF at
+// elfPath, which it rewrites (aside, then renamed).
+func addStub(stubPath, elfPath string) error {
+	stub, err := os.ReadFile(stubPath)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(elfPath)
+	if err != nil {
+		return err
+	}
+	if b, err = AddPVHStub(b, stub); err != nil {
+		return fmt.Errorf("%s: %w", elfPath, err)
+	}
+	tmp := elfPath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, elfPath)
 }
 
 // writePayload writes the payload of the firmware ELF at elfPath to out.

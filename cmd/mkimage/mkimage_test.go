@@ -32,9 +32,15 @@ type prog struct {
 // makeELF writes a little-endian ELF64 executable with the given program
 // headers and no sections (System V gABI, "ELF Header", "Program Header").
 func makeELF(machine elf.Machine, progs []prog) []byte {
+	return makePaddedELF(machine, progs, 0)
+}
+
+// makePaddedELF is makeELF with pad zero bytes between the program headers
+// and the segments' data, as the Go linker leaves.
+func makePaddedELF(machine elf.Machine, progs []prog, pad int) []byte {
 	le := binary.LittleEndian
 	const ehsize, phentsize = 64, 56
-	off := uint64(ehsize + phentsize*len(progs))
+	off := uint64(ehsize + phentsize*len(progs) + pad)
 	h := make([]byte, off)
 	copy(h, []byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)})
 	le.PutUint16(h[16:], uint16(elf.ET_EXEC))
@@ -421,6 +427,7 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 		"SEG_PADDR": SEG_PADDR, "SEG_FILESZ": SEG_FILESZ, "SEG_ZERO": SEG_ZERO, "SEG_LBA": SEG_LBA, "SEG_SIZE": SEG_SIZE,
 		"HEADER_MAGIC": HeaderMagic, "HEADER_VERSION": HeaderVersion, "STAGE2_MAGIC": Stage2Magic,
 		"MAX_SEGMENTS": MaxSegments, "LOAD_MIN": LoadMin, "LOAD_MAX": LoadMax, "FIRMWARE_MAX": FirmwareMax,
+		"PVH_STUB_ADDR": PVHStubAddr, "PVH_STUB_ENTRY": PVHStubEntry, "PVH_STUB_MAGIC": PVHStubMagic,
 	} {
 		got, ok := set[name]
 		if !ok {
@@ -450,11 +457,11 @@ func TestLayoutMatchesAssembly(t *testing.T) {
 }
 
 // TestFirmwareMemoryAgrees checks that the firmware's memory window, which
-// the board takes without reading the memory map, is the same in the four
+// the board takes without reading the memory map, is the same in the
 // places that name it: board/pc/pc.go (where the Go runtime and the DMA
-// region are), board/pc/cpuinit_amd64.s (the entry's check against the PVH
-// memory map), boot/layout.inc (the UEFI loader's check, the loaders'
-// LOAD_MAX) and mkimage's LoadMax.
+// region are), boot/layout.inc (the checks of the PVH entry stub and of
+// both loaders, the loaders' LOAD_MAX) and mkimage's LoadMax; and that the
+// messages of the two assembly checks name it.
 func TestFirmwareMemoryAgrees(t *testing.T) {
 	values := func(file, re string) map[string]uint64 {
 		src, err := os.ReadFile(filepath.Join("..", "..", file))
@@ -472,18 +479,15 @@ func TestFirmwareMemoryAgrees(t *testing.T) {
 		return got
 	}
 	board := values("board/pc/pc.go", `(?m)^\t(ramStart|dmaStart|dmaSize)\s*=\s*(0x[0-9a-f]+)$`)
-	entry := values("board/pc/cpuinit_amd64.s", `(?m)^#define\s+(FW_RAM_START|FW_RAM_END)\s+(0x[0-9a-f]+)$`)
 	layout := values("boot/layout.inc", `(?m)^\.set\s+(FW_RAM_START|FW_RAM_END|LOAD_MAX),\s*(0x[0-9a-f]+)`)
-	if len(board) != 3 || len(entry) != 2 || len(layout) != 3 {
-		t.Fatalf("constants not found: pc.go %v, cpuinit_amd64.s %v, layout.inc %v", board, entry, layout)
+	if len(board) != 3 || len(layout) != 3 {
+		t.Fatalf("constants not found: pc.go %v, layout.inc %v", board, layout)
 	}
 	start, end := board["ramStart"], board["dmaStart"]+board["dmaSize"]
 	for _, c := range []struct {
 		where     string
 		got, want uint64
 	}{
-		{"cpuinit_amd64.s FW_RAM_START", entry["FW_RAM_START"], start},
-		{"cpuinit_amd64.s FW_RAM_END", entry["FW_RAM_END"], end},
 		{"layout.inc FW_RAM_START", layout["FW_RAM_START"], start},
 		{"layout.inc FW_RAM_END", layout["FW_RAM_END"], end},
 		{"layout.inc LOAD_MAX", layout["LOAD_MAX"], board["dmaStart"]},
@@ -493,21 +497,15 @@ func TestFirmwareMemoryAgrees(t *testing.T) {
 			t.Errorf("%s = %#x, board/pc/pc.go gives %#x", c.where, c.got, c.want)
 		}
 	}
-	// The entry's message, assembled 8 bytes a line, names the range.
-	src, err := os.ReadFile(filepath.Join("..", "..", "board", "pc", "cpuinit_amd64.s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msg strings.Builder
-	for _, m := range regexp.MustCompile(`(?m)^DATA\s+·ramMsg<>\+0x[0-9a-f]+\(SB\)/8, \$(".*")$`).FindAllStringSubmatch(string(src), -1) {
-		part, err := strconv.Unquote(m[1])
+	want := fmt.Sprintf(`"boot: memory %#x-%#x is not all RAM: the firmware needs it`, start, end)
+	for _, file := range []string{"pvhentry.S", "stage2.S"} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "boot", file))
 		if err != nil {
-			t.Fatalf("cpuinit_amd64.s: ramMsg: %v", err)
+			t.Fatal(err)
 		}
-		msg.WriteString(part)
-	}
-	if want := fmt.Sprintf("memory %#x-%#x is not all RAM", start, end); !strings.Contains(msg.String(), want) {
-		t.Errorf("cpuinit_amd64.s: ramMsg %q does not say %q", msg.String(), want)
+		if !strings.Contains(string(src), want) {
+			t.Errorf("boot/%s: no message %s...", file, want)
+		}
 	}
 }
 
@@ -529,13 +527,17 @@ func TestRealFirmware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// TamaGo's PVH note names the ELF entry, its cpuinit.
+	// The PVH note names the stub the Makefile added, which holds the
+	// entry TamaGo's note named: the ELF entry, its cpuinit.
+	if entry, _, err := pvhEntry(f); err != nil || entry != PVHStubAddr {
+		t.Errorf("PVH entry %#x (%v), want the stub at %#x", entry, err, PVHStubAddr)
+	}
 	if uint64(fw.Entry) != f.Entry {
-		t.Errorf("PVH entry %#x, ELF entry %#x", fw.Entry, f.Entry)
+		t.Errorf("the stub's entry %#x, ELF entry %#x", fw.Entry, f.Entry)
 	}
 	var size uint64
 	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD {
+		if p.Type == elf.PT_LOAD && p.Paddr != PVHStubAddr {
 			size += p.Filesz
 		}
 	}
@@ -544,5 +546,86 @@ func TestRealFirmware(t *testing.T) {
 	}
 	if _, err := Payload(fw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testStub is a PVH entry stub as boot/pvhentry.S assembles: a jump, the
+// entry's slot, the magic, code.
+func testStub() []byte {
+	b := make([]byte, 200)
+	copy(b, "\xeb\x7e")
+	binary.LittleEndian.PutUint32(b[PVHStubEntry+4:], PVHStubMagic)
+	copy(b[12:], pattern(100, 9))
+	return b
+}
+
+// TestAddPVHStub adds the stub to a firmware ELF: QEMU's PVH entry is then
+// the stub, at its own segment, holding the firmware's entry; the loaders'
+// payload is the same as without the stub, entered at the firmware's entry.
+func TestAddPVHStub(t *testing.T) {
+	progs := []prog{
+		pvhNote(0x200040, 4),
+		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: 0x200000, memsz: 1000, data: pattern(1000, 1)},
+		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_W, paddr: 0x300000, memsz: 5000, data: pattern(700, 3)},
+	}
+	b := makePaddedELF(elf.EM_X86_64, progs, 200)
+	out, err := AddPVHStub(b, testStub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _, err := pvhEntry(f)
+	if err != nil || entry != PVHStubAddr {
+		t.Errorf("PVH entry %#x (%v), want the stub's %#x", entry, err, PVHStubAddr)
+	}
+	if n := len(f.Progs); n != len(progs)+1 {
+		t.Fatalf("%d program headers, want %d", n, len(progs)+1)
+	}
+	p := f.Progs[len(progs)]
+	if p.Type != elf.PT_LOAD || p.Flags != elf.PF_R|elf.PF_X || p.Paddr != PVHStubAddr || p.Vaddr != PVHStubAddr ||
+		p.Filesz != 200 || p.Memsz != 200 || p.Off%0x1000 != 0 {
+		t.Errorf("stub segment %+v", p.ProgHeader)
+	}
+	stub, err := io.ReadAll(p.Open())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testStub()
+	binary.LittleEndian.PutUint32(want[PVHStubEntry:], 0x200040)
+	if !bytes.Equal(stub, want) {
+		t.Errorf("stub segment holds % x, want % x", stub[:12], want[:12])
+	}
+	with, err := ReadFirmware(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := ReadFirmware(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := Payload(with)
+	po, _ := Payload(without)
+	if with.Entry != 0x200040 || !bytes.Equal(pw, po) {
+		t.Errorf("payload with the stub: entry %#x, same bytes %v; want entry 0x200040 and the payload without it", with.Entry, bytes.Equal(pw, po))
+	}
+
+	for _, c := range []struct {
+		name string
+		elf  []byte
+		stub []byte
+		want string
+	}{
+		{"twice", out, testStub(), "already the stub's"},
+		{"no room", makeELF(elf.EM_X86_64, progs), testStub(), "no room for another program header"},
+		{"not the stub", b, pattern(200, 1), "not built from boot/pvhentry.S"},
+		{"overlap", makePaddedELF(elf.EM_X86_64, firmwareProgs(), 200), testStub(), "overlaps the PVH stub's page"},
+		{"32-bit", makePaddedELF(elf.EM_386, progs, 200), testStub(), "want a little-endian ELF64 x86-64 executable"},
+	} {
+		if _, err := AddPVHStub(c.elf, c.stub); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
 	}
 }
