@@ -93,7 +93,7 @@ $(ELF): tamago-check $(BUILD)/pvhentry.bin FORCE
 
 # The loader: 16-bit GNU assembler linked to flat binaries at the addresses
 # the BIOS (stage 1, 0x7c00) and stage 1 (stage 2, 0x2000) load them to.
-$(BUILD)/%.o: boot/%.S boot/layout.inc boot/bios.inc
+$(BUILD)/%.o: boot/%.S boot/layout.inc boot/bios.inc boot/checkram.inc
 	@mkdir -p $(BUILD)
 	as --32 -I boot -o $@ $<
 

@@ -20,11 +20,7 @@
 
 	.code32
 	.include "layout.inc"
-
-.set E820_RAM,		1		# hvm_memmap_table_entry type: RAM
-.set MM_ADDR,		0
-.set MM_SIZE,		8
-.set MM_TYPE,		16
+	.include "checkram.inc"
 
 	.text
 	.globl	_start
@@ -36,37 +32,8 @@ firmware_entry:				# PVH_STUB_ENTRY: written by cmd/mkimage
 	.long	0
 	.long	PVH_STUB_MAGIC
 
-# The same walk as stage2.S check_ram (in 16-bit code there): EDX is the first address not yet
-# found in a RAM entry; each pass over the map finds the entry holding it
-# and moves EDX to that entry's end, so split or unsorted entries pass. A
-# start_info without a map (version 0, or no entries) is trusted.
 check_ram:
-	cmpl	$1, SI_VERSION(%ebx)
-	jb	enter
-	cmpl	$0, SI_MEMMAP_ENTRIES(%ebx)
-	je	enter
-	mov	$FW_RAM_START, %edx
-1:	mov	SI_MEMMAP_PADDR(%ebx), %esi
-	mov	SI_MEMMAP_ENTRIES(%ebx), %ecx
-2:	cmpl	$E820_RAM, MM_TYPE(%esi)
-	jne	3f
-	cmpl	$0, MM_ADDR+4(%esi)
-	jne	3f			# starts above 4 GiB
-	cmp	MM_ADDR(%esi), %edx
-	jb	3f			# starts above EDX
-	cmpl	$0, MM_SIZE+4(%esi)
-	jne	enter			# reaches past 4 GiB
-	mov	MM_ADDR(%esi), %eax
-	add	MM_SIZE(%esi), %eax
-	jc	enter			# ends at or past 4 GiB
-	cmp	%eax, %edx
-	jae	3f			# ends at or below EDX
-	mov	%eax, %edx
-	cmp	$FW_RAM_END, %edx
-	jae	enter
-	jmp	1b
-3:	add	$MEMMAP_ENTRY_SIZE, %esi
-	loop	2b
+	CHECK_RAM enter
 	jmp	ram_fault
 
 enter:

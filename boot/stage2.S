@@ -23,6 +23,7 @@
 
 	.code16
 	.include "layout.inc"
+	.include "checkram.inc"
 
 # GDT selectors (SDM Vol. 3A, 3.4.5 "Segment Descriptors").
 .set CODE32_SEL,	0x08
@@ -32,10 +33,6 @@
 .set CR0_PE,		1
 .set SMAP,		0x534d4150	# "SMAP", INT 15/AX=E820h signature
 .set E820_ENTRY_SIZE,	20		# base, length, type
-.set E820_RAM,		1		# ACPI 6.5 15.1 AddressRangeMemory
-.set MM_ADDR,		0		# hvm_memmap_table_entry: addr, size, type
-.set MM_SIZE,		8
-.set MM_TYPE,		16
 .set A20_TEST,		0x0500		# first byte after the BDA, restored
 .set PIC1_DATA,		0x21		# 8259A OCW1 ports
 .set PIC2_DATA,		0xa1
@@ -158,40 +155,17 @@ read_e820:
 	mov	$msg_memmap_end, %si
 	jmp	puts
 
-# 2b. The firmware's memory, FW_RAM_START to FW_RAM_END (its segments, the
-#     Go runtime's RAM, the DMA region), must be RAM (E820 type 1) in the
-#     map just read, before anything is written above 1 MiB: with less RAM
-#     (QEMU's default is 128 MiB) the copies of step 4 went nowhere and
-#     step 5 blamed the disk. The same walk as pvhentry.S check_ram (in
-#     32-bit code there): EDX is the first address not yet found in a RAM
-#     entry; each pass over the map finds the entry holding it and moves
-#     EDX to that entry's end, so split or unsorted entries pass.
+# 2b. The firmware's memory must be RAM in the map just read (CHECK_RAM),
+#     before anything is written above 1 MiB: with less RAM (QEMU's
+#     default is 128 MiB) the copies of step 4 went nowhere and step 5
+#     blamed the disk.
 check_ram:
-	mov	$FW_RAM_START, %edx
-1:	mov	$MEMMAP_ADDR, %si
-	mov	START_INFO_ADDR+SI_MEMMAP_ENTRIES, %cx
-2:	cmpl	$E820_RAM, MM_TYPE(%si)
-	jne	3f
-	cmpl	$0, MM_ADDR+4(%si)
-	jne	3f			# starts above 4 GiB
-	cmp	MM_ADDR(%si), %edx
-	jb	3f			# starts above EDX
-	cmpl	$0, MM_SIZE+4(%si)
-	jne	4f			# reaches past 4 GiB
-	mov	MM_ADDR(%si), %eax
-	add	MM_SIZE(%si), %eax
-	jc	4f			# ends at or past 4 GiB
-	cmp	%eax, %edx
-	jae	3f			# ends at or below EDX
-	mov	%eax, %edx
-	cmp	$FW_RAM_END, %edx
-	jae	4f
-	jmp	1b
-3:	add	$MEMMAP_ENTRY_SIZE, %si
-	loop	2b
+	mov	$START_INFO_ADDR, %ebx
+	CHECK_RAM ram_ok
 	mov	$msg_no_ram, %si
 	jmp	fatal
-4:	ret
+ram_ok:
+	ret
 
 # 3. The header: magic and version, 1..MAX_SEGMENTS segments, each inside
 #    [LOAD_MIN, LOAD_MAX) without wrapping, their disk lengths adding up
