@@ -119,8 +119,11 @@ func parseBench(args []string) (*benchArgs, error) {
 	if a.count, err = flagSpan(d, a.lba, a.count, hasCount, math.MaxUint64); err != nil {
 		return nil, err
 	}
-	if a.count*ss < uint64(max(a.size, benchRandSize)) {
-		return nil, fmt.Errorf("-count: %d sectors hold no %d-byte request", a.count, max(a.size, benchRandSize))
+	if need := uint64(max(a.size, benchRandSize)); a.count*ss < need {
+		if !hasCount {
+			return nil, fmt.Errorf("%s has %d sectors from LBA %d, too few for a %d-byte request", d.Name(), a.count, a.lba, need)
+		}
+		return nil, fmt.Errorf("-count: %d sectors hold no %d-byte request", a.count, need)
 	}
 	if a.tests, err = benchList("-tests", tests, benchTests, d.Writable()); err != nil {
 		return nil, err

@@ -16,15 +16,18 @@ import (
 // how fast: a result line per test and mode; a 1 MiB DMA request is one
 // command into the caller's buffer (one interrupt), a 1 MiB PIO request
 // moves 16-sector DRQ blocks (128 interrupts); random reads allocate
-// nothing per request; writes stay within -lba/-count; and a read-only
-// device refuses the write test.
+// nothing per request; writes stay within -lba/-count; a read-only device
+// refuses the write test, and a disk too small for a request says so.
 func TestBenchCommand(t *testing.T) {
 	img := randomImage(t, "bench.img", 32<<20, 31)
 	before := readFile(t, img)
-	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img}}})
+	tiny := randomImage(t, "tiny.img", 4096, 32)
+	m := qemu.Boot(t, qemu.Options{Drives: []qemu.Drive{{File: img}, {File: tiny, Bus: 1}}})
 
 	out := m.Run("ata bench 0:0 -tests seq-write", 10*time.Second)
 	expectLine(t, out, "(?m)^error: 0:0 is read-only: writes are refused until `ata rw on 0:0`")
+	out = m.Run("ata bench 1:0", 10*time.Second)
+	expectLine(t, out, `(?m)^error: 1:0 has 8 sectors from LBA 0, too few for a 1048576-byte request\r?$`)
 	m.Run("ata rw on 0:0", 10*time.Second)
 	const lba, count = 8192, 8192
 	out = m.Run("ata bench 0:0 -lba 8192 -count 8192 -time 200ms", 3*time.Minute)
