@@ -4,8 +4,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +73,65 @@ func TestATAPIMediumChange(t *testing.T) {
 			insert(a)
 			if got, want := firmwareSum(t, m, tc.dev, time.Minute), sum(readFile(t, a)); got != want {
 				t.Errorf("first disc again: firmware SHA-256 %s, host %s", got, want)
+			}
+			m.Halt(10 * time.Second)
+		})
+	}
+}
+
+// TestATAPIStress runs `ata stress` on a CD drive, eight workers reading
+// it, while the disc is swapped over QMP for one with the same first 2048
+// sectors and one more (so that the console says each change), and back
+// 5 s later. QEMU's drive, without autosense, fails the next command
+// after a change with NOT READY, then the next with a UNIT ATTENTION that
+// stays until REQUEST SENSE, and any other command replaces the sense
+// data: had another worker's command reached the drive
+// between a failed command and its REQUEST SENSE, that worker would have
+// failed with "sense 0/00/00" (it did, before the port held the queue for
+// the sense data). Every worker goes on after each change instead: 0
+// errors, 0 corrupted sectors, on PIIX (pc) and AHCI (q35).
+func TestATAPIStress(t *testing.T) {
+	for _, tc := range []struct {
+		machine, bus, dev, ch string
+	}{
+		{"pc", "ide.1,unit=0", "1:0", "ata1.0"},
+		{"q35", "ide.2", "2:0", "ata2.0"},
+	} {
+		t.Run(tc.machine, func(t *testing.T) {
+			t.Parallel()
+			a := randomImage(t, "a.iso", 2048*2048, 53)
+			b := filepath.Join(t.TempDir(), "b.iso")
+			if err := os.WriteFile(b, append(readFile(t, a), make([]byte, 2048)...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m := qemu.Boot(t, qemu.Options{
+				Machine: tc.machine,
+				QMP:     filepath.Join(t.TempDir(), "qmp.sock"),
+				Args: []string{
+					"-drive", "if=none,id=cd0,media=cdrom,format=raw,file=" + a,
+					"-device", "ide-cd,drive=cd0,id=cdrom0,bus=" + tc.bus,
+				},
+			})
+			m.Send("ata stress " + tc.dev + " -time 12s -workers 8\r")
+			m.Expect(fmt.Sprintf(`(?m)^stress: target 0 %s lba 0 count 2048 sector 2048 read-only\r?$`, tc.dev), 30*time.Second)
+			// One change at a time: each worker meets a change's NOT READY
+			// and UNIT ATTENTION at most once; the second change waits for
+			// the progress line at 5 s.
+			for i, disc := range []struct {
+				file    string
+				sectors int
+			}{{b, 2049}, {a, 2048}} {
+				if i > 0 {
+					m.Expect(`(?m)^stress: 5s: `, 30*time.Second)
+				}
+				m.QMP("blockdev-change-medium", map[string]any{"id": "cdrom0", "filename": disc.file, "format": "raw"})
+				m.Expect(fmt.Sprintf(`(?m)^%s: medium changed: %d sectors of 2048 bytes\r?$`, regexp.QuoteMeta(tc.ch), disc.sectors), 30*time.Second)
+			}
+			out := m.Expect(`(?m)^stress: \d+ ops \(\d+ reads, 0 writes, \d+ verifies\), \d+ MiB, \d+ errors, \d+ corrupted sectors in .*$`, time.Minute)
+			m.Expect(regexp.QuoteMeta(qemu.Prompt), 30*time.Second)
+			expectLine(t, out, `(?m)^stress: \d+ ops \(\d+ reads, 0 writes, \d+ verifies\), \d+ MiB, 0 errors, 0 corrupted sectors in `)
+			if strings.Contains(out, "failed:") {
+				t.Errorf("failed operations:\n%s", out)
 			}
 			m.Halt(10 * time.Second)
 		})

@@ -18,7 +18,7 @@ func addFaultCommands(sh *shell.Shell) {
 			Help:    "fault injection: drop a channel's next N interrupts, service each DURATION late, make each BuildIo DURATION longer (at most 10ms), or stop",
 			MinArgs: 2, MaxArgs: 3, Handler: cmdInject},
 		{Name: "ata stress", Args: "DEV... [-time D | -ops N] [-workers W] [-seed S] [-think T] [-lba A -count C]",
-			Help:    "random reads, writes and verifies by W workers on stripes of the devices, each idle up to T (at most 1s) between them (needs ata rw on)",
+			Help:    "random reads, writes and verifies by W workers on stripes of the devices, each idle up to T (at most 1s) between them (needs ata rw on; a CD is read and verified only)",
 			MinArgs: 1, MaxArgs: -1, Handler: cmdStress},
 	} {
 		sh.Add(c)

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/ataport/firmware/ata"
 	"github.com/ataport/firmware/cmd/firmware/shell"
 	"github.com/ataport/firmware/internal/stress"
+	"github.com/ataport/firmware/miniport"
 )
 
 // Defaults and bounds of `ata stress`.
@@ -122,18 +124,23 @@ func parseStress(args []string) (*stressArgs, error) {
 	return a, nil
 }
 
-// config makes the workload of a's devices: the same sectors of each.
+// config makes the workload of a's devices: the same sectors of each. A
+// CD (ATAPI) is a read-only target: read and verified against what it
+// read first, never written.
 func (a *stressArgs) config() (stress.Config, error) {
 	cfg := stress.Config{Seed: a.seed, Workers: a.workers, MaxSectors: stress.DefaultMaxSectors}
 	for _, d := range a.devs {
-		if err := writable(d); err != nil {
-			return cfg, err
+		ro := d.Type() == miniport.DeviceATAPI
+		if !ro {
+			if err := writable(d); err != nil {
+				return cfg, err
+			}
 		}
 		count, err := flagSpan(d, a.lba, a.count, a.hasCount, stressMaxSectors)
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Targets = append(cfg.Targets, stress.Target{Name: d.Name(), LBA: a.lba, Count: count, SectorSize: d.SectorSize()})
+		cfg.Targets = append(cfg.Targets, stress.Target{Name: d.Name(), LBA: a.lba, Count: count, SectorSize: d.SectorSize(), ReadOnly: ro})
 	}
 	return cfg, nil
 }
@@ -234,12 +241,17 @@ func cmdStress(c *shell.Context, args []string) error {
 // with think it sleeps a random time below think before each operation
 // but the first (drawn from a generator of its own, so the operations are
 // those of the seed either way). Failures and corrupted sectors go to msgs
-// as lines.
+// as lines. On a read-only target a sector of the stripe must read as it
+// read the first time (firstRead).
 func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint64, think time.Duration,
 	stop *atomic.Bool, totals *stressTotals, msgs chan<- string) uint64 {
 	ss := d.SectorSize()
 	st := stress.NewStream(cfg, s)
 	rec := stress.NewRecord(cfg, s)
+	var seen firstRead
+	if cfg.Targets[s.Target].ReadOnly {
+		seen = make(firstRead, s.Count)
+	}
 	buf := make([]byte, cfg.MaxSectors*ss)
 	pause := rand.New(rand.NewPCG(cfg.Seed, uint64(s.Worker)))
 	var n uint64
@@ -280,7 +292,8 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 		inSteps(op.Count, ss, func(i, j int) {
 			for ; i < j; i++ {
 				lba := op.LBA + uint64(i)
-				if rec.Check(lba, b[i*ss:(i+1)*ss], nil) == stress.Corrupt {
+				if seen != nil && !seen.same(s, lba, b[i*ss:(i+1)*ss]) ||
+					seen == nil && rec.Check(lba, b[i*ss:(i+1)*ss], nil) == stress.Corrupt {
 					if bad == 0 {
 						first = lba
 					}
@@ -296,6 +309,27 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 	}
 	return n
 }
+
+// firstRead is, per sector of a read-only stripe, the CRC-32C of what it
+// read the first time, with bit 32 set once read.
+type firstRead []uint64
+
+// same records data as the first read of sector lba of stripe s, or
+// reports whether data is what that read returned; a sector outside the
+// stripe is not checked.
+func (f firstRead) same(s stress.Stripe, lba uint64, data []byte) bool {
+	if lba < s.LBA || lba-s.LBA >= s.Count {
+		return true
+	}
+	i := lba - s.LBA
+	c := uint64(crc32.Checksum(data, castagnoli)) | 1<<32
+	if f[i] == 0 {
+		f[i] = c
+	}
+	return f[i] == c
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // stressChannels returns the channels of devs, each once.
 func stressChannels(devs []*ata.Device) []*ata.Channel {

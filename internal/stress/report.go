@@ -20,7 +20,11 @@ func Header(cfg Config) string {
 // TargetLine returns the line describing target i of cfg.
 func TargetLine(cfg Config, i int) string {
 	t := cfg.Targets[i]
-	return fmt.Sprintf("stress: target %d %s lba %d count %d sector %d", i, t.Name, t.LBA, t.Count, t.SectorSize)
+	line := fmt.Sprintf("stress: target %d %s lba %d count %d sector %d", i, t.Name, t.LBA, t.Count, t.SectorSize)
+	if t.ReadOnly {
+		line += " read-only"
+	}
+	return line
 }
 
 // WorkerLine returns the line reporting that the worker owning s ran ops
@@ -58,7 +62,7 @@ type Report struct {
 
 var (
 	headerRE = regexp.MustCompile(`(?m)^stress: seed (\d+) workers (\d+) max-sectors (\d+) targets (\d+)\r?$`)
-	targetRE = regexp.MustCompile(`(?m)^stress: target (\d+) (\S+) lba (\d+) count (\d+) sector (\d+)\r?$`)
+	targetRE = regexp.MustCompile(`(?m)^stress: target (\d+) (\S+) lba (\d+) count (\d+) sector (\d+)( read-only)?\r?$`)
 	workerRE = regexp.MustCompile(`(?m)^stress: worker (\d+) target (\d+) lba (\d+) count (\d+) ops (\d+)\r?$`)
 	failedRE = regexp.MustCompile(`(?m)^stress: worker (\d+) op (\d+) (read|write|verify) lba (\d+) count (\d+) failed: `)
 )
@@ -82,7 +86,7 @@ func ParseReport(out string) (*Report, error) {
 		if i >= nt {
 			return nil, fmt.Errorf("stress: target %d of %d", i, nt)
 		}
-		r.Config.Targets[i] = Target{Name: m[2], LBA: num(m[3]), Count: num(m[4]), SectorSize: int(num(m[5]))}
+		r.Config.Targets[i] = Target{Name: m[2], LBA: num(m[3]), Count: num(m[4]), SectorSize: int(num(m[5])), ReadOnly: m[6] != ""}
 		seen++
 	}
 	if seen != nt {

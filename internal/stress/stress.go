@@ -56,6 +56,11 @@ type Target struct {
 	LBA        uint64 // first sector used
 	Count      uint64 // sectors used
 	SectorSize int    // bytes per sector
+
+	// ReadOnly makes a target that is only read (a CD): its workers
+	// verify where they would write, and a verify checks that each sector
+	// reads as it read the first time.
+	ReadOnly bool
 }
 
 // Config is a workload.
@@ -139,7 +144,8 @@ func NewStream(cfg Config, s Stripe) *Stream {
 
 // Next returns the next operation: a read (30%) of any sectors of the
 // target, a write (40%) or a verify (30%) of sectors of the stripe, of 1
-// to MaxSectors sectors.
+// to MaxSectors sectors; on a read-only target a verify where a write
+// would be.
 func (s *Stream) Next() Op {
 	x := mix(s.seed ^ uint64(s.stripe.Worker)<<40 ^ s.seq)
 	op := Op{Worker: s.stripe.Worker, Seq: s.seq}
@@ -149,7 +155,7 @@ func (s *Stream) Next() Op {
 	case r < 3:
 		op.Kind = Read
 		area, first = s.target.Count, s.target.LBA
-	case r < 7:
+	case r < 7 && !s.target.ReadOnly:
 		op.Kind = Write
 		s.gen++
 		op.Gen = s.gen

@@ -17,6 +17,45 @@ func testConfig() Config {
 	}
 }
 
+// TestReadOnlyTarget: a read-only target's workers never write; the others'
+// streams are the same as without it.
+func TestReadOnlyTarget(t *testing.T) {
+	cfg := testConfig()
+	cfg.Workers = 6
+	cfg.Targets = append(cfg.Targets, Target{Name: "1:1", LBA: 16, Count: 200, SectorSize: 2048, ReadOnly: true})
+	plan, err := Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[Kind]int{}
+	for _, s := range plan {
+		st := NewStream(cfg, s)
+		for range 1000 {
+			op := st.Next()
+			if cfg.Targets[s.Target].ReadOnly {
+				kinds[op.Kind]++
+			}
+		}
+	}
+	if kinds[Write] != 0 || kinds[Read] == 0 || kinds[Verify] <= kinds[Read] {
+		t.Errorf("read-only target: %v operations by kind, want reads and more verifies, no writes", kinds)
+	}
+	if got := TargetLine(cfg, 2); got != "stress: target 2 1:1 lba 16 count 200 sector 2048 read-only" {
+		t.Errorf("target line %q", got)
+	}
+	out := Header(cfg) + "\n"
+	for i := range cfg.Targets {
+		out += TargetLine(cfg, i) + "\n"
+	}
+	for _, s := range plan {
+		out += WorkerLine(s, 0) + "\n"
+	}
+	rep, err := ParseReport(out)
+	if err != nil || fmt.Sprint(rep.Config) != fmt.Sprint(cfg) {
+		t.Errorf("parsed %+v (%v), want %+v", rep.Config, err, cfg)
+	}
+}
+
 // Stripes are disjoint, cover each target exactly, and alternate targets.
 func TestPlan(t *testing.T) {
 	cfg := testConfig()
