@@ -21,7 +21,9 @@
 //     counts a lost edge.
 //   - A channel keeps up to the depth its miniport reports in flight
 //     (ChannelInfo.QueueDepth: 32 AHCI slots; one on PIIX), started in
-//     order as BuildIo accepts them; a FunctionReset waits until none is.
+//     order as BuildIo accepts them; a FunctionReset or a PACKET command
+//     waits until none is, and a failed PACKET command holds the queue
+//     until its REQUEST SENSE (sense.go).
 //   - Completions are retired in one DPC per channel, at DISPATCH, in
 //     batches; the waiting callers, at PASSIVE, are woken from there.
 //   - Each request has a timeout (one kernel.Timer per channel, which also
