@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,9 @@ type peerConfig struct {
 // "peer-summary" per test. Under TCG on a shared host the speed of both
 // sides swings by more than the differences the targets are about within
 // minutes; a ratio taken from boots seconds apart, over several rounds,
-// is what can be trusted.
+// is what can be trusted. A Linux boot that fails is booted once more
+// (peerRetry); when a round fails all the same, the summaries of the
+// rounds done are printed before the error.
 func peer(elf string, cfg peerConfig) error {
 	disk := filepath.Join(cfg.Work, "disk.img")
 	var rounds []PeerRound
@@ -93,7 +96,10 @@ func peer(elf string, cfg peerConfig) error {
 			var linux map[string]any
 			var fw []Record
 			steps := []func() error{
-				func() (err error) { linux, err = linuxPeer(cfg, mode); return },
+				func() (err error) {
+					linux, err = peerRetry(func() (map[string]any, error) { return linuxPeer(cfg, mode) }, os.Stderr)
+					return
+				},
 				func() (err error) { fw, err = firmwarePeer(elf, disk, mode, cfg); return },
 			}
 			if r%2 == 0 {
@@ -101,7 +107,7 @@ func peer(elf string, cfg peerConfig) error {
 			}
 			for _, s := range steps {
 				if err := s(); err != nil {
-					return fmt.Errorf("%s round %d: %w", mode, r, err)
+					return errors.Join(printSummaries(rounds, env), fmt.Errorf("%s round %d: %w", mode, r, err))
 				}
 			}
 			lj, err := json.Marshal(linux)
@@ -110,7 +116,7 @@ func peer(elf string, cfg peerConfig) error {
 			}
 			pr, err := pairRound(r, mode, fw, linux)
 			if err != nil {
-				return fmt.Errorf("%s round %d: %w", mode, r, err)
+				return errors.Join(printSummaries(rounds, env), fmt.Errorf("%s round %d: %w", mode, r, err))
 			}
 			env = fw[0].Env
 			recs := append(fw, Record{Kind: "linux-peer", Env: env, Linux: lj})
@@ -125,6 +131,12 @@ func peer(elf string, cfg peerConfig) error {
 			os.Stdout.WriteString(js)
 		}
 	}
+	return printSummaries(rounds, env)
+}
+
+// printSummaries prints a "peer-summary" record per test of rounds, with
+// the firmware's env.
+func printSummaries(rounds []PeerRound, env Env) error {
 	var recs []Record
 	env.Machine = "" // the summaries span the modes' machines
 	for _, s := range summarize(rounds) {
@@ -136,6 +148,20 @@ func peer(elf string, cfg peerConfig) error {
 	}
 	_, err = os.Stdout.WriteString(js)
 	return err
+}
+
+// peerRetry runs boot, one Linux boot, and once more when it fails: under
+// TCG the Linux guest itself can stall (seen: soft lockups of its CPU 0
+// until linux-peer's 300 s timeout, in the second of four DMA rounds),
+// which says nothing of the firmware, and one such boot would otherwise
+// end the whole comparison. The failure is reported on log.
+func peerRetry(boot func() (map[string]any, error), log io.Writer) (map[string]any, error) {
+	rec, err := boot()
+	if err == nil {
+		return rec, nil
+	}
+	fmt.Fprintf(log, "benchrun: %v; booting Linux once more\n", err)
+	return boot()
 }
 
 // linuxPeer boots Linux once in mode through linux-peer's run.sh and

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +46,32 @@ func TestPeerPairing(t *testing.T) {
 	}
 	if _, err := peerModes("pio,sata"); err == nil {
 		t.Error("accepted mode sata")
+	}
+}
+
+// TestPeerRetry: a Linux boot that fails is booted once more, and the
+// failure is reported; two failures in a row end the round.
+func TestPeerRetry(t *testing.T) {
+	for _, fails := range []int{0, 1, 2} {
+		boots := 0
+		var log strings.Builder
+		rec, err := peerRetry(func() (map[string]any, error) {
+			boots++
+			if boots <= fails {
+				return nil, fmt.Errorf("linux-peer: exit status 1 (boot %d)", boots)
+			}
+			return map[string]any{"mode": "dma"}, nil
+		}, &log)
+		wantBoots := min(fails+1, 2)
+		switch {
+		case boots != wantBoots:
+			t.Errorf("%d failures: %d boots, want %d", fails, boots, wantBoots)
+		case fails < 2 && (err != nil || rec["mode"] != "dma"):
+			t.Errorf("%d failures: %v, %v", fails, rec, err)
+		case fails == 2 && (err == nil || !strings.Contains(err.Error(), "boot 2")):
+			t.Errorf("%d failures: error %v, want the second boot's", fails, err)
+		case (fails > 0) != strings.Contains(log.String(), "booting Linux once more"):
+			t.Errorf("%d failures: log %q", fails, log.String())
+		}
 	}
 }
