@@ -59,10 +59,10 @@ func (ch *Channel) finish(r *request) {
 // when none waits built, the urgent queue of internal requests first.
 // While a recovery holds the channel, or a failed PACKET command waits for
 // its REQUEST SENSE, only internal requests are built and started
-// (recovery.go, sense.go). Building happens only when mayBuild (at PASSIVE, from a
-// submitter or the builder goroutine), so that BuildIo runs with the
-// request in flight, unsynchronized with its ISR; from the DPC and timers
-// the builder goroutine is woken instead.
+// (recovery.go, sense.go). Building happens only when mayBuild (at
+// PASSIVE, from a submitter or the builder goroutine), so that BuildIo
+// runs with the request in flight, unsynchronized with its ISR; from the
+// DPC and timers the builder goroutine is woken instead.
 //
 // Context: PASSIVE or DISPATCH, IF=1, no lock held; does not block or
 // allocate.
