@@ -14,6 +14,31 @@ import (
 	"github.com/ataport/firmware/internal/qemu"
 )
 
+// cdMachine is where a test's CD drive is: the machine, the ide-cd
+// device's bus, the drive's shell name and its port's name.
+type cdMachine struct{ machine, bus, dev, ch string }
+
+// cdMachines are PIIX (pc, the drive on the secondary channel) and AHCI
+// (q35, port 2).
+var cdMachines = []cdMachine{
+	{"pc", "ide.1,unit=0", "1:0", "ata1.0"},
+	{"q35", "ide.2", "2:0", "ata2.0"},
+}
+
+// bootCD boots tc's machine with a QMP socket and a CD drive, QEMU id
+// "cdrom0", holding file, or no disc when file is "".
+func bootCD(t *testing.T, tc cdMachine, file string) *qemu.Machine {
+	drive := "if=none,id=cd0,media=cdrom"
+	if file != "" {
+		drive += ",format=raw,file=" + file
+	}
+	return qemu.Boot(t, qemu.Options{
+		Machine: tc.machine,
+		QMP:     filepath.Join(t.TempDir(), "qmp.sock"),
+		Args:    []string{"-drive", drive, "-device", "ide-cd,drive=cd0,id=cdrom0,bus=" + tc.bus},
+	})
+}
+
 // TestATAPIMediumChange boots with an empty CD drive, then inserts, ejects
 // and swaps discs through QEMU's monitor (QMP) as a user would, on PIIX
 // (pc, the drive on the secondary channel) and on AHCI (q35, port 2). The
@@ -24,24 +49,12 @@ import (
 // with its capacity, and with no disc every read fails with one line that
 // says so.
 func TestATAPIMediumChange(t *testing.T) {
-	for _, tc := range []struct {
-		machine, bus, dev, ch string
-	}{
-		{"pc", "ide.1,unit=0", "1:0", "ata1.0"},
-		{"q35", "ide.2", "2:0", "ata2.0"},
-	} {
+	for _, tc := range cdMachines {
 		t.Run(tc.machine, func(t *testing.T) {
 			t.Parallel()
 			a := randomImage(t, "a.iso", 2048*2048, 51)
 			b := randomImage(t, "b.iso", 1024*2048, 52)
-			m := qemu.Boot(t, qemu.Options{
-				Machine: tc.machine,
-				QMP:     filepath.Join(t.TempDir(), "qmp.sock"),
-				Args: []string{
-					"-drive", "if=none,id=cd0,media=cdrom",
-					"-device", "ide-cd,drive=cd0,id=cdrom0,bus=" + tc.bus,
-				},
-			})
+			m := bootCD(t, tc, "")
 			expectLine(t, m.Log(), fmt.Sprintf(`(?m)^%s: no medium\r?$`, regexp.QuoteMeta(tc.ch)))
 			noMedium := fmt.Sprintf(`(?m)^error: %s: PACKET READ CAPACITY\(10\): no medium \(status 0x41 DRDY\|ERR, error 0x20 sense key 0x2 NOT READY; sense 2/3a/00 MEDIUM NOT PRESENT\)$`,
 				regexp.QuoteMeta(tc.ch))
@@ -91,12 +104,7 @@ func TestATAPIMediumChange(t *testing.T) {
 // the sense data). Every worker goes on after each change instead: 0
 // errors, 0 corrupted sectors, on PIIX (pc) and AHCI (q35).
 func TestATAPIStress(t *testing.T) {
-	for _, tc := range []struct {
-		machine, bus, dev, ch string
-	}{
-		{"pc", "ide.1,unit=0", "1:0", "ata1.0"},
-		{"q35", "ide.2", "2:0", "ata2.0"},
-	} {
+	for _, tc := range cdMachines {
 		t.Run(tc.machine, func(t *testing.T) {
 			t.Parallel()
 			a := randomImage(t, "a.iso", 2048*2048, 53)
@@ -104,14 +112,7 @@ func TestATAPIStress(t *testing.T) {
 			if err := os.WriteFile(b, append(readFile(t, a), make([]byte, 2048)...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			m := qemu.Boot(t, qemu.Options{
-				Machine: tc.machine,
-				QMP:     filepath.Join(t.TempDir(), "qmp.sock"),
-				Args: []string{
-					"-drive", "if=none,id=cd0,media=cdrom,format=raw,file=" + a,
-					"-device", "ide-cd,drive=cd0,id=cdrom0,bus=" + tc.bus,
-				},
-			})
+			m := bootCD(t, tc, a)
 			m.Send("ata stress " + tc.dev + " -time 12s -workers 8\r")
 			m.Expect(fmt.Sprintf(`(?m)^stress: target 0 %s lba 0 count 2048 sector 2048 read-only\r?$`, tc.dev), 30*time.Second)
 			// One change at a time: each worker meets a change's NOT READY
