@@ -18,11 +18,14 @@ import (
 // autosense. A device without autosense keeps a UNIT ATTENTION (a reset, a
 // medium change) until REQUEST SENSE reports it: every other command fails
 // with it meanwhile (QEMU's ATAPI model does exactly that). Any other
-// command replaces the sense data, so none may reach the drive in between:
-// a PACKET command starts only on an idle channel (exclusive), and its
-// failure holds the channel's queue from its completion to its REQUEST
-// SENSE (holdForSense), as ataport holds it for a miniport without
-// autosense.
+// command replaces the sense data, so no other caller's may reach the
+// drive in between: a PACKET command starts only on an idle channel
+// (exclusive), and its failure holds the channel's queue from its
+// completion to its REQUEST SENSE (holdForSense), as ataport holds it for
+// a miniport without autosense. The port's own requests (a recovery's
+// reset, IDENTIFY and SET FEATURES) still start while it is held, as they
+// do during a recovery: the sense data of a failure that meets one of them
+// can be lost, as a reset loses it.
 
 // SPC-3 REQUEST SENSE and the sense codes the port acts on (SPC-3 4.5.6,
 // Annex D).
