@@ -248,9 +248,10 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 	ss := d.SectorSize()
 	st := stress.NewStream(cfg, s)
 	rec := stress.NewRecord(cfg, s)
-	var seen firstRead
+	corrupt := func(lba uint64, data []byte) bool { return rec.Check(lba, data, nil) == stress.Corrupt }
 	if cfg.Targets[s.Target].ReadOnly {
-		seen = make(firstRead, s.Count)
+		seen := make(firstRead, s.Count)
+		corrupt = func(lba uint64, data []byte) bool { return !seen.same(s, lba, data) }
 	}
 	buf := make([]byte, cfg.MaxSectors*ss)
 	pause := rand.New(rand.NewPCG(cfg.Seed, uint64(s.Worker)))
@@ -292,8 +293,7 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 		inSteps(op.Count, ss, func(i, j int) {
 			for ; i < j; i++ {
 				lba := op.LBA + uint64(i)
-				if seen != nil && !seen.same(s, lba, b[i*ss:(i+1)*ss]) ||
-					seen == nil && rec.Check(lba, b[i*ss:(i+1)*ss], nil) == stress.Corrupt {
+				if corrupt(lba, b[i*ss:(i+1)*ss]) {
 					if bad == 0 {
 						first = lba
 					}
