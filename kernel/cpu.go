@@ -123,6 +123,9 @@ func Init(apicIDs []uint32) error {
 			go dpcHelper(i)
 		}
 	}
+	if err := startMs(len(apicIDs)); err != nil {
+		return err
+	}
 	setupCPUID()
 	return nil
 }

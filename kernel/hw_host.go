@@ -148,6 +148,9 @@ func Deliver(vector uint8) {
 // call procPin and procUnpin.
 func checkPinLayout() error { return nil }
 
+// startMs has nothing to do on the host: every P runs goroutines.
+func startMs(int) error { return nil }
+
 // setupCPUID has nothing to do on the host: the simulated APIC ID is the P.
 func setupCPUID() {}
 

@@ -4,8 +4,11 @@ package kernel
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/ataport/firmware/board/mmio"
@@ -100,6 +103,56 @@ var gsIsAPICID uint32
 // that this inlines into Raise and Lower.
 func apicID() uint8 {
 	return localAPICID()
+}
+
+// startTimeout bounds startMs: TamaGo has started every AP before Init,
+// so an M reaches each CPU within milliseconds even under TCG.
+const startTimeout = 10 * time.Second
+
+// startMs has the runtime start an M on each of the n registered CPUs.
+// TamaGo starts an AP's M (amd64 CPU.Task) only when the scheduler wants
+// one more M, which it does only while every M it has is busy, and never
+// drops one; RunOnCPU, which waits for the scheduler to carry its
+// goroutine onto a CPU, waited forever for a CPU without one (8 CPUs hung
+// at boot until session 24). One goroutine per CPU spins without yielding
+// until each CPU has run one of them: a spinning goroutine holds its M, so
+// the scheduler starts Ms until every P has one, and on TamaGo an M never
+// leaves its CPU.
+//
+// Context: PASSIVE, IF=1, from Init before any RunOnCPU; blocks; holds
+// every CPU for as long as it takes the runtime to start the Ms.
+// Returns an error naming the CPUs that ran none of the goroutines.
+func startMs(n int) error {
+	if p := runtime.GOMAXPROCS(0); p != n {
+		return errors.New("kernel: Init: " + strconv.Itoa(n) + " CPUs registered, but the Go runtime runs on " + strconv.Itoa(p))
+	}
+	want := ^uint64(0) >> (64 - n)
+	var seen atomic.Uint64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; seen.Load() != want; i++ {
+				seen.Or(1 << CPU())
+				if i%4096 == 0 && time.Since(start) > startTimeout {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if missing := want &^ seen.Load(); missing != 0 {
+		var list []byte
+		for cpu := 0; cpu < n; cpu++ {
+			if missing&(1<<cpu) != 0 {
+				list = strconv.AppendInt(append(list, ' '), int64(cpu), 10)
+			}
+		}
+		return errors.New("kernel: Init: CPUs" + string(list) + " ran no goroutine within " + startTimeout.String() + " (the runtime started no M on them)")
+	}
+	return nil
 }
 
 // setupCPUID points each CPU's GS base at the cell holding its local APIC
