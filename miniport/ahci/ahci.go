@@ -44,6 +44,7 @@ package ahci
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/ataport/firmware/kernel"
@@ -91,10 +92,18 @@ const (
 	bohcBusyWait = 2 * time.Second        // §10.6.3: then finishes within 2 s
 	stopTimeout  = 500 * time.Millisecond // §10.1.2, §10.3.2: CR and FR clear within 500 ms
 	comresetHold = time.Millisecond       // §10.4.2: DET=1 held at least 1 ms
-	linkTimeout  = 50 * time.Millisecond  // after spin-up or COMRESET: PHY ready (libahci waits up to 1 s for slow drives; QEMU and SATA drives answer in under 10 ms)
-	readyTimeout = time.Second            // BSY and DRQ clear after COMRESET before the port starts (§10.3.1)
+	readyTimeout = time.Second            // BSY and DRQ clear after a COMRESET in a recovery, the device spinning already (§10.3.1)
+	spinUpWait   = 10 * time.Second       // BSY and DRQ clear before the port's first start: a disk may still be spinning up (libata's first reset waits 10 s, ata_eh_reset_timeouts)
 	logTimeout   = 100 * time.Millisecond // READ LOG EXT of page 10h after an NCQ error: the device answers from its own memory, in microseconds; a device that takes longer is treated as one without the log (COMRESET)
 	pollInterval = 10 * time.Microsecond
+)
+
+// Debouncing of a link after a spin-up or a COMRESET, libata's normal
+// timing (sata_deb_timing_normal, which sata_link_debounce uses).
+const (
+	debounceInterval = 5 * time.Millisecond   // PxSSTS.DET read every 5 ms
+	debounceStable   = 100 * time.Millisecond // a DET other than 1 that held this long is the link's state
+	debounceLimit    = 2 * time.Second        // DET 1 waits for Phy communication at most this long
 )
 
 // Controller is one AHCI HBA; it implements miniport.Controller.
@@ -226,20 +235,62 @@ func (c *Controller) AdapterControl(action miniport.AdapterAction) error {
 		if c.pi&(1<<p) == 0 {
 			continue
 		}
-		b := portBase(p)
 		if err := c.idle(p); err != nil {
 			return err
 		}
 		if c.cap&(1<<CAP_SSS) != 0 {
+			b := portBase(p)
 			r.Write32(b+PxCMD, r.Read32(b+PxCMD)|1<<PxCMD_SUD|1<<PxCMD_POD)
 		}
-		waitFor(c.stall, linkTimeout, func() bool { return r.Read32(b+PxSSTS)&sstsDETMask == detPresent })
+	}
+	c.settle(c.pi)
+	for p := 0; p < 32; p++ {
+		if c.pi&(1<<p) == 0 {
+			continue
+		}
+		b := portBase(p)
 		c.link[p] = r.Read32(b + PxSSTS)
 		r.Write32(b+PxSERR, 0xffffffff)
 		r.Write32(b+PxIS, 0xffffffff)
 	}
 	r.Write32(IS, 0xffffffff)
 	return nil
+}
+
+// settle waits until the link of each port in ports has settled
+// (PxSSTS.DET, §3.3.10), all at once, as libata's sata_link_debounce
+// waits for one link: DET 3 (a device and Phy communication) at once, any
+// other value once it has held for debounceStable, but DET 1 (a device
+// whose Phy communication is not yet up) is waited on up to
+// debounceLimit. Empty ports so cost the controller start 100 ms in all,
+// not each, and a drive slow to bring its link up is found.
+//
+// Context: PASSIVE, or the channel's DIRQL with the line masked and its
+// lock held (one port's COMRESET); does not block or allocate; stalls at
+// most debounceLimit.
+func (c *Controller) settle(ports uint32) {
+	var last [32]uint32
+	var since [32]time.Duration
+	for p := range last {
+		last[p] = ^uint32(0)
+	}
+	for t := time.Duration(0); ports != 0 && t <= debounceLimit; t += debounceInterval {
+		for q := ports; q != 0; q &= q - 1 {
+			p := bits.TrailingZeros32(q)
+			det := c.regs.Read32(portBase(p)+PxSSTS) & sstsDETMask
+			switch {
+			case det == detPresent:
+				ports &^= 1 << p
+			case det != last[p]:
+				last[p], since[p] = det, t
+			case det != detNoPhy && t-since[p] >= debounceStable:
+				ports &^= 1 << p
+			}
+		}
+		if ports != 0 {
+			c.stall(debounceInterval)
+		}
+	}
 }
 
 // idle stops port p's command list and FIS receive (§10.1.2 step 3,

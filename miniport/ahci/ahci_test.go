@@ -110,7 +110,8 @@ func newRig(t *testing.T, cap2 uint32) *rig {
 	hba.g[BOHC] = 1 << BOHC_BOS
 	hba.attach(1, 4096)
 	ctl, err := New(PCI{Bus: 0, Device: 0x1f, Function: 2, Vendor: 0x8086, DeviceID: 0x2922, Class: classAHCI,
-		ABAR: 0xfebd5000, Regs: hba, Stall: func(time.Duration) {
+		ABAR: 0xfebd5000, Regs: hba, Stall: func(d time.Duration) {
+			hba.now += d
 			if hba.runOnStall {
 				hba.run(1)
 			}

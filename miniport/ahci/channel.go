@@ -65,8 +65,8 @@ var _ miniport.Channel = (*Channel)(nil)
 //  2. write PxCLB/PxCLBU and PxFB/PxFBU (the port is idle since the
 //     controller start), clear PxSERR, set PxCMD.FRE so that the device's
 //     FISes (its signature first) land in the received FIS area;
-//  3. wait for the device to show neither BSY nor DRQ in PxTFD, then set
-//     PxCMD.ST.
+//  3. wait for the device to show neither BSY nor DRQ in PxTFD, up to
+//     10 s for a disk still spinning up, then set PxCMD.ST.
 //
 // Interrupts stay disabled in PxIE until HwControl(IdeStart).
 //
@@ -108,7 +108,7 @@ func (c *Controller) ChannelInit(ch int, port miniport.Port) (miniport.Channel, 
 	r.Write32(b+PxIE, 0)
 	r.Write32(b+PxCMD, r.Read32(b+PxCMD)|1<<PxCMD_FRE)
 	// 3.
-	if err := pc.start(); err != nil {
+	if err := pc.start(spinUpWait); err != nil {
 		return nil, miniport.ChannelInfo{}, err
 	}
 	c.ch[ch] = pc
@@ -130,13 +130,13 @@ var errNotReady = errors.New("device busy (PxTFD BSY or DRQ) after the link came
 
 // start sets PxCMD.ST once the device shows neither BSY nor DRQ (§10.3.1:
 // software sets ST only with FRE set and the task file idle); waiting at
-// most readyTimeout.
+// most wait: spinUpWait for the first start, readyTimeout after a COMRESET.
 //
 // Context: PASSIVE, or the channel's DIRQL with the interrupt masked; does
-// not block or allocate; stalls at most readyTimeout.
-func (c *Channel) start() error {
+// not block or allocate; stalls at most wait.
+func (c *Channel) start(wait time.Duration) error {
 	r, b := c.regs, c.base
-	ready := waitFor(c.stall, readyTimeout, func() bool {
+	ready := waitFor(c.stall, wait, func() bool {
 		return r.Read32(b+PxTFD)&(miniport.BSY|miniport.DRQ) == 0
 	})
 	if !ready {

@@ -3,6 +3,7 @@ package ahci
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/ataport/firmware/miniport"
 	"github.com/ataport/firmware/miniport/sff/sfftest"
@@ -29,6 +30,9 @@ type fakeHBA struct {
 	accesses    []string // with logAccesses: every register read and write the miniport made, in order
 	logAccesses bool
 	comresets   int
+	now         time.Duration    // fake time, advanced by the miniport's stalls
+	noPhyUntil  [6]time.Duration // PxSSTS.DET reads 1 until now reaches it: a drive slow to bring its link up
+	busyUntil   [6]time.Duration // PxTFD reads BSY until now reaches it: a disk spinning up
 }
 
 func newFakeHBA(mem *sfftest.Memory, pi uint32) *fakeHBA {
@@ -71,6 +75,12 @@ func (h *fakeHBA) Read32(off uint32) uint32 {
 	h.logAccess("r", off)
 	if off >= portReg {
 		p, r := (off-portReg)/portLen, (off-portReg)%portLen
+		switch {
+		case r == PxSSTS && h.now < h.noPhyUntil[p]:
+			return detNoPhy
+		case r == PxTFD && h.now < h.busyUntil[p]:
+			return miniport.BSY
+		}
 		return h.p[p][r]
 	}
 	return h.g[off]

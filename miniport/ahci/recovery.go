@@ -72,7 +72,7 @@ func (c *Channel) recover() {
 //
 // Context: synchronized routine: the channel's DIRQL, IF=1, line masked,
 // channel interrupt lock held; does not block or allocate; stalls at most
-// about 2.7 s (stop 0.5 s twice, the log 0.1 s, COMRESET 60 ms, the
+// about 4.6 s (stop 0.5 s twice, the log 0.1 s, COMRESET 2 s, the
 // device ready 1 s, at the limits the device would have to reach all
 // together).
 func (c *Channel) recoverSync(*miniport.Request) bool {
@@ -94,7 +94,7 @@ func (c *Channel) recoverSync(*miniport.Request) bool {
 	// 3.
 	busy := r.Read32(b+PxTFD)&(miniport.BSY|miniport.DRQ) != 0
 	guilty, logged := -1, false
-	if c.queued != 0 && is&(1<<PxIS_TFES) != 0 && !busy && c.start() == nil {
+	if c.queued != 0 && is&(1<<PxIS_TFES) != 0 && !busy && c.start(readyTimeout) == nil {
 		guilty, logged = c.readNCQLog()
 		if logged && c.queued&(ci|sact)&(1<<guilty) == 0 {
 			logged = false // the log names a command that is not outstanding
@@ -109,7 +109,7 @@ func (c *Channel) recoverSync(*miniport.Request) bool {
 	}
 	// 5.
 	if !logged {
-		c.start()
+		c.start(readyTimeout)
 	}
 	c.fatal = 0
 	// 6.
@@ -255,19 +255,20 @@ func (c *Channel) readNCQLog() (int, bool) {
 
 // comreset resets the link and the device (§10.4.2 "Port Reset"): with
 // PxCMD.ST clear, PxSCTL.DET = 1 for at least 1 ms, then 0; wait for the
-// link (PxSSTS.DET = 3), clear PxSERR, and restore PxIE (QEMU 7.2 clears
-// it on a COMRESET, which the specification does not ask for).
+// link to settle (settle: PxSSTS.DET = 3 at once, no device after 100 ms),
+// clear PxSERR, and restore PxIE (QEMU 7.2 clears it on a COMRESET, which
+// the specification does not ask for).
 //
 // Context: the channel's DIRQL with the interrupt masked and the lock
-// held, or PASSIVE; does not block or allocate; stalls at most about
-// 60 ms.
+// held, or PASSIVE; does not block or allocate; stalls at most about 2 s.
 func (c *Channel) comreset() {
 	r, b := c.regs, c.base
 	sctl := r.Read32(b+PxSCTL)&^(0xf<<PxSCTL_DET|0xf<<PxSCTL_IPM) | sctlIPMNone<<PxSCTL_IPM
 	r.Write32(b+PxSCTL, sctl|sctlDETComreset<<PxSCTL_DET)
 	c.stall(comresetHold)
 	r.Write32(b+PxSCTL, sctl)
-	waitFor(c.stall, linkTimeout, c.linkUp)
+	c.ctl.settle(1 << c.p)
+	c.linkUp()
 	r.Write32(b+PxSERR, 0xffffffff)
 	r.Write32(b+PxIE, c.ie)
 }
@@ -286,7 +287,8 @@ func (c *Channel) comreset() {
 // busy.
 //
 // Context: the channel's DIRQL, IF=1, line masked, channel interrupt lock
-// held; does not block or allocate; stalls at most about 1.6 s.
+// held; does not block or allocate; stalls at most about 3.5 s (stop
+// 0.5 s, COMRESET 2 s, the device ready 1 s).
 func (c *Channel) Reset() bool {
 	c.assertSynchronized("ahci.Reset")
 	r, b := c.regs, c.base
@@ -309,5 +311,5 @@ func (c *Channel) Reset() bool {
 	r.Write32(b+PxIS, 0xffffffff)
 	r.Write32(IS, 1<<c.p)
 	// 5.
-	return c.start() == nil && stopped
+	return c.start(readyTimeout) == nil && stopped
 }
