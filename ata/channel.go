@@ -77,9 +77,9 @@ type request struct {
 	internal bool
 
 	// wantsSense marks a PACKET command whose caller sends REQUEST SENSE
-	// when it fails (execPacket); heldQueue, that its failure holds the
-	// channel's queue until then (holdForSense).
-	wantsSense, heldQueue bool
+	// when it fails (execPacket); its failure holds the channel's queue
+	// until then (holdForSense).
+	wantsSense bool
 
 	// Under the interrupt lock: the request went to StartIo and has not
 	// completed (flying), when it times out, and whether a channel reset
@@ -95,7 +95,7 @@ func (r *request) reset(f miniport.Function, target int, timeout time.Duration) 
 	ext, tag := r.irb.Extension, r.irb.Tag
 	r.irb = miniport.Request{Function: f, Target: uint8(target), Tag: tag, Extension: ext, Timeout: timeout}
 	r.sgN, r.busy, r.next, r.internal, r.requeue = 0, 0, nil, false, false
-	r.wantsSense, r.heldQueue = false, false
+	r.wantsSense = false
 }
 
 // setData makes the first n bytes of the bounce buffer the request's data.

@@ -80,7 +80,6 @@ func (ch *Channel) retire(r *request) bool {
 		ch.stats.timeouts.Add(1)
 	}
 	ch.recoverAfter(r)
-	ch.holdForSense(r)
 	ch.finish(r)
 	return true
 }

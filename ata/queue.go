@@ -41,10 +41,13 @@ func (ch *Channel) exec(r *request) {
 	}
 }
 
-// finish hands a completed request back to its waiter.
+// finish hands a completed request back to its waiter, holding the
+// channel's queue first when r is a failed PACKET command whose caller
+// sends REQUEST SENSE (holdForSense).
 //
 // Context: PASSIVE or DISPATCH; does not block or allocate.
 func (ch *Channel) finish(r *request) {
+	ch.holdForSense(r)
 	select {
 	case r.done <- struct{}{}:
 	default:
@@ -279,7 +282,6 @@ func (ch *Channel) startRequest(r *request) {
 		}
 	}
 	ch.recoverAfter(r)
-	ch.holdForSense(r)
 	ch.finish(r)
 	ch.release()
 }

@@ -110,12 +110,9 @@ func (ch *Channel) execPacket(d *Device, r *request, op string, lba uint64, coun
 	if r.irb.Status != miniport.StatusDeviceError {
 		return err
 	}
-	held := r.heldQueue
 	s, ok := ch.requestSense(d, r)
-	if held {
-		ch.senseWait.Add(-1)
-		ch.pump(true)
-	}
+	ch.senseWait.Add(-1)
+	ch.pump(true)
 	var e *Error
 	if ok && errors.As(err, &e) {
 		e.Sense, e.HasSense = s, true
@@ -129,15 +126,14 @@ func (ch *Channel) execPacket(d *Device, r *request, op string, lba uint64, coun
 
 // holdForSense holds the channel's queue when r, which has just ended, is
 // a PACKET command that failed with CHECK CONDITION and whose caller sends
-// REQUEST SENSE next (execPacket, which lets the queue go after it). It
-// runs before r's waiter is woken, in the section that would start the
-// next request, so that no request of an upper layer reaches the drive
-// between the failure and its sense data.
+// REQUEST SENSE next (execPacket, which lets the queue go after it). finish
+// runs it for every request, before r's waiter is woken, in the section
+// that would start the next request, so that no request of an upper layer
+// reaches the drive between the failure and its sense data.
 //
 // Context: PASSIVE or DISPATCH, no lock held; does not block or allocate.
 func (ch *Channel) holdForSense(r *request) {
 	if r.wantsSense && r.irb.Status == miniport.StatusDeviceError {
-		r.heldQueue = true
 		ch.senseWait.Add(1)
 	}
 }
