@@ -247,11 +247,14 @@ func stressWorker(cfg stress.Config, s stress.Stripe, d *ata.Device, budget uint
 	stop *atomic.Bool, totals *stressTotals, msgs chan<- string) uint64 {
 	ss := d.SectorSize()
 	st := stress.NewStream(cfg, s)
-	rec := stress.NewRecord(cfg, s)
-	corrupt := func(lba uint64, data []byte) bool { return rec.Check(lba, data, nil) == stress.Corrupt }
+	var rec *stress.Record // what the stripe's writes left; a read-only target gets none
+	var corrupt func(lba uint64, data []byte) bool
 	if cfg.Targets[s.Target].ReadOnly {
 		seen := make(firstRead, s.Count)
 		corrupt = func(lba uint64, data []byte) bool { return !seen.same(s, lba, data) }
+	} else {
+		rec = stress.NewRecord(cfg, s)
+		corrupt = func(lba uint64, data []byte) bool { return rec.Check(lba, data, nil) == stress.Corrupt }
 	}
 	buf := make([]byte, cfg.MaxSectors*ss)
 	pause := rand.New(rand.NewPCG(cfg.Seed, uint64(s.Worker)))
