@@ -329,3 +329,46 @@ func TestImageBadLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestUSBStickBoot boots q35 from the image on a USB stick (xHCI,
+// usb-storage), as "Flashing a physical PC" in README has users do,
+// through SeaBIOS and through OVMF. The firmware drives no USB controller,
+// so the stick is not among its disks; a data disk on AHCI port 1 is read
+// right.
+func TestUSBStickBoot(t *testing.T) {
+	img := readImage(t)
+	for _, firmware := range []string{"bios", "uefi"} {
+		t.Run(firmware, func(t *testing.T) {
+			data := randomImage(t, "data.img", 4<<20, 71)
+			opts := qemu.Options{Machine: "q35", NoKernel: true, Args: []string{
+				"-device", "qemu-xhci,id=xhci",
+				"-drive", "if=none,id=stick,format=raw,file=" + writeTempImage(t, "stick.img", img),
+				"-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0",
+				"-drive", "if=none,id=data,format=raw,file=" + data,
+				"-device", "ide-hd,drive=data,bus=ide.1",
+			}}
+			loader := biosLoader
+			if firmware == "uefi" {
+				vars, err := qemu.CopyOVMFVars(t.TempDir(), qemu.OVMFVarsFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.OVMFVars, loader = vars, uefiLoader
+			}
+			m := qemu.Start(t, opts)
+			m.Expect(regexp.QuoteMeta(qemu.Prompt), 180*time.Second)
+			if info := m.Run("info", 10*time.Second); !strings.Contains(info, "loader:   "+loader) {
+				t.Errorf("info does not say loader %q:\n%s", loader, info)
+			}
+			list := m.Run("ata", 10*time.Second)
+			expectLine(t, list, `(?m)^1:0 ATA\s+"QEMU HARDDISK" sectors 8192 `)
+			if strings.Contains(list, fmt.Sprintf(" sectors %d ", len(img)/sector)) {
+				t.Errorf("a disk of the stick's size is listed, but no miniport drives USB:\n%s", list)
+			}
+			if got, want := firmwareSum(t, m, "1:0", time.Minute), sum(readFile(t, data)); got != want {
+				t.Errorf("data disk 1:0: firmware SHA-256 %s, host %s", got, want)
+			}
+			m.Halt(10 * time.Second)
+		})
+	}
+}
