@@ -287,7 +287,7 @@ func (c *Controller) settle(ports uint32) {
 				ports &^= 1 << p
 			}
 		}
-		if ports != 0 {
+		if ports != 0 && t < debounceLimit {
 			c.stall(debounceInterval)
 		}
 	}
