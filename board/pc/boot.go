@@ -136,7 +136,8 @@ func discover() {
 // IDs 0 to k-1 (acpi.MADT.ConsecutiveCPUs), so that no IPI goes to an ID
 // that is absent or not enabled (QEMU's `-smp 2,maxcpus=4` lists four, two
 // enabled: starting four waited for two that never came, and the boot
-// hung). A warning names the enabled CPUs left unused.
+// hung), and at most maxCPUs. A warning names the enabled CPUs left
+// unused.
 func smpCPUs() int {
 	if tables.MADT == nil {
 		return -1
@@ -146,8 +147,21 @@ func smpCPUs() int {
 		warnf("%d of the MADT's %d enabled CPUs in use: TamaGo starts the APs by APIC ID from 1 up, within the boot CPU's package (CPUID), and the firmware only IDs the MADT enables without a gap from 0",
 			n, all)
 	}
+	if n > maxCPUs {
+		warnf("%d of %d CPUs in use: each takes an %d MiB stack of the Go runtime's %d MiB", maxCPUs, n, mStack>>20, runtimeRAM>>20)
+		n = maxCPUs
+	}
 	return n
 }
+
+// TamaGo gives each CPU's M (its scheduler thread) a stack of mStack from
+// the runtime's memory and never frees it (runtime.newosproc): 64 CPUs
+// took all of it, and the runtime stopped ("failed to allocate stack for
+// the new OS thread"). maxCPUs leaves the heap half.
+const (
+	mStack  = 8 << 20
+	maxCPUs = runtimeRAM / 2 / mStack
+)
 
 // APICIDs returns the local APIC IDs of the CPUs in use, BSP first: TamaGo's
 // AP i has APIC ID i (smpCPUs).
