@@ -106,7 +106,7 @@ func apicID() uint8 {
 }
 
 // startTimeout bounds startMs: TamaGo has started every AP before Init,
-// so an M reaches each CPU within milliseconds even under TCG.
+// so only the scheduler's start of each M is waited for.
 const startTimeout = 10 * time.Second
 
 // startMs has the runtime start an M on each of the n registered CPUs.
