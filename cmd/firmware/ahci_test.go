@@ -103,22 +103,26 @@ func TestAHCIDisks(t *testing.T) {
 	}
 }
 
-// TestAHCI48Bit reads past LBA 2^28 of a sparse 200 GiB disk on an AHCI
-// port: the H2D FIS carries LBA 47:24 in its previous-register bytes.
-// The boot log names each empty port with the reason PxSSTS.DET gives.
+// TestAHCI48Bit reads and writes past LBA 2^32 of a sparse 3 TiB disk on
+// an AHCI port: the H2D FIS carries LBA 47:24 in its previous-register
+// bytes; the host reads back what was written. The boot log names each
+// empty port with the reason PxSSTS.DET gives.
 func TestAHCI48Bit(t *testing.T) {
-	const lba = 1<<28 + 5
+	const lba = bigLBA
 	img, data := bigDisk(t, lba)
 	m := qemu.Boot(t, qemu.Options{Machine: "q35", Args: ahciDrive(img, 3, false)})
 	// The ports left empty are reported with PxSSTS.DET's reason.
 	for _, port := range []int{0, 1, 2, 4, 5} {
 		expectLine(t, m.Log(), fmt.Sprintf(`(?m)^ata%d: port %d, no device \(PxSSTS\.DET 0\): not attached\r?$`, port, port))
 	}
-	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^3:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
+	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^3:0 ATA\s+"QEMU HARDDISK" `+bigDiskLine)
 	if got := firmwareSum(t, m, fmt.Sprintf("3:0 %d 8", lba), time.Minute); got != sum(data) {
 		t.Errorf("LBA %d: firmware SHA-256 %s, host %s", lba, got, sum(data))
 	}
+	runLine(t, m, "ata rw on 3:0", "3:0: writable true", 10*time.Second)
+	want := writeBig(t, m, "3:0", lba+0x100, 3)
 	m.Halt(10 * time.Second)
+	checkBig(t, img, lba+0x100, want, "NCQ")
 }
 
 // TestAHCIContexts runs the contexts test's load on two AHCI disks of two

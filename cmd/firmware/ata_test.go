@@ -212,7 +212,7 @@ func bigDisk(t *testing.T, lba int64) (img string, data []byte) {
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(img, 200<<30); err != nil {
+	if err := os.Truncate(img, bigDiskSectors*sector); err != nil {
 		t.Fatal(err)
 	}
 	data = make([]byte, 8*sector)
@@ -228,16 +228,57 @@ func bigDisk(t *testing.T, lba int64) (img string, data []byte) {
 	return img, data
 }
 
-// TestATA48Bit reads sectors past LBA 2^28 of a sparse 200 GiB disk, which
-// only 48-bit commands reach, once in DMA and once in PIO. Each mode is
-// checked three ways: `ata mode` says it is set, `ata` lists it, and a read
-// of a sector QEMU fails (blkdebug, as in faults_test.go) names the 48-bit
-// command of that mode in its error, so the data were really moved by it.
+// The disk of the 48-bit tests: sparse, 3 TiB, so that an LBA above 2^32
+// fits; bigLBA has every byte of its low five nonzero, so that a byte
+// of the LBA dropped or put in the wrong register is seen (sessions
+// before 24 read at 2^28+5, whose byte 3 is 0x10 and byte 4 zero).
+const (
+	bigDiskSectors = 3 << 40 / sector
+	bigLBA         = 0x1_2345_6789
+	bigDiskLine    = `sectors 6442450944 \(3298534883328 bytes`
+)
+
+// writeBig writes the lba pattern to count sectors at lba of dev and
+// returns what the host must find there.
+func writeBig(t *testing.T, m *qemu.Machine, dev string, lba uint64, count int) []byte {
+	t.Helper()
+	runLine(t, m, fmt.Sprintf("ata write %s %d %d lba", dev, lba, count), fmt.Sprintf("%s: wrote %d sectors at LBA %d with lba", dev, count, lba), 30*time.Second)
+	want := make([]byte, count*sector)
+	pattern.Pattern{Kind: "lba"}.Fill(want, lba, sector)
+	return want
+}
+
+// checkBig compares what writeBig wrote, after the machine halted, with
+// the image.
+func checkBig(t *testing.T, img string, lba uint64, want []byte, mode string) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make([]byte, len(want))
+	if _, err := f.ReadAt(got, int64(lba)*sector); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: LBA %d on the host is not what the firmware wrote there (a byte of the 48-bit LBA lost?)", mode, lba)
+	}
+}
+
+// TestATA48Bit reads and writes sectors past LBA 2^32 of a sparse 3 TiB
+// disk, which only 48-bit commands reach, once in DMA and once in PIO; the
+// host reads back what was written. Each mode is checked three ways: `ata
+// mode` says it is set, `ata` lists it, and a read of a sector QEMU fails
+// (blkdebug, as in faults_test.go) names the 48-bit command of that mode in
+// its error, so the data were really moved by it.
 func TestATA48Bit(t *testing.T) {
-	const lba, bad = 1<<28 + 5, 1<<28 + 1000
+	const lba, bad = bigLBA, bigLBA + 1000
 	img, data := bigDisk(t, lba)
 	m := qemu.Boot(t, qemu.Options{Args: blkdebugDrive(t, img, 0, "disk0", blkdebugError("read_aio", bad))})
-	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" sectors 419430400 \(214748364800 bytes`)
+	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" `+bigDiskLine)
+	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
+	written := map[string][]byte{}
 	for _, mode := range []struct{ arg, name, read string }{
 		{"dma", "DMA", `READ DMA EXT`},
 		{"pio", "PIO", `READ (SECTORS|MULTIPLE) EXT`},
@@ -249,10 +290,24 @@ func TestATA48Bit(t *testing.T) {
 		}
 		expectLine(t, m.Run(fmt.Sprintf("ata read 0:0 %d", bad), 30*time.Second),
 			fmt.Sprintf(`(?m)^error: ata0\.0: %s lba %d count 1: device error \(.*; failing lba %d\)$`, mode.read, bad, bad))
+		written[mode.name] = writeBig(t, m, "0:0", writtenLBA(mode.name), 3)
 	}
 	out := m.Run(fmt.Sprintf("ata read 0:0 %d 1", lba), 10*time.Second)
 	first := fmt.Sprintf("%08x  % x", uint64(lba)*sector, data[:8])
 	if !strings.Contains(out, first) {
 		t.Errorf("ata read does not show %q:\n%s", first, out)
 	}
+	m.Halt(10 * time.Second)
+	for mode, want := range written {
+		checkBig(t, img, writtenLBA(mode), want, mode)
+	}
+}
+
+// writtenLBA is where TestATA48Bit writes in each mode: past bigLBA, each
+// byte still nonzero.
+func writtenLBA(mode string) uint64 {
+	if mode == "PIO" {
+		return bigLBA + 0x110
+	}
+	return bigLBA + 0x100
 }
