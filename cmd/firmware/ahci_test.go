@@ -120,9 +120,9 @@ func TestAHCI48Bit(t *testing.T) {
 		t.Errorf("LBA %d: firmware SHA-256 %s, host %s", lba, got, sum(data))
 	}
 	runLine(t, m, "ata rw on 3:0", "3:0: writable true", 10*time.Second)
-	want := writeBig(t, m, "3:0", lba+0x100, 3)
+	w := writeBig(t, m, "3:0", lba+0x100, 3, "NCQ")
 	m.Halt(10 * time.Second)
-	checkBig(t, img, lba+0x100, want, "NCQ")
+	checkBig(t, img, w)
 }
 
 // TestAHCIContexts runs the contexts test's load on two AHCI disks of two

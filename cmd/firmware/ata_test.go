@@ -238,31 +238,39 @@ const (
 	bigDiskLine    = `sectors 6442450944 \(3298534883328 bytes`
 )
 
-// writeBig writes the lba pattern to count sectors at lba of dev and
-// returns what the host must find there.
-func writeBig(t *testing.T, m *qemu.Machine, dev string, lba uint64, count int) []byte {
-	t.Helper()
-	runLine(t, m, fmt.Sprintf("ata write %s %d %d lba", dev, lba, count), fmt.Sprintf("%s: wrote %d sectors at LBA %d with lba", dev, count, lba), 30*time.Second)
-	want := make([]byte, count*sector)
-	pattern.Pattern{Kind: "lba"}.Fill(want, lba, sector)
-	return want
+// bigWrite is a write of writeBig: where, what the host must find there,
+// and in which mode it went.
+type bigWrite struct {
+	lba  uint64
+	want []byte
+	mode string
 }
 
-// checkBig compares what writeBig wrote, after the machine halted, with
+// writeBig writes the lba pattern to count sectors at lba of dev, in the
+// mode named.
+func writeBig(t *testing.T, m *qemu.Machine, dev string, lba uint64, count int, mode string) bigWrite {
+	t.Helper()
+	runLine(t, m, fmt.Sprintf("ata write %s %d %d lba", dev, lba, count), fmt.Sprintf("%s: wrote %d sectors at LBA %d with lba", dev, count, lba), 30*time.Second)
+	w := bigWrite{lba: lba, want: make([]byte, count*sector), mode: mode}
+	pattern.Pattern{Kind: "lba"}.Fill(w.want, lba, sector)
+	return w
+}
+
+// checkBig compares a write of writeBig, after the machine halted, with
 // the image.
-func checkBig(t *testing.T, img string, lba uint64, want []byte, mode string) {
+func checkBig(t *testing.T, img string, w bigWrite) {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got := make([]byte, len(want))
-	if _, err := f.ReadAt(got, int64(lba)*sector); err != nil {
+	got := make([]byte, len(w.want))
+	if _, err := f.ReadAt(got, int64(w.lba)*sector); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s: LBA %d on the host is not what the firmware wrote there (a byte of the 48-bit LBA lost?)", mode, lba)
+	if !bytes.Equal(got, w.want) {
+		t.Errorf("%s: LBA %d on the host is not what the firmware wrote there (a byte of the 48-bit LBA lost?)", w.mode, w.lba)
 	}
 }
 
@@ -278,10 +286,13 @@ func TestATA48Bit(t *testing.T) {
 	m := qemu.Boot(t, qemu.Options{Args: blkdebugDrive(t, img, 0, "disk0", blkdebugError("read_aio", bad))})
 	expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA\s+"QEMU HARDDISK" `+bigDiskLine)
 	runLine(t, m, "ata rw on 0:0", "0:0: writable true", 10*time.Second)
-	written := map[string][]byte{}
-	for _, mode := range []struct{ arg, name, read string }{
-		{"dma", "DMA", `READ DMA EXT`},
-		{"pio", "PIO", `READ (SECTORS|MULTIPLE) EXT`},
+	var writes []bigWrite
+	for _, mode := range []struct {
+		arg, name, read string
+		write           uint64 // past bigLBA, each byte still nonzero
+	}{
+		{"dma", "DMA", `READ DMA EXT`, bigLBA + 0x100},
+		{"pio", "PIO", `READ (SECTORS|MULTIPLE) EXT`, bigLBA + 0x110},
 	} {
 		runLine(t, m, "ata mode 0:0 "+mode.arg, "0:0: mode "+mode.name, 10*time.Second)
 		expectLine(t, m.Run("ata", 10*time.Second), `(?m)^0:0 ATA .* mode `+mode.name+` `)
@@ -290,7 +301,7 @@ func TestATA48Bit(t *testing.T) {
 		}
 		expectLine(t, m.Run(fmt.Sprintf("ata read 0:0 %d", bad), 30*time.Second),
 			fmt.Sprintf(`(?m)^error: ata0\.0: %s lba %d count 1: device error \(.*; failing lba %d\)$`, mode.read, bad, bad))
-		written[mode.name] = writeBig(t, m, "0:0", writtenLBA(mode.name), 3)
+		writes = append(writes, writeBig(t, m, "0:0", mode.write, 3, mode.name))
 	}
 	out := m.Run(fmt.Sprintf("ata read 0:0 %d 1", lba), 10*time.Second)
 	first := fmt.Sprintf("%08x  % x", uint64(lba)*sector, data[:8])
@@ -298,16 +309,7 @@ func TestATA48Bit(t *testing.T) {
 		t.Errorf("ata read does not show %q:\n%s", first, out)
 	}
 	m.Halt(10 * time.Second)
-	for mode, want := range written {
-		checkBig(t, img, writtenLBA(mode), want, mode)
+	for _, w := range writes {
+		checkBig(t, img, w)
 	}
-}
-
-// writtenLBA is where TestATA48Bit writes in each mode: past bigLBA, each
-// byte still nonzero.
-func writtenLBA(mode string) uint64 {
-	if mode == "PIO" {
-		return bigLBA + 0x110
-	}
-	return bigLBA + 0x100
 }
