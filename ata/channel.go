@@ -40,7 +40,7 @@ type Stats struct {
 	DPCs           uint64 // completion DPC runs
 	Timeouts       uint64 // requests failed by their timeout
 	Resets         uint64 // HwReset calls
-	Errors         uint64 // requests completed with a status other than success
+	Errors         uint64 // requests completed with a status other than success, but for a probe that found no device
 	BusyRetries    uint64 // StartIo answered busy and the port tried again later
 	Synchronized   uint64 // synchronized routines run for the miniport
 	Retries        uint64 // commands the block API tried again after a timeout or an interface CRC error

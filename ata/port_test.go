@@ -300,10 +300,18 @@ func TestDisabledChannelDescribed(t *testing.T) {
 	}
 }
 
+// TestNoDevices checks an empty channel, and that finding no device is not
+// counted as an error: neither there nor at an absent slave.
 func TestNoDevices(t *testing.T) {
 	h := newHarness(t, nil, nil, nil)
 	if n := len(h.ctl.Devices()); n != 0 {
 		t.Errorf("%d devices on an empty channel", n)
+	}
+	if s := h.ch.Stats(); s.Requests == 0 || s.Errors != 0 {
+		t.Errorf("empty channel: %d requests, %d errors; want the probes and no error", s.Requests, s.Errors)
+	}
+	if s := newHarness(t, bigDisk(), nil, nil).ch.Stats(); s.Errors != 0 {
+		t.Errorf("master without a slave: %d errors after discovery, want 0", s.Errors)
 	}
 	h = newHarness(t, nil, nil, nil)
 	h.bus.EmptyZero = true

@@ -36,9 +36,16 @@ func (ch *Channel) exec(r *request) {
 	kernel.Lower(old)
 	<-r.done
 	ch.trace(trace.ReqReturn, r, 0)
-	if r.irb.Status != miniport.StatusSuccess {
+	if r.irb.Status != miniport.StatusSuccess && !r.noDevice() {
 		ch.stats.errors.Add(1)
 	}
+}
+
+// noDevice tells a probe answered "no device at this target": a discovery
+// result, not an error (an AHCI port's target 1, an empty IDE channel).
+func (r *request) noDevice() bool {
+	return r.irb.Function == miniport.FunctionMiniport && r.irb.Miniport == miniport.MiniportProbe &&
+		r.irb.Status == miniport.StatusSelectionTimeout
 }
 
 // finish hands a completed request back to its waiter, holding the
