@@ -214,8 +214,8 @@ func Init(cfgs []IOAPICConfig, lapicBase uint32) error {
 	}
 	ioapics = ios
 	local = &lapic.LAPIC{Base: lapicBase}
-	for cpu := 0; cpu < kernel.NumCPU(); cpu++ {
-		kernel.RunOnCPU(cpu, func() { local.SetSpuriousVector(kernel.SpuriousVector) })
+	if err := kernel.OnEachCPU(func() { local.SetSpuriousVector(kernel.SpuriousVector) }); err != nil {
+		return errors.New("irq: Init: spurious vector: " + err.Error())
 	}
 	kernel.SetDispatcher(Dispatch)
 	return nil

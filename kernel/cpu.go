@@ -123,10 +123,13 @@ func Init(apicIDs []uint32) error {
 			go dpcHelper(i)
 		}
 	}
-	if err := startMs(len(apicIDs)); err != nil {
+	if err := checkProcs(len(apicIDs)); err != nil {
 		return err
 	}
-	setupCPUID()
+	if err := OnEachCPU(setupCPUID); err != nil {
+		return errors.New("kernel: Init: " + err.Error() + " (the runtime started no M on them)")
+	}
+	publishCPUID()
 	return nil
 }
 
@@ -287,6 +290,66 @@ func RunOnCPU(cpu int, fn func()) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// eachCPUTimeout bounds OnEachCPU: at boot it includes the runtime's start
+// of an M on every CPU.
+const eachCPUTimeout = 10 * time.Second
+
+// OnEachCPU runs fn once on every CPU, at DISPATCH and pinned there, and
+// returns when all have. One goroutine per CPU spins, without yielding,
+// raising to DISPATCH and running fn when it finds itself on a CPU that
+// has not run it yet: a spinning goroutine holds its CPU, so the others
+// are taken up by the CPUs still idle, and every CPU gets one in a single
+// pass (RunOnCPU, one CPU at a time, waits for the scheduler to carry its
+// goroutine there by chance). Spinning goroutines also make the runtime
+// start an M on every CPU: TamaGo starts an AP's M (amd64 CPU.Task) only
+// when the scheduler wants one more, which it does only while every M it
+// has is busy, and never drops one; without it RunOnCPU waited forever
+// for a CPU without an M (8 CPUs hung at boot until session 24).
+//
+// Context: PASSIVE, IF=1; blocks, and holds every CPU until all have run
+// fn. fn runs at DISPATCH, IF=1, pinned, and must return at DISPATCH;
+// queued DPCs of its CPU run when it returns. Returns an error naming the
+// CPUs that had not run fn within eachCPUTimeout.
+func OnEachCPU(fn func()) error {
+	AssertLevel("kernel.OnEachCPU", PASSIVE, PASSIVE)
+	n := NumCPU()
+	want := ^uint64(0) >> (64 - n)
+	var ran atomic.Uint64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ran.Load() != want; i++ {
+				old := Raise(DISPATCH)
+				// Pinned at DISPATCH: no other goroutine runs on this CPU
+				// between the test and the mark.
+				if bit := uint64(1) << CPU(); ran.Load()&bit == 0 {
+					fn()
+					checkReturnLevel("OnEachCPU function", DISPATCH)
+					ran.Or(bit)
+				}
+				Lower(old)
+				if i%4096 == 4095 && time.Since(start) > eachCPUTimeout {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if missing := want &^ ran.Load(); missing != 0 {
+		var list []byte
+		for cpu := 0; cpu < n; cpu++ {
+			if missing&(1<<cpu) != 0 {
+				list = strconv.AppendInt(append(list, ' '), int64(cpu), 10)
+			}
+		}
+		return errors.New("CPUs" + string(list) + " did not run a function on each CPU within " + eachCPUTimeout.String())
+	}
+	return nil
 }
 
 // dpcHelper runs the DPCs queued on CPU cpu by other CPUs when cpu would not

@@ -21,6 +21,33 @@ func TestRunOnCPU(t *testing.T) {
 	wantPanic(t, "RunOnCPU out of range", msg, "kernel: RunOnCPU: CPU 64 out of range")
 }
 
+// TestOnEachCPU checks that the function runs exactly once on every
+// simulated CPU, at DISPATCH.
+func TestOnEachCPU(t *testing.T) {
+	var runs [MaxCPUs]atomic.Int32
+	var wrong atomic.Int32
+	if err := OnEachCPU(func() {
+		runs[CPU()].Add(1)
+		if Current() != DISPATCH {
+			wrong.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for cpu := range MaxCPUs {
+		want := int32(0)
+		if cpu < NumCPU() {
+			want = 1
+		}
+		if got := runs[cpu].Load(); got != want {
+			t.Errorf("CPU %d ran the function %d times, want %d", cpu, got, want)
+		}
+	}
+	if n := wrong.Load(); n != 0 {
+		t.Errorf("%d runs not at DISPATCH", n)
+	}
+}
+
 // TestStates raises one simulated CPU to DIRQL5 with a DPC queued and reads
 // the shadows from another.
 func TestStates(t *testing.T) {

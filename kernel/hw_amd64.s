@@ -40,7 +40,7 @@ TEXT ·readTSC(SB),NOSPLIT,$0-8
 	RET
 
 // APIC_ID_TO_AX leaves the executing CPU's local APIC ID in AX: the byte
-// at GS:0 once ·gsIsAPICID is set (setupCPUID), before that LAPIC_ID bits
+// at GS:0 once ·gsIsAPICID is set (publishCPUID), before that LAPIC_ID bits
 // 31:24 (lapicBase + lapicIDReg). Clobbers BX.
 #define APIC_ID_TO_AX \
 	MOVL	·gsIsAPICID(SB), AX \

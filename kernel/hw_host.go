@@ -148,11 +148,13 @@ func Deliver(vector uint8) {
 // call procPin and procUnpin.
 func checkPinLayout() error { return nil }
 
-// startMs has nothing to do on the host: every P runs goroutines.
-func startMs(int) error { return nil }
+// checkProcs has nothing to check on the host: every P runs goroutines.
+func checkProcs(int) error { return nil }
 
-// setupCPUID has nothing to do on the host: the simulated APIC ID is the P.
-func setupCPUID() {}
+// setupCPUID and publishCPUID have nothing to do on the host: the
+// simulated APIC ID is the P.
+func setupCPUID()   {}
+func publishCPUID() {}
 
 // Store sets the word. On the host it is atomic: goroutines that take
 // turns pinned on one P are one fake CPU to the kernel, but the race

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/ataport/firmware/board/mmio"
@@ -90,11 +88,11 @@ const msrGSBase = 0xc0000101
 var gsCells [256]uint64
 
 // gsIsAPICID is set to 1 (atomic.StoreUint32) once every CPU's GS base
-// points at its cell (setupCPUID); localAPICID reads it.
+// points at its cell (setupCPUID, publishCPUID); localAPICID reads it.
 var gsIsAPICID uint32
 
 // apicID returns the executing CPU's local APIC ID: through GS once
-// setupCPUID has run, otherwise from its memory-mapped LAPIC_ID register
+// publishCPUID has run, otherwise from its memory-mapped LAPIC_ID register
 // (each CPU sees its own local APIC there). Every Raise and Lower needs
 // it. Under QEMU's TCG the MMIO read goes through the device model, and
 // RDTSCP, used before, reads the TSC under a spin lock that all vCPUs
@@ -105,68 +103,32 @@ func apicID() uint8 {
 	return localAPICID()
 }
 
-// startTimeout bounds startMs: TamaGo has started every AP before Init,
-// so only the scheduler's start of each M is waited for.
-const startTimeout = 10 * time.Second
-
-// startMs has the runtime start an M on each of the n registered CPUs.
-// TamaGo starts an AP's M (amd64 CPU.Task) only when the scheduler wants
-// one more M, which it does only while every M it has is busy, and never
-// drops one; RunOnCPU, which waits for the scheduler to carry its
-// goroutine onto a CPU, waited forever for a CPU without one (8 CPUs hung
-// at boot until session 24). One goroutine per CPU spins without yielding
-// until each CPU has run one of them: a spinning goroutine holds its M, so
-// the scheduler starts Ms until every P has one, and on TamaGo an M never
-// leaves its CPU.
+// checkProcs checks that the Go runtime runs on the n registered CPUs, so
+// that OnEachCPU can find each of them.
 //
-// Context: PASSIVE, IF=1, from Init before any RunOnCPU; blocks; holds
-// every CPU for as long as it takes the runtime to start the Ms.
-// Returns an error naming the CPUs that ran none of the goroutines.
-func startMs(n int) error {
+// Context: PASSIVE, from Init; does not block.
+func checkProcs(n int) error {
 	if p := runtime.GOMAXPROCS(0); p != n {
 		return errors.New("kernel: Init: " + strconv.Itoa(n) + " CPUs registered, but the Go runtime runs on " + strconv.Itoa(p))
-	}
-	want := ^uint64(0) >> (64 - n)
-	var seen atomic.Uint64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; seen.Load() != want; i++ {
-				seen.Or(1 << CPU())
-				if i%4096 == 0 && time.Since(start) > startTimeout {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if missing := want &^ seen.Load(); missing != 0 {
-		var list []byte
-		for cpu := 0; cpu < n; cpu++ {
-			if missing&(1<<cpu) != 0 {
-				list = strconv.AppendInt(append(list, ' '), int64(cpu), 10)
-			}
-		}
-		return errors.New("kernel: Init: CPUs" + string(list) + " ran no goroutine within " + startTimeout.String() + " (the runtime started no M on them)")
 	}
 	return nil
 }
 
-// setupCPUID points each CPU's GS base at the cell holding its local APIC
-// ID; apicID then reads it from there.
+// setupCPUID points the executing CPU's GS base at the cell holding its
+// local APIC ID; apicID reads it from there once publishCPUID has run.
 //
-// Context: PASSIVE, from Init once the CPUs are registered; blocks.
+// Context: DISPATCH, pinned, from Init through OnEachCPU; does not block.
 func setupCPUID() {
-	for cpu := 0; cpu < NumCPU(); cpu++ {
-		RunOnCPU(cpu, func() {
-			id := localAPICID()
-			gsCells[id] = uint64(id)
-			wrmsr(msrGSBase, uint64(uintptr(unsafe.Pointer(&gsCells[id]))))
-		})
-	}
+	id := localAPICID()
+	gsCells[id] = uint64(id)
+	wrmsr(msrGSBase, uint64(uintptr(unsafe.Pointer(&gsCells[id]))))
+}
+
+// publishCPUID has apicID read the GS cells that setupCPUID set up on
+// every CPU.
+//
+// Context: PASSIVE, from Init after OnEachCPU(setupCPUID); does not block.
+func publishCPUID() {
 	atomic.StoreUint32(&gsIsAPICID, 1)
 }
 

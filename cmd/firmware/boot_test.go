@@ -203,7 +203,8 @@ func TestCPUTopologies(t *testing.T) {
 		warn      string
 	}{
 		{"bare", "4", 4, ""},
-		{"eight", "8,sockets=1,cores=8", 8, ""}, // hung at boot until session 24
+		{"eight", "8,sockets=1,cores=8", 8, ""},      // hung at boot until session 24
+		{"sixteen", "16,sockets=1,cores=16", 16, ""}, // 21 s at boot under TCG until session 25
 		{"maxcpus", "2,maxcpus=4", 2, ""},
 		{"sockets", "2,sockets=2,cores=1", 1, "warning: 1 of the MADT's 2 enabled CPUs in use: TamaGo starts the APs by APIC ID from 1 up, within the boot CPU's package (CPUID), and the firmware only IDs the MADT enables without a gap from 0"},
 	} {

@@ -32,8 +32,8 @@ func startInterrupts() error {
 	if err := irq.Init(cfgs, lapicBase); err != nil {
 		return err
 	}
-	for cpu := range kernel.NumCPU() {
-		kernel.RunOnCPU(cpu, func() { pc.SetupWakeTimer(kernel.WakeVector) })
+	if err := kernel.OnEachCPU(func() { pc.SetupWakeTimer(kernel.WakeVector) }); err != nil {
+		return fmt.Errorf("wake timer: %w", err)
 	}
 	pc.StartIdle(pc.IdleHooks{
 		Vector:       kernel.WakeVector,
