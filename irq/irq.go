@@ -215,7 +215,7 @@ func Init(cfgs []IOAPICConfig, lapicBase uint32) error {
 	ioapics = ios
 	local = &lapic.LAPIC{Base: lapicBase}
 	if err := kernel.OnEachCPU(func() { local.SetSpuriousVector(kernel.SpuriousVector) }); err != nil {
-		return errors.New("irq: Init: spurious vector: " + err.Error())
+		return errors.New("irq: Init: spurious vector set-up: " + err.Error())
 	}
 	kernel.SetDispatcher(Dispatch)
 	return nil

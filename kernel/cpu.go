@@ -127,7 +127,7 @@ func Init(apicIDs []uint32) error {
 		return err
 	}
 	if err := OnEachCPU(setupCPUID); err != nil {
-		return errors.New("kernel: Init: " + err.Error() + " (the runtime started no M on them)")
+		return errors.New("kernel: Init: GS base set-up: " + err.Error() + " (the runtime started no M on them)")
 	}
 	publishCPUID()
 	return nil
@@ -311,7 +311,8 @@ const eachCPUTimeout = 10 * time.Second
 // Context: PASSIVE, IF=1; blocks, and holds every CPU until all have run
 // fn. fn runs at DISPATCH, IF=1, pinned, and must return at DISPATCH;
 // queued DPCs of its CPU run when it returns. Returns an error naming the
-// CPUs that had not run fn within eachCPUTimeout.
+// CPUs that had not run fn within eachCPUTimeout ("CPUs 3 5 did not run it
+// within 10s"), for the caller to say what fn was.
 func OnEachCPU(fn func()) error {
 	AssertLevel("kernel.OnEachCPU", PASSIVE, PASSIVE)
 	n := NumCPU()
@@ -347,7 +348,7 @@ func OnEachCPU(fn func()) error {
 				list = strconv.AppendInt(append(list, ' '), int64(cpu), 10)
 			}
 		}
-		return errors.New("CPUs" + string(list) + " did not run a function on each CPU within " + eachCPUTimeout.String())
+		return errors.New("CPUs" + string(list) + " did not run it within " + eachCPUTimeout.String())
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func startInterrupts() error {
 		return err
 	}
 	if err := kernel.OnEachCPU(func() { pc.SetupWakeTimer(kernel.WakeVector) }); err != nil {
-		return fmt.Errorf("wake timer: %w", err)
+		return fmt.Errorf("wake timer set-up: %w", err)
 	}
 	pc.StartIdle(pc.IdleHooks{
 		Vector:       kernel.WakeVector,
