@@ -183,7 +183,8 @@ type IOAPICConfig struct {
 // Local Interrupt Controller Address, normally 0xFEE00000): it initializes
 // each IOAPIC, masking every redirection entry, programs the kernel's
 // spurious vector into the local APIC of every CPU, and installs Dispatch
-// as the kernel's dispatcher.
+// as the kernel's dispatcher and the local APIC's IPI as the way to send
+// a CPU the kernel's DPC vector.
 //
 // Context: PASSIVE, IF=1, after kernel.Init and kernel.InstallEntry and
 // before any Connect; may block and allocate. Returns an error for no
@@ -218,6 +219,7 @@ func Init(cfgs []IOAPICConfig, lapicBase uint32) error {
 		return errors.New("irq: Init: spurious vector set-up: " + err.Error())
 	}
 	kernel.SetDispatcher(Dispatch)
+	kernel.SetDispatchIPI(func(apic uint8) error { return local.IPI(apic, kernel.DPCVector) })
 	return nil
 }
 

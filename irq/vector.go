@@ -53,5 +53,5 @@ func (a *vectorAllocator) free(v uint8) {
 }
 
 func reserved(v int) bool {
-	return v < FirstVector || v == kernel.WakeVector || v == kernel.SpuriousVector
+	return v < FirstVector || v == kernel.DPCVector || v == kernel.WakeVector || v == kernel.SpuriousVector
 }

@@ -29,13 +29,10 @@ type perCPU struct {
 	dpcs    atomic.Pointer[DPC]
 	pending atomic.Int32
 
-	// kick wakes this CPU's DPC helper goroutine (see Init).
-	kick chan struct{}
-
 	// index is the CPU's index (0 is the BSP); apic its local APIC ID, its
 	// row in the interrupt entry's tables (intr.go), read through apicRow.
-	// Atomic because Init may map the IDs again while the timers and DPC
-	// helpers of an earlier mapping still run (the host tests do).
+	// Atomic because Init may map the IDs again while the timers of an
+	// earlier mapping still run (the host tests do).
 	index int
 	apic  atomic.Uint32
 	// undispatched counts vectors serviced before SetDispatcher.
@@ -57,16 +54,11 @@ var (
 	cpuOfAPIC [256]unsafe.Pointer
 	ncpu      atomic.Int32
 
-	// kicks has bit i set when a DPC was queued for CPU i by another CPU.
-	kicks atomic.Uint64
-
-	initMu  sync.Mutex
-	helpers [MaxCPUs]bool
+	initMu sync.Mutex
 )
 
 func init() {
 	for i := range cpus {
-		cpus[i].kick = make(chan struct{}, 1)
 		cpus[i].apic.Store(uint32(i))
 		cpus[i].index = i
 		atomic.StorePointer(&cpuOfAPIC[i], unsafe.Pointer(&cpus[i]))
@@ -76,9 +68,8 @@ func init() {
 
 // Init registers the CPUs: apicIDs[i] is the local APIC ID of CPU index i,
 // BSP first, as listed by the ACPI MADT for the processors TamaGo started.
-// It starts, for each CPU, the helper goroutine that runs DPCs targeted at
-// that CPU when it is otherwise idle. Until Init, APIC ID i is CPU i and
-// NumCPU is 1 (the host fake: the number of Ps).
+// Until Init, APIC ID i is CPU i and NumCPU is 1 (the host fake: the number
+// of Ps).
 //
 // Context: PASSIVE, IF=1, after amd64.CPU.InitSMP and before any CPU leaves
 // PASSIVE (the per-CPU state is indexed by the mapping); may block and
@@ -117,12 +108,6 @@ func Init(apicIDs []uint32) error {
 		}
 	}
 	ncpu.Store(int32(len(apicIDs)))
-	for i := range apicIDs {
-		if !helpers[i] {
-			helpers[i] = true
-			go dpcHelper(i)
-		}
-	}
 	if err := checkProcs(len(apicIDs)); err != nil {
 		return err
 	}
@@ -172,7 +157,7 @@ func cpuOf(apic uint8) *perCPU {
 // interrupt entry too), x86 makes stores visible to the other CPUs in
 // program order (SDM Vol 3A, "Memory Ordering in P6 and More
 // Recent Processor Families"), and no other CPU decides anything from
-// the word: targeted DPCs kick their CPU instead (dpc.go). Its Store is
+// the word: a DPC for another CPU interrupts it instead (dpc.go). Its Store is
 // in hw_tamago.go; the host fake's (hw_host.go) is atomic.
 type ownWord struct{ v uint32 }
 
@@ -265,7 +250,8 @@ func SpinHalts(cpu int) uint64 {
 // RunOnCPU runs fn at DISPATCH on CPU cpu: it pins the calling goroutine,
 // and while it landed on another CPU unpins, yields and tries again (sleeping
 // 1 ms every 1000 tries so that a busy CPU is not starved). The self-IPI
-// tests of package irq use it to run on the BSP (CPU 0).
+// tests use it to run on the BSP (CPU 0), and the host fake to carry a DPC
+// interrupt to its CPU (hw_host.go).
 //
 // Context: PASSIVE, IF=1; may block. fn runs at DISPATCH, IF=1, pinned on
 // cpu, and must return at DISPATCH. Queued DPCs of cpu run when fn returns.
@@ -351,33 +337,4 @@ func OnEachCPU(fn func()) error {
 		return errors.New("CPUs" + string(list) + " did not run it within " + eachCPUTimeout.String())
 	}
 	return nil
-}
-
-// dpcHelper runs the DPCs queued on CPU cpu by other CPUs when cpu would not
-// lower its level by itself (it is idle): woken by a kick, it moves onto cpu
-// and lowers from DISPATCH there, which drains the queue.
-//
-// Context: PASSIVE goroutine, one per CPU, started by Init; blocks.
-func dpcHelper(cpu int) {
-	for range cpus[cpu].kick {
-		RunOnCPU(cpu, func() {})
-	}
-}
-
-// sendKicks wakes the helpers of the CPUs that had DPCs queued for them by
-// another CPU.
-//
-// Context: any level (Lower after draining, DPC.Queue for another CPU);
-// does not block: a full kick channel already wakes its helper.
-func sendKicks() {
-	m := kicks.Swap(0)
-	for i := 0; m != 0; i++ {
-		if m&1 != 0 {
-			select {
-			case cpus[i].kick <- struct{}{}:
-			default:
-			}
-		}
-		m >>= 1
-	}
 }

@@ -45,8 +45,11 @@ func (d *DPC) Name() string {
 
 // SetTargetCPU makes the DPC run on CPU cpu, or with -1 on the CPU that
 // queues it (KeSetTargetProcessorDpc). It takes effect at the next Queue. A
-// DPC queued for another CPU runs there even when that CPU is idle: its
-// helper goroutine is woken when the queuing CPU drops below DISPATCH.
+// DPC queued for another CPU is pushed on that CPU's queue, and the
+// queuing CPU sends it DPCVector (requestDispatch), as Windows requests a
+// DISPATCH_LEVEL interrupt of the target processor: a halted CPU wakes and
+// runs it from its idle hook, one at PASSIVE at its next safe point, one
+// at DISPATCH or above when it lowers below DISPATCH.
 //
 // Context: any IRQL; does not block or allocate. Panics when cpu is neither
 // -1 nor a CPU index below NumCPU.
@@ -60,7 +63,8 @@ func (d *DPC) SetTargetCPU(cpu int) {
 // Queue queues the DPC on its CPU (KeInsertQueueDpc) and reports whether it
 // did; it returns false, changing nothing, when the DPC is already queued
 // and has not started running. When called below DISPATCH the DPC has run
-// by the time Queue returns, if it is for this CPU.
+// by the time Queue returns, if it is for this CPU; a DPC for another CPU
+// costs an IPI besides (requestDispatch).
 //
 // The queue is lock-free (a stack any CPU pushes onto with a
 // compare-and-swap, which only its own CPU takes whole, drainDPCs), so
@@ -91,8 +95,7 @@ func (d *DPC) Queue() bool {
 	t.pending.Add(1)
 	trace.Record(trace.DPCQueue, d.trace, uint64(t.index), 0, 0)
 	if t != c {
-		kicks.Or(1 << t.index)
-		sendKicks() // the target CPU may be idle: wake its helper now
+		requestDispatch(t)
 	}
 	if c.level() >= DISPATCH {
 		procUnpin()
@@ -104,6 +107,20 @@ func (d *DPC) Queue() bool {
 	procUnpin()
 	Lower(old)
 	return true
+}
+
+// dispatchIPI sends DPCVector to a CPU (SetDispatchIPI).
+var dispatchIPI atomic.Pointer[func(apic uint8) error]
+
+// SetDispatchIPI installs fn as the way to send DPCVector to the CPU whose
+// local APIC ID is apic, which a DPC queued for another CPU needs (package
+// irq, which drives the local APIC, installs it). fn runs at the queuing
+// CPU's level, any IRQL; it must not block or allocate.
+//
+// Context: PASSIVE, before any DPC is targeted at another CPU.
+func SetDispatchIPI(fn func(apic uint8) error) {
+	AssertMayBlock("kernel.SetDispatchIPI")
+	dispatchIPI.Store(&fn)
 }
 
 // drainDPCs runs the DPCs queued on c, in order, until the queue is empty.

@@ -162,3 +162,11 @@ func publishCPUID() {}
 //
 // Context: pinned on the word's CPU; does not block or allocate.
 func (w *ownWord) Store(v uint32) { atomic.StoreUint32(&w.v, v) }
+
+// requestDispatch stands for the firmware's IPI of DPCVector
+// (hw_tamago.go): the host has no idle hook on a simulated CPU that runs
+// no goroutine, so a goroutine goes there and lowers from DISPATCH,
+// which runs the queue.
+func requestDispatch(t *perCPU) {
+	go RunOnCPU(t.index, func() {})
+}

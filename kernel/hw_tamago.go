@@ -168,3 +168,18 @@ func bootCPUs() int {
 //
 // Context: pinned on the word's CPU; does not block or allocate.
 func (w *ownWord) Store(v uint32) { w.v = v }
+
+// requestDispatch sends t's CPU DPCVector, after Queue pushed a DPC on its
+// queue. A local APIC that does not take the IPI within lapic's 100 ms is
+// broken: the DPC would never run, so it bugchecks, naming the error.
+//
+// Context: Queue's (any IRQL, any IF), pinned; does not block or allocate.
+func requestDispatch(t *perCPU) {
+	fn := dispatchIPI.Load()
+	if fn == nil {
+		Bugcheck("kernel: DPC queued for CPU " + strconv.Itoa(t.index) + " before SetDispatchIPI")
+	}
+	if err := (*fn)(t.apicRow()); err != nil {
+		Bugcheck("kernel: DPC for CPU " + strconv.Itoa(t.index) + ": " + err.Error())
+	}
+}

@@ -36,6 +36,12 @@ import (
 const (
 	// FirstVector is the lowest vector the entry serves.
 	FirstVector = 0x20
+	// DPCVector asks a CPU to run the DPCs other CPUs queued for it (the
+	// DISPATCH_LEVEL software interrupt Windows requests of a target
+	// processor): class DISPATCH, so a CPU takes it only below DISPATCH,
+	// where Lower would have run them anyway. Its ISR is the queue:
+	// service runs nothing for it but, after its EOI, the DPCs.
+	DPCVector = 0x2f
 	// WakeVector ends a HLT (the idle governor's local APIC timer, wake
 	// IPIs); the entry EOIs it and nothing runs for it.
 	WakeVector = 0xef
@@ -147,9 +153,11 @@ func (c *perCPU) service(lv IRQL) bool {
 		accept := acceptTSC[row][v]
 		c.lat.record(uint8(v), readTSC()-accept)
 		trace.Record(trace.Vector, uint64(v), accept, 0, 0)
-		if d := dispatcher.Load(); d != nil {
+		switch d := dispatcher.Load(); {
+		case v == DPCVector: // its ISR is the DPC queue, run after the EOI
+		case d != nil:
 			(*d)(uint8(v))
-		} else {
+		default:
 			c.undispatched.Add(1)
 		}
 		if cur := Current(); cur != class || !InterruptsEnabled() {

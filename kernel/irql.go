@@ -161,7 +161,7 @@ func Lower(new IRQL) {
 	} else {
 		c.state.Store(w&^stateLevel | uint32(new))
 	}
-	if c.anyPending() || c.pending.Load() != 0 || kicks.Load() != 0 || trace.On(trace.ClassIRQL) {
+	if c.anyPending() || c.pending.Load() != 0 || trace.On(trace.ClassIRQL) {
 		if new == PASSIVE && lowerCR8Unpins {
 			procPin()
 		}
@@ -221,7 +221,7 @@ func lowerSlow(c *perCPU, new IRQL) {
 }
 
 // lowered serves, once CR8 reads new, the vectors accepted and the DPCs
-// queued meanwhile, unpins at PASSIVE and wakes the CPUs given DPCs.
+// queued meanwhile, and unpins at PASSIVE.
 //
 // Context: Lower's, with CR8 at new below HIGH.
 //
@@ -232,9 +232,6 @@ func lowered(c *perCPU, new IRQL) {
 	}
 	if new == PASSIVE {
 		procUnpin()
-	}
-	if kicks.Load() != 0 {
-		sendKicks()
 	}
 }
 

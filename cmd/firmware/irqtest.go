@@ -65,7 +65,7 @@ func waitFor(limit time.Duration, cond func() bool) (time.Duration, bool) {
 
 func cmdIRQTest(c *shell.Context, _ []string) error {
 	t := &irqTest{c: c}
-	steps := []func() error{t.held, t.higherPreempts, t.dispatchDoesNotMask, t.maskedLine, t.spinLock, t.spinHalt, t.dpcFromISR, t.nesting}
+	steps := []func() error{t.held, t.higherPreempts, t.dispatchDoesNotMask, t.maskedLine, t.spinLock, t.spinHalt, t.dpcFromISR, t.nesting, t.dpcToOtherCPU}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
@@ -368,6 +368,41 @@ func (t *irqTest) dpcFromISR() error {
 	t.check(runs.Load() == 1 && level == kernel.DISPATCH && ifl && isrLevel == testDIRQL,
 		"DPC queued by an ISR at CR8 %d ran %d time(s) at CR8 %d (%v) with IF %d",
 		isrLevel, runs.Load(), level, level, b2i(ifl))
+	return nil
+}
+
+// dpcToOtherCPU: a DPC that CPU 0 queues, at DISPATCH, for the last CPU
+// runs there once, at DISPATCH with IF=1, after that CPU's entry accepted
+// the kernel's DPC vector: the IPI, not a goroutine that wandered there,
+// brought it.
+func (t *irqTest) dpcToOtherCPU() error {
+	target := kernel.NumCPU() - 1
+	if target == 0 {
+		t.skip("a DPC targeted at another CPU needs two CPUs; this machine has one")
+		return nil
+	}
+	var runs atomic.Int32
+	var cpu int
+	var level kernel.IRQL
+	var ifl bool
+	var ran time.Time
+	dpc := kernel.NewDPC("irqtest remote dpc", func() {
+		cpu, level, ifl, ran = kernel.CPU(), kernel.Current(), kernel.InterruptsEnabled(), time.Now()
+		runs.Add(1)
+	})
+	dpc.SetTargetCPU(target)
+	before := kernel.Accepted(target, kernel.DPCVector)
+	var queued time.Time
+	kernel.RunOnCPU(0, func() {
+		queued = time.Now()
+		dpc.Queue()
+	})
+	_, done := waitFor(time.Second, func() bool { return runs.Load() != 0 })
+	kernel.Sleep(20 * time.Millisecond)
+	ipis := kernel.Accepted(target, kernel.DPCVector) - before
+	t.check(done && runs.Load() == 1 && cpu == target && level == kernel.DISPATCH && ifl && ipis >= 1,
+		"DPC queued on CPU 0 for CPU %d ran %d time(s) on CPU %d at CR8 %d (%v) with IF %d, %v after Queue; CPU %d accepted the DPC vector %#x %d time(s)",
+		target, runs.Load(), cpu, level, level, b2i(ifl), ran.Sub(queued).Round(time.Microsecond), target, kernel.DPCVector, ipis)
 	return nil
 }
 
