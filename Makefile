@@ -190,7 +190,29 @@ qemu-uefi: $(IMAGE) $(BUILD)/OVMF_VARS.fd
 # 9660 image of TestATAFourDevices included).
 TEST_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils as:binutils ld:binutils \
 	objcopy:binutils gcc:gcc $(OVMF_CODE):ovmf /usr/lib/crt0-efi-x86_64.o:gnu-efi \
-	sbsign:sbsigntool openssl:openssl
+	sbsign:sbsigntool openssl:openssl apt-get:apt dpkg-deb:dpkg
+
+# A QEMU whose TCG emulates the x2APIC, for TestX2APICAtEntry: Debian 12's
+# QEMU 7.2 does not (TCG gained it in QEMU 8.1). Debian's own QEMU from
+# $(QEMU_X2APIC_SUITE), downloaded through a package list of its own and
+# unpacked here: nothing is installed, and every other test runs the
+# system's QEMU.
+QEMU_X2APIC_DIR   := $(BUILD)/qemu-x2apic
+QEMU_X2APIC_SUITE ?= bookworm-backports
+QEMU_X2APIC_PKGS  := qemu-system-x86 qemu-system-common qemu-system-data qemu-system-modules-opengl seabios
+QEMU_X2APIC_APT   := $(abspath $(BUILD))/qemu-x2apic-apt
+APT_OWN_LIST = -o Dir::Etc::sourcelist=$(QEMU_X2APIC_APT)/sources.list -o Dir::Etc::sourceparts=- \
+	-o Dir::State::Lists=$(QEMU_X2APIC_APT)/lists -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+	-o APT::Sandbox::User=$(shell id -un)
+
+$(QEMU_X2APIC_DIR)/usr/bin/qemu-system-x86_64:
+	rm -rf $(QEMU_X2APIC_DIR) $(QEMU_X2APIC_APT)
+	mkdir -p $(QEMU_X2APIC_APT)/lists/partial
+	echo 'deb http://deb.debian.org/debian $(QEMU_X2APIC_SUITE) main' > $(QEMU_X2APIC_APT)/sources.list
+	apt-get -qq $(APT_OWN_LIST) update
+	cd $(QEMU_X2APIC_APT) && apt-get -qq $(APT_OWN_LIST) download $(QEMU_X2APIC_PKGS)
+	for d in $(QEMU_X2APIC_APT)/*.deb; do dpkg-deb -x $$d $(QEMU_X2APIC_DIR) || exit 1; done
+	$@ --version | head -n1
 
 # Checks every tool before anything is built, so that a fresh machine learns
 # in one message all it lacks instead of one test failure at a time.
@@ -206,12 +228,13 @@ test-tools:
 
 # The recursive make builds only once the tools are known to be there.
 test: test-tools
-	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory image $(QEMU_X2APIC_DIR)/usr/bin/qemu-system-x86_64
 	go vet ./...
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "error: not gofmt'ed (gofmt -w them):" $$unformatted; exit 1; fi
 	go test -race -count=1 $$(go list ./... | grep -v '/cmd/firmware$$')
 	@# The QEMU tests run alone: they time the guest from the host.
-	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) go test -count=1 -timeout 40m ./cmd/firmware/
+	FIRMWARE_ELF=$(abspath $(ELF)) FIRMWARE_IMG=$(abspath $(IMAGE)) QEMU_X2APIC_DIR=$(abspath $(QEMU_X2APIC_DIR)) \
+	  go test -count=1 -timeout 40m ./cmd/firmware/
 
 SOAK_TIME ?= 10m
 

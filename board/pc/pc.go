@@ -87,7 +87,7 @@ func init() {
 	// Discovery formats errors, which Hwinit1 cannot (it runs on the
 	// system stack, where defer is fatal); nothing needs time before it.
 	discover()
-	AMD64.InitSMP(smpCPUs())
+	AMD64.InitSMP(initLocalAPIC(smpCPUs()))
 	calibrateLAPICTimer()
 	dma.Init(dmaStart, dmaSize)
 	functions = pci.Enumerate(PCI)

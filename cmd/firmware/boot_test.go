@@ -38,6 +38,8 @@ func TestBootAndShell(t *testing.T) {
 	if !regexp.MustCompile(`cpus:\s+2 in use`).MatchString(info) {
 		t.Errorf("info does not report 2 CPUs:\n%s", info)
 	}
+	// SeaBIOS on QEMU 7.2 leaves xAPIC mode (TestX2APICAtEntry has x2APIC).
+	expectLine(t, info, `(?m)^apic:\s+xAPIC, local APIC timer \d+ Hz`)
 	mt := regexp.MustCompile(`tsc:\s+(\d+) Hz`).FindStringSubmatch(info)
 	if mt == nil {
 		t.Fatalf("info has no TSC frequency:\n%s", info)

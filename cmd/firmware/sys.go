@@ -30,7 +30,7 @@ func tamagoVersion() string {
 }
 
 func addSystemCommands(sh *shell.Shell) {
-	sh.Add(shell.Cmd{Name: "info", Help: "board, boot loader, CPU, TSC, memory, versions and uptime", Handler: cmdInfo})
+	sh.Add(shell.Cmd{Name: "info", Help: "board, boot loader, CPU, TSC, local APIC, memory, versions and uptime", Handler: cmdInfo})
 	sh.Add(shell.Cmd{Name: "date", Help: "wall-clock time (from the CMOS RTC at boot)", Handler: cmdDate})
 	sh.Add(shell.Cmd{Name: "uptime", Help: "time since CPU reset", Handler: cmdUptime})
 	sh.Add(shell.Cmd{Name: "sleep", Args: "DURATION", Help: "sleep for a Go duration (e.g. 1s, 250ms)", MinArgs: 1, MaxArgs: 1, Handler: cmdSleep})
@@ -60,7 +60,11 @@ func cmdInfo(c *shell.Context, _ []string) error {
 	fmt.Fprintf(c, "cpu:      %s %s (family %#x model %#x stepping %d)\n", pc.CPUVendor(), brand, family, model, stepping)
 	fmt.Fprintf(c, "cpus:     %d in use (GOMAXPROCS %d)\n", pc.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(c, "tsc:      %d Hz (calibrated against the ACPI PM timer)\n", pc.TSCFrequency())
-	fmt.Fprintf(c, "apic:     local APIC timer %d Hz (idle CPUs halt on it)\n", pc.LAPICTimerFrequency())
+	mode := "xAPIC"
+	if pc.X2APICAtEntry() {
+		mode = "xAPIC (x2APIC at entry, switched by the firmware)"
+	}
+	fmt.Fprintf(c, "apic:     %s, local APIC timer %d Hz (idle CPUs halt on it)\n", mode, pc.LAPICTimerFrequency())
 	rs, re := runtime.MemRegion()
 	ts, te := runtime.TextRegion()
 	fmt.Fprintf(c, "ram:      %#x-%#x Go runtime (text %#x-%#x)\n", rs, re, ts, te)

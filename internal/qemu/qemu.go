@@ -57,6 +57,46 @@ type Options struct {
 	// QMP, when set, is the path of a Unix socket for the QEMU Machine
 	// Protocol (Machine.QMP).
 	QMP string
+	// Emulator, when set, is the QEMU to run instead of the system's
+	// qemu-system-x86_64 (X2APICEmulator).
+	Emulator *Emulator
+}
+
+// Emulator is a QEMU other than the system's: its binary, the environment
+// it needs and the arguments that go first.
+type Emulator struct {
+	Binary string
+	Env    []string
+	Args   []string
+}
+
+// X2APICDirEnv names the variable `make test` sets to the directory where
+// it unpacked a QEMU whose TCG emulates the x2APIC (QEMU 8.1 and later;
+// Debian 12's QEMU 7.2 does not): Debian's packages from
+// bookworm-backports, unpacked, not installed (Makefile, qemu-x2apic).
+const X2APICDirEnv = "QEMU_X2APIC_DIR"
+
+// X2APICEmulator returns the QEMU unpacked in $QEMU_X2APIC_DIR, and skips
+// the test when the variable is not set. The system's modules are of
+// another build, so its own are named (QEMU_MODULE_DIR), and no audio
+// backend is probed (it would load one of the system's); its BIOS and
+// option ROMs come from its own data directories.
+func X2APICEmulator(t testing.TB) *Emulator {
+	t.Helper()
+	dir := os.Getenv(X2APICDirEnv)
+	if dir == "" {
+		t.Skipf("%s is not set: `make test` unpacks a QEMU with x2APIC emulation and sets it", X2APICDirEnv)
+	}
+	bin := filepath.Join(dir, "usr/bin/qemu-system-x86_64")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s: %v", X2APICDirEnv, err)
+	}
+	return &Emulator{
+		Binary: bin,
+		Env:    []string{"QEMU_MODULE_DIR=" + filepath.Join(dir, "usr/lib/x86_64-linux-gnu/qemu")},
+		Args: []string{"-L", filepath.Join(dir, "usr/share/seabios"), "-L", filepath.Join(dir, "usr/share/qemu"),
+			"-audio", "none"},
+	}
 }
 
 // OVMF's firmware volumes in Debian's ovmf package: the code, mapped
@@ -222,7 +262,12 @@ func Start(t testing.TB, opts Options) *Machine {
 	elf := Firmware(t)
 	m := &Machine{t: t, qmpPath: opts.QMP}
 	m.cond = sync.NewCond(&m.mu)
-	m.cmd = exec.Command("qemu-system-x86_64", Command(elf, opts)...)
+	if e := opts.Emulator; e != nil {
+		m.cmd = exec.Command(e.Binary, append(append([]string(nil), e.Args...), Command(elf, opts)...)...)
+		m.cmd.Env = append(os.Environ(), e.Env...)
+	} else {
+		m.cmd = exec.Command("qemu-system-x86_64", Command(elf, opts)...)
+	}
 	stdin, err := m.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
