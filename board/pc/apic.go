@@ -68,13 +68,21 @@ var apTrampoline = [...]byte{
 // trampolineCount is the offset of the APs' count in trampolinePage.
 const trampolineCount = 0x28
 
-// x2APICLeft is set when the boot CPU's local APIC was in x2APIC mode at
-// entry and initLocalAPIC switched it to xAPIC.
-var x2APICLeft bool
+// apicBaseAtEntry is the boot CPU's IA32_APIC_BASE as the boot firmware
+// left it, read by initLocalAPIC before any change.
+var apicBaseAtEntry uint64
 
-// X2APICAtEntry reports whether the boot firmware left the local APICs in
-// x2APIC mode, which the firmware left for xAPIC at boot.
-func X2APICAtEntry() bool { return x2APICLeft }
+// APICBaseAtEntry returns the boot CPU's IA32_APIC_BASE as the boot
+// firmware left it (apicbase.ModeOf decodes it).
+//
+// Context: any; does not block or allocate.
+func APICBaseAtEntry() uint64 { return apicBaseAtEntry }
+
+// APICBase reads the executing CPU's IA32_APIC_BASE.
+//
+// Context: pinned on the CPU to read (RDMSR reads the executing CPU's);
+// does not block or allocate.
+func APICBase() uint64 { return readMSR(apicbase.IA32_APIC_BASE) }
 
 // initLocalAPIC puts the local APICs of the boot CPU and of the n-1 APs
 // InitSMP is to start (APIC IDs 1 to n-1) in xAPIC mode at
@@ -96,13 +104,13 @@ func X2APICAtEntry() bool { return x2APICLeft }
 // Context: boot CPU, every interrupt source masked, before AMD64.InitSMP.
 func initLocalAPIC(n int) int {
 	v := readMSR(apicbase.IA32_APIC_BASE)
+	apicBaseAtEntry = v
 	writes, was, err := apicbase.ToXAPIC(v, amd64.LAPIC_BASE, x2APICLocked())
 	if err != nil {
 		fatalf("local APIC: %v", err)
 	}
 	switch was {
 	case apicbase.X2APIC:
-		x2APICLeft = true
 		if n < 0 {
 			warnf("the boot firmware left the local APICs in x2APIC mode and no MADT lists the other CPUs: the firmware runs on the boot CPU alone")
 			n = 1

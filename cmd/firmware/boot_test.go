@@ -39,7 +39,7 @@ func TestBootAndShell(t *testing.T) {
 		t.Errorf("info does not report 2 CPUs:\n%s", info)
 	}
 	// SeaBIOS on QEMU 7.2 leaves xAPIC mode (TestX2APICAtEntry has x2APIC).
-	expectLine(t, info, `(?m)^apic:\s+xAPIC, local APIC timer \d+ Hz`)
+	expectLine(t, info, `(?m)^apic:\s+xAPIC on all 2 CPUs \(IA32_APIC_BASE read on each\); local APIC timer \d+ Hz`)
 	mt := regexp.MustCompile(`tsc:\s+(\d+) Hz`).FindStringSubmatch(info)
 	if mt == nil {
 		t.Fatalf("info has no TSC frequency:\n%s", info)

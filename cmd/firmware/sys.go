@@ -8,11 +8,15 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/ataport/firmware/board/apicbase"
 	"github.com/ataport/firmware/board/pc"
 	"github.com/ataport/firmware/board/pvh"
 	"github.com/ataport/firmware/cmd/firmware/shell"
+	"github.com/ataport/firmware/kernel"
 )
 
 // commit is set by the Makefile (-X main.commit).
@@ -53,6 +57,29 @@ var infoMetrics = []metrics.Sample{
 	{Name: "/gc/cycles/total:gc-cycles"},
 }
 
+// apicModes says in which mode every CPU's local APIC runs, from its
+// IA32_APIC_BASE read on that CPU, and in which the boot firmware left the
+// boot CPU's when it was not xAPIC (board/pc initLocalAPIC switches it).
+func apicModes() (string, error) {
+	bases := make([]uint64, kernel.NumCPU())
+	if err := kernel.OnEachCPU(func() { bases[kernel.CPU()] = pc.APICBase() }); err != nil {
+		return "", fmt.Errorf("apic: IA32_APIC_BASE: %w", err)
+	}
+	var s string
+	if !slices.ContainsFunc(bases, func(v uint64) bool { return apicbase.ModeOf(v) != apicbase.XAPIC }) {
+		s = fmt.Sprintf("xAPIC on all %d CPUs (IA32_APIC_BASE read on each)", len(bases))
+	} else {
+		for cpu, v := range bases {
+			s += fmt.Sprintf("cpu%d %v (%#x) ", cpu, apicbase.ModeOf(v), v)
+		}
+		s = strings.TrimSpace(s)
+	}
+	if entry := pc.APICBaseAtEntry(); apicbase.ModeOf(entry) != apicbase.XAPIC {
+		s += fmt.Sprintf("; %v at entry (%#x), switched by the firmware", apicbase.ModeOf(entry), entry)
+	}
+	return s, nil
+}
+
 func cmdInfo(c *shell.Context, _ []string) error {
 	brand, family, model, stepping := pc.CPUModel()
 	fmt.Fprintf(c, "board:    %s\n", pc.BoardName())
@@ -60,11 +87,11 @@ func cmdInfo(c *shell.Context, _ []string) error {
 	fmt.Fprintf(c, "cpu:      %s %s (family %#x model %#x stepping %d)\n", pc.CPUVendor(), brand, family, model, stepping)
 	fmt.Fprintf(c, "cpus:     %d in use (GOMAXPROCS %d)\n", pc.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(c, "tsc:      %d Hz (calibrated against the ACPI PM timer)\n", pc.TSCFrequency())
-	mode := "xAPIC"
-	if pc.X2APICAtEntry() {
-		mode = "xAPIC (x2APIC at entry, switched by the firmware)"
+	modes, err := apicModes()
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(c, "apic:     %s, local APIC timer %d Hz (idle CPUs halt on it)\n", mode, pc.LAPICTimerFrequency())
+	fmt.Fprintf(c, "apic:     %s; local APIC timer %d Hz (idle CPUs halt on it)\n", modes, pc.LAPICTimerFrequency())
 	rs, re := runtime.MemRegion()
 	ts, te := runtime.TextRegion()
 	fmt.Fprintf(c, "ram:      %#x-%#x Go runtime (text %#x-%#x)\n", rs, re, ts, te)

@@ -52,7 +52,9 @@ func TestX2APICAtEntry(t *testing.T) {
 				m = qemu.Boot(t, opts)
 			}
 			info := m.Run("info", 10*time.Second)
-			expectLine(t, info, `(?m)^apic:\s+xAPIC \(x2APIC at entry, switched by the firmware\)`)
+			// Each CPU's IA32_APIC_BASE, read on it: xAPIC now, the boot
+			// CPU's x2APIC (EN, EXTD, BSP) as the boot firmware left it.
+			expectLine(t, info, fmt.Sprintf(`(?m)^apic:\s+xAPIC on all %d CPUs \(IA32_APIC_BASE read on each\); x2APIC at entry \(0xfee00d00\), switched by the firmware;`, tc.cpus))
 			expectLine(t, info, fmt.Sprintf(`(?m)^cpus:\s+%d in use`, tc.cpus))
 			out := m.Run("irqtest", 60*time.Second)
 			if strings.Contains(out, "FAIL") || !strings.Contains(out, tc.summary) {
