@@ -98,12 +98,4 @@ TEXT ·mLocks(SB),NOSPLIT,$0-4
 	MOVL	AX, ret+0(FP)
 	RET
 
-// func wrmsr(msr uint32, v uint64)
-TEXT ·wrmsr(SB),NOSPLIT,$0-16
-	MOVL	msr+0(FP), CX
-	MOVQ	v+8(FP), AX
-	MOVQ	AX, DX
-	SHRQ	$32, DX
-	WRMSR			// msr[ecx] = edx:eax
-	RET
 

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ataport/firmware/board/mmio"
+	"github.com/ataport/firmware/board/msr"
 )
 
 // Local APIC register used to identify the executing CPU (SDM Vol 3A, APIC
@@ -60,9 +61,6 @@ func readTSC() uint64
 // that LAPIC_ID bits 31:24 read at lapicBase+lapicIDReg (xAPIC IDs are 8
 // bits).
 func localAPICID() uint8
-
-// wrmsr writes v to model-specific register msr (wrmsr).
-func wrmsr(msr uint32, v uint64)
 
 // cli clears RFLAGS.IF (cli).
 func cli()
@@ -121,7 +119,7 @@ func checkProcs(n int) error {
 func setupCPUID() {
 	id := localAPICID()
 	gsCells[id] = uint64(id)
-	wrmsr(msrGSBase, uint64(uintptr(unsafe.Pointer(&gsCells[id]))))
+	msr.Write(msrGSBase, uint64(uintptr(unsafe.Pointer(&gsCells[id]))))
 }
 
 // publishCPUID has apicID read the GS cells that setupCPUID set up on

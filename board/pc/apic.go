@@ -10,6 +10,7 @@ import (
 	"github.com/usbarmory/tamago/amd64"
 
 	"github.com/ataport/firmware/board/apicbase"
+	"github.com/ataport/firmware/board/msr"
 )
 
 // MSRs and CPUID bits that tell whether x2APIC mode is locked (Intel SDM
@@ -33,10 +34,6 @@ const (
 	initDelay         = 10 * time.Millisecond  // INIT to SIPI
 	trampolineTimeout = 100 * time.Millisecond
 )
-
-// readMSR and writeMSR execute RDMSR and WRMSR (msr_amd64.s).
-func readMSR(msr uint32) uint64
-func writeMSR(msr uint32, v uint64)
 
 // trampolinePage is where the APs run apTrampoline: a page below 1 MiB
 // (a SIPI's vector is the page number) that the loaders leave free
@@ -82,7 +79,7 @@ func APICBaseAtEntry() uint64 { return apicBaseAtEntry }
 //
 // Context: pinned on the CPU to read (RDMSR reads the executing CPU's);
 // does not block or allocate.
-func APICBase() uint64 { return readMSR(apicbase.IA32_APIC_BASE) }
+func APICBase() uint64 { return msr.Read(apicbase.IA32_APIC_BASE) }
 
 // initLocalAPIC puts the local APICs of the boot CPU and of the n-1 APs
 // InitSMP is to start (APIC IDs 1 to n-1) in xAPIC mode at
@@ -103,7 +100,7 @@ func APICBase() uint64 { return readMSR(apicbase.IA32_APIC_BASE) }
 //
 // Context: boot CPU, every interrupt source masked, before AMD64.InitSMP.
 func initLocalAPIC(n int) int {
-	v := readMSR(apicbase.IA32_APIC_BASE)
+	v := msr.Read(apicbase.IA32_APIC_BASE)
 	apicBaseAtEntry = v
 	writes, was, err := apicbase.ToXAPIC(v, amd64.LAPIC_BASE, x2APICLocked())
 	if err != nil {
@@ -125,7 +122,7 @@ func initLocalAPIC(n int) int {
 		warnf("the local APIC was disabled (IA32_APIC_BASE %#x): enabled in xAPIC mode", v)
 	}
 	for _, w := range writes {
-		writeMSR(apicbase.IA32_APIC_BASE, w)
+		msr.Write(apicbase.IA32_APIC_BASE, w)
 	}
 	return n
 }
@@ -138,10 +135,10 @@ func apsToXAPIC(aps int) int {
 	count := (*uint32)(unsafe.Pointer(uintptr(trampolinePage + trampolineCount)))
 	atomic.StoreUint32(count, 0)
 	for id := uint64(1); id <= uint64(aps); id++ {
-		writeMSR(X2APIC_ICR, id<<X2APIC_ICR_DEST|ICR_LEVEL_ASSERT|ICR_DLV_INIT)
+		msr.Write(X2APIC_ICR, id<<X2APIC_ICR_DEST|ICR_LEVEL_ASSERT|ICR_DLV_INIT)
 		time.Sleep(initDelay)
 		for range 2 {
-			writeMSR(X2APIC_ICR, id<<X2APIC_ICR_DEST|ICR_DLV_SIPI|trampolinePage>>12)
+			msr.Write(X2APIC_ICR, id<<X2APIC_ICR_DEST|ICR_DLV_SIPI|trampolinePage>>12)
 			time.Sleep(sipiDelay)
 		}
 	}
@@ -157,8 +154,8 @@ func x2APICLocked() bool {
 	if _, _, _, edx := cpuid(7, 0); edx&CPUID7_EDX_ARCH_CAPABILITIES == 0 {
 		return false
 	}
-	if readMSR(IA32_ARCH_CAPABILITIES)&ARCH_CAP_XAPIC_DISABLE == 0 {
+	if msr.Read(IA32_ARCH_CAPABILITIES)&ARCH_CAP_XAPIC_DISABLE == 0 {
 		return false
 	}
-	return readMSR(IA32_XAPIC_DISABLE_STATUS)&LEGACY_XAPIC_DISABLED != 0
+	return msr.Read(IA32_XAPIC_DISABLE_STATUS)&LEGACY_XAPIC_DISABLED != 0
 }
