@@ -63,13 +63,15 @@ func (d *DPC) SetTargetCPU(cpu int) {
 // Queue queues the DPC on its CPU (KeInsertQueueDpc) and reports whether it
 // did; it returns false, changing nothing, when the DPC is already queued
 // and has not started running. When called below DISPATCH the DPC has run
-// by the time Queue returns, if it is for this CPU; a DPC for another CPU
-// costs an IPI besides (requestDispatch).
+// by the time Queue returns, if it is for this CPU. A DPC for another CPU
+// costs an IPI besides (requestDispatch), sent at HIGH, whose Lower back to
+// the caller's level is a safe point: there the ISRs of vectors above that
+// level run.
 //
 // The queue is lock-free (a stack any CPU pushes onto with a
 // compare-and-swap, which only its own CPU takes whole, drainDPCs), so
-// Queue neither raises nor spins: it has no safe point, and costs an ISR
-// no more than a few atomic operations (under TCG the raises to HIGH and
+// Queue for this CPU neither raises nor spins: it has no safe point, and
+// costs an ISR no more than a few atomic operations (under TCG the raises to HIGH and
 // the queue lock, queued and taken, cost 14 000-20 000 cycles more than
 // they do now: `irql bench`'s DPC row, session 11).
 //

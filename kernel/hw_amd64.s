@@ -97,5 +97,3 @@ TEXT ·mLocks(SB),NOSPLIT,$0-4
 	MOVL	m_locks(BX), AX
 	MOVL	AX, ret+0(FP)
 	RET
-
-
